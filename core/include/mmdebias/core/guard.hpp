@@ -1,0 +1,36 @@
+// Calls into plugin code through one gate that turns any exception into a ComponentError.
+#pragma once
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include <c10/util/Exception.h>
+
+#include "mmdebias/core/errors.hpp"
+
+namespace mmdebias::core {
+
+/// Identifies a component instance in error messages.
+struct ComponentLabel {
+  std::string plugin;     ///< Plugin name ("std").
+  std::string component;  ///< Instance path or full type name ("encoders.image (std.conv2d)").
+};
+
+/// Runs fn(); any exception it throws becomes a ComponentError naming label and hook.
+template <class Fn>
+decltype(auto) guarded(const ComponentLabel& label, const char* hook, Fn&& fn) {
+  try {
+    return std::forward<Fn>(fn)();
+  } catch (const ComponentError&) {
+    throw;  // already labelled by an inner gate
+  } catch (const c10::Error& e) {
+    throw ComponentError(label.plugin, label.component, hook, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw ComponentError(label.plugin, label.component, hook, e.what());
+  } catch (...) {
+    throw ComponentError(label.plugin, label.component, hook, "unknown exception (not derived from std::exception)");
+  }
+}
+
+}  // namespace mmdebias::core

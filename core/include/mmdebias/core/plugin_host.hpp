@@ -1,0 +1,63 @@
+// Discovery and loading of plugins along the search path, with the status of every candidate.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mmdebias/core/plugin_library.hpp"
+#include "mmdebias/core/registry.hpp"
+
+namespace mmdebias::core {
+
+/// What became of one plugin file found on the search path.
+struct PluginStatus {
+  std::filesystem::path path;  ///< The file.
+  PluginInfo info;             ///< Its info (empty name when it could not be read).
+  bool loaded = false;         ///< True when its components are registered.
+  std::string reason;          ///< Why it was refused or skipped, when not loaded.
+  std::vector<std::string> components;  ///< Full names it registered.
+};
+
+/// Where plugins are searched, in order: --plugin-path, MMDEBIAS_PLUGIN_PATH, manifest plugin paths, the install dir.
+struct SearchPath {
+  std::vector<std::filesystem::path> cli;       ///< From --plugin-path.
+  std::vector<std::filesystem::path> env;       ///< From MMDEBIAS_PLUGIN_PATH (':'-separated).
+  std::vector<std::filesystem::path> manifest;  ///< From the manifest's plugins.paths.
+  std::vector<std::filesystem::path> builtin;   ///< The shipped plugins' directory.
+
+  /// The directories in search order, duplicates removed.
+  std::vector<std::filesystem::path> ordered() const;
+  /// Splits a ':'-separated list (empty entries ignored).
+  static std::vector<std::filesystem::path> split(const std::string& list);
+  /// The shipped plugins' directory next to the running executable (<exe>/../lib/mmdebias/plugins).
+  static std::filesystem::path builtin_dir();
+};
+
+/// Loads every plugin found on a search path into one registry.
+class PluginHost {
+ public:
+  /// Discovers files named mmdebias-*.so in each directory (or given directly as files), opens them,
+  /// applies the handshake and the sha256 pins (plugin name -> hex digest), and registers the accepted ones.
+  /// A plugin name found twice keeps the first in search order; the later file is reported as shadowed.
+  void load(const SearchPath& search, const std::map<std::string, std::string>& sha256_pins = {});
+
+  /// Status of every candidate file, in search order.
+  const std::vector<PluginStatus>& statuses() const { return statuses_; }
+  /// The registry of all accepted plugins' components.
+  const Registry& registry() const { return registry_; }
+  /// The loaded plugin called name, or nullptr.
+  std::shared_ptr<PluginLibrary> plugin(const std::string& name) const;
+  /// Refusals that concern plugins the user asked for (pinned or named), as lines; empty when none.
+  std::vector<std::string> refusals() const;
+
+ private:
+  void load_file(const std::filesystem::path& file, const std::map<std::string, std::string>& pins);
+  Registry registry_;
+  std::vector<PluginStatus> statuses_;
+  std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
+};
+
+}  // namespace mmdebias::core
