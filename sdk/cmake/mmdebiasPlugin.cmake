@@ -1,7 +1,7 @@
 # mmdebias_add_plugin(NAME SOURCES src... [OUTPUT_DIRECTORY dir])
 # Builds a plugin the host accepts: a MODULE library named mmdebias-NAME.so, linked to the SDK and
 # LibTorch, with hidden visibility and a version script that exports the one entry symbol only.
-set(_MMDEBIAS_PLUGIN_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(_MMDEBIAS_PLUGIN_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "Directory of mmdebiasPlugin.cmake")
 
 function(mmdebias_add_plugin name)
   cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "SOURCES" ${ARGN})

@@ -50,7 +50,7 @@ class PluginHost {
   const Registry& registry() const { return registry_; }
   /// The loaded plugin called name, or nullptr.
   std::shared_ptr<PluginLibrary> plugin(const std::string& name) const;
-  /// Refusals that concern plugins the user asked for (pinned or named), as lines; empty when none.
+  /// The reason of every file that was not loaded, one line each (empty when all loaded).
   std::vector<std::string> refusals() const;
 
  private:

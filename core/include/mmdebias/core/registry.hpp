@@ -67,6 +67,7 @@ class Registry : public sdk::Registrar {
   void add(sdk::ComponentKind kind, sdk::ComponentDecl decl, AnyFactory factory);
   std::map<std::string, ComponentEntry> entries_;
   std::shared_ptr<PluginLibrary> current_;  // plugin whose registration function is running
+  std::vector<std::string> added_;          // names it added so far (removed again if it fails)
 };
 
 }  // namespace mmdebias::core

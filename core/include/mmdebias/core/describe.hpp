@@ -1,0 +1,25 @@
+// What `mmdebias plugins` and `mmdebias describe` print: plugin statuses and component references.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mmdebias/core/plugin_host.hpp"
+#include "mmdebias/core/registry.hpp"
+
+namespace mmdebias::core {
+
+/// One block per plugin file: name, version, ABI, fingerprint, status, reason, components.
+std::string plugins_text(const PluginHost& host);
+
+/// The same as JSON: {"host": {...}, "plugins": [{...}]}.
+nlohmann::json plugins_json(const PluginHost& host);
+
+/// A component's kind, doc, options (type, default, range or choices, doc), needs and provides.
+std::string describe_text(const ComponentEntry& entry);
+
+/// The same as JSON.
+nlohmann::json describe_json(const ComponentEntry& entry);
+
+}  // namespace mmdebias::core

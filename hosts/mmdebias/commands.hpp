@@ -1,0 +1,33 @@
+// The host's subcommands; each takes its own arguments (after the subcommand name) and returns an exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "mmdebias/core/plugin_host.hpp"
+
+namespace mmdebias::host {
+
+/// Arguments after the subcommand name.
+using Args = std::vector<std::string>;
+
+/// `mmdebias plugins [--json]`.
+int cmd_plugins(const Args& args);
+/// `mmdebias describe COMPONENT [--json]`.
+int cmd_describe(const Args& args);
+/// `mmdebias validate MANIFEST [k=v ...]`.
+int cmd_validate(const Args& args);
+
+/// Adds --plugin-path and --help to a subcommand's options.
+void add_common_options(boost::program_options::options_description& options);
+/// Parses args against options and positional names; returns false (after printing help) when --help was given.
+bool parse(const Args& args, const boost::program_options::options_description& options,
+           const boost::program_options::positional_options_description& positional,
+           boost::program_options::variables_map& vm, const std::string& usage);
+/// The search path from --plugin-path, MMDEBIAS_PLUGIN_PATH and the shipped directory (plus manifest paths).
+core::SearchPath search_path(const boost::program_options::variables_map& vm,
+                             const std::vector<std::filesystem::path>& manifest_paths = {});
+
+}  // namespace mmdebias::host

@@ -1,0 +1,38 @@
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.hpp"
+
+namespace po = boost::program_options;
+
+namespace mmdebias::host {
+
+void add_common_options(po::options_description& options) {
+  options.add_options()
+      ("help,h", "show this help")
+      ("plugin-path", po::value<std::vector<std::string>>()->composing(),
+       "directory or plugin file searched first (repeatable); then MMDEBIAS_PLUGIN_PATH, the manifest's plugins.paths, the shipped plugins");
+}
+
+bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,
+           po::variables_map& vm, const std::string& usage) {
+  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << usage << "\n\n" << options << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+core::SearchPath search_path(const po::variables_map& vm, const std::vector<std::filesystem::path>& manifest_paths) {
+  core::SearchPath sp;
+  if (vm.count("plugin-path"))
+    for (const auto& p : vm["plugin-path"].as<std::vector<std::string>>()) sp.cli.emplace_back(p);
+  if (const char* env = std::getenv("MMDEBIAS_PLUGIN_PATH")) sp.env = core::SearchPath::split(env);
+  sp.manifest = manifest_paths;
+  sp.builtin = {core::SearchPath::builtin_dir()};
+  return sp;
+}
+
+}  // namespace mmdebias::host

@@ -1,0 +1,233 @@
+// The plugin boundary: handshake refusals, duplicates, sha256 pins, object lifetime, exceptions from hooks.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/guard.hpp"
+#include "mmdebias/core/options.hpp"
+#include "mmdebias/core/plugin_host.hpp"
+
+namespace fs = std::filesystem;
+using namespace mmdebias;
+
+namespace {
+
+fs::path fixture(const std::string& name) { return fs::path(MMDEBIAS_FIXTURE_DIR) / name; }
+
+fs::path fixture_file(const std::string& name) { return fixture(name) / ("mmdebias-" + name + ".so"); }
+
+// A marker file the fixtures' registration appends to; tells whether registration code ran.
+struct Marker {
+  fs::path path = fs::temp_directory_path() / ("mmdebias-marker-" + std::to_string(::getpid()));
+  Marker() { fs::remove(path); setenv("MMDEBIAS_FIXTURE_MARKER", path.c_str(), 1); }
+  ~Marker() { fs::remove(path); unsetenv("MMDEBIAS_FIXTURE_MARKER"); }
+  std::string text() const {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+};
+
+core::PluginHost load_dirs(std::vector<fs::path> dirs, std::map<std::string, std::string> pins = {}) {
+  core::PluginHost host;
+  core::SearchPath sp;
+  sp.cli = std::move(dirs);
+  host.load(sp, pins);
+  return host;
+}
+
+std::string torch_version(int minor_delta) {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR + minor_delta) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+}
+
+sdk::BuildArgs encoder_args() {
+  sdk::BuildArgs args;
+  args.name = "encoders.a";
+  args.modality = "a";
+  args.model.inputs = {{"a", sdk::InputKind::Dense, {3}, 0}};
+  return args;
+}
+
+// The thrower never touches its model or context; these only satisfy the signature.
+struct UnusedModel : sdk::Model {
+  const std::vector<std::string>& modalities() const override { static std::vector<std::string> none; return none; }
+  sdk::Encoder& encoder(const std::string&) override { throw std::logic_error("unused"); }
+  sdk::Fusion& fusion() override { throw std::logic_error("unused"); }
+  sdk::ForwardRecord forward(const sdk::Batch&, const sdk::AttentionSites&) override { throw std::logic_error("unused"); }
+};
+struct UnusedContext : sdk::Context {
+  void log(sdk::LogLevel, const std::string&) override {}
+  at::Generator& rng(const std::string&) override { throw std::logic_error("unused"); }
+  void metric(const std::string&, double) override {}
+  c10::Device device() const override { return c10::Device(c10::kCPU); }
+  sdk::Phase phase() const override { return sdk::Phase::Train; }
+  int64_t step() const override { return 0; }
+  int64_t epoch() const override { return 0; }
+  int rank() const override { return 0; }
+  int world_size() const override { return 1; }
+  void all_reduce_sum(at::Tensor&) override {}
+  at::Tensor all_gather(const at::Tensor& t) override { return t; }
+};
+
+}  // namespace
+
+TEST_CASE("a well-formed plugin loads, registers its components, and runs its registration once") {
+  Marker marker;
+  auto host = load_dirs({fixture("fixture")});
+  REQUIRE(host.statuses().size() == 1);
+  const auto& s = host.statuses()[0];
+  CHECK_MESSAGE(s.loaded, s.reason);
+  CHECK(s.info.name == "fixture");
+  CHECK(host.registry().find("fixture.thrower") != nullptr);
+  CHECK(host.registry().find("fixture.linear") != nullptr);
+  CHECK(marker.text() == "fixture registered\n");
+}
+
+TEST_CASE("the refusal matrix: each altered handshake field is refused in one line naming file and both values") {
+  struct Case {
+    std::string fixture;
+    std::vector<std::string> expected;
+  };
+  const std::string host_cxx = std::to_string(MMDEBIAS_CXX11_ABI), other_cxx = std::to_string(!MMDEBIAS_CXX11_ABI);
+  std::vector<Case> cases = {
+      {"fixture_abi_major", {"built against SDK ABI 2.0", "this host has SDK ABI 1.0", "rebuild the plugin against SDK 1.x"}},
+      {"fixture_abi_minor", {"built against SDK ABI 1.1", "newer than this host's SDK ABI 1.0"}},
+      {"fixture_torch", {"built with LibTorch " + torch_version(1), "this host has LibTorch " + torch_version(0)}},
+      {"fixture_cxx11", {"_GLIBCXX_USE_CXX11_ABI=" + other_cxx, "this host has _GLIBCXX_USE_CXX11_ABI=" + host_cxx}},
+      {"fixture_garbage", {"no name (null pointer)"}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.fixture);
+    Marker marker;
+    auto host = load_dirs({fixture(c.fixture)});
+    REQUIRE(host.statuses().size() == 1);
+    const auto& s = host.statuses()[0];
+    CHECK_FALSE(s.loaded);
+    CHECK(s.reason.find('\n') == std::string::npos);
+    CHECK(s.reason.find(fixture_file(c.fixture).string()) != std::string::npos);
+    for (const auto& e : c.expected) CHECK_MESSAGE(s.reason.find(e) != std::string::npos, s.reason);
+    CHECK(host.registry().entries().empty());
+    CHECK_MESSAGE(!fs::exists(marker.path), "registration code ran for a refused plugin");
+  }
+}
+
+TEST_CASE("two files providing the same plugin: the second is refused naming both files") {
+  auto host = load_dirs({fixture("twin_a"), fixture("twin_b")});
+  REQUIRE(host.statuses().size() == 2);
+  CHECK(host.statuses()[0].loaded);
+  const auto& second = host.statuses()[1];
+  CHECK_FALSE(second.loaded);
+  CHECK(second.reason.find(fixture_file("twin_a").string()) != std::string::npos);
+  CHECK(second.reason.find(fixture_file("twin_b").string()) != std::string::npos);
+}
+
+TEST_CASE("the registry refuses a duplicate component name, naming both files, and registers nothing of the second") {
+  core::Registry registry;
+  auto a = core::PluginLibrary::open(fixture_file("twin_a"));
+  auto b = core::PluginLibrary::open(fixture_file("twin_b"));
+  registry.register_plugin(a);
+  size_t before = registry.entries().size();
+  try {
+    registry.register_plugin(b);
+    FAIL("a duplicate registration was accepted");
+  } catch (const core::InputError& e) {
+    std::string m = e.what();
+    CHECK(m.find("twin.thrower is registered twice") != std::string::npos);
+    CHECK(m.find(a->path().string()) != std::string::npos);
+    CHECK(m.find(b->path().string()) != std::string::npos);
+  }
+  CHECK(registry.entries().size() == before);
+  for (const auto* e : registry.entries()) CHECK(e->plugin == a);
+}
+
+TEST_CASE("unknown component names list what is registered and the nearest match") {
+  auto host = load_dirs({fixture("fixture")});
+  try {
+    host.registry().get("fixture.throwr", sdk::ComponentKind::Intervention);
+    FAIL("no error");
+  } catch (const core::InputError& e) {
+    std::string m = e.what();
+    CHECK(m.find("unknown intervention 'fixture.throwr'") != std::string::npos);
+    CHECK(m.find("did you mean 'fixture.thrower'?") != std::string::npos);
+    CHECK(m.find("registered: fixture.thrower") != std::string::npos);
+  }
+  CHECK_THROWS_WITH_AS(host.registry().get("fixture.linear", sdk::ComponentKind::Fusion),
+                       "'fixture.linear' is a encoder, not a fusion", core::InputError);
+}
+
+TEST_CASE("sha256 pins: a matching pin loads, a different one is refused, a missing plugin is reported") {
+  auto probe = core::PluginLibrary::open(fixture_file("fixture"));
+  auto ok = load_dirs({fixture("fixture")}, {{"fixture", probe->sha256()}});
+  CHECK(ok.statuses()[0].loaded);
+  auto bad = load_dirs({fixture("fixture")}, {{"fixture", std::string(64, '0')}});
+  CHECK_FALSE(bad.statuses()[0].loaded);
+  CHECK(bad.statuses()[0].reason.find("differs from the manifest's pin") != std::string::npos);
+  auto missing = load_dirs({fixture("fixture")}, {{"nowhere", std::string(64, '0')}});
+  REQUIRE(missing.statuses().size() == 2);
+  CHECK(missing.statuses()[1].reason.find("'nowhere' is pinned") != std::string::npos);
+}
+
+TEST_CASE("an object made by a plugin keeps working after every registry and loader handle is gone") {
+  std::shared_ptr<sdk::Encoder> encoder;
+  {
+    auto host = load_dirs({fixture("fixture")});
+    sdk::BuildArgs args = encoder_args();
+    args.options = core::complete_options(host.registry().get("fixture.linear").decl.schema);
+    encoder = host.registry().make_encoder("fixture.linear", args);
+  }
+  sdk::AttentionSites sites;
+  at::Tensor y = encoder->encode(at::ones({2, 3}), sites);
+  CHECK(y.sizes() == at::IntArrayRef({2, 4}));
+  y.sum().backward();
+  for (const auto& p : encoder->parameters()) CHECK(p.grad().defined());
+}
+
+TEST_CASE("an exception from a hook becomes an error naming plugin, component and hook; the process survives") {
+  auto host = load_dirs({fixture("fixture")});
+  const auto& entry = host.registry().get("fixture.thrower");
+  for (std::string what : {"std", "c10", "other"}) {
+    CAPTURE(what);
+    sdk::BuildArgs args;
+    args.name = "interventions.boom";
+    args.options = core::complete_options(entry.decl.schema, {{"what", what}});
+    auto thrower = host.registry().make_intervention("fixture.thrower", args);
+    core::ComponentLabel label{"fixture", "interventions.boom (fixture.thrower)"};
+    sdk::ForwardRecord record;
+    sdk::Batch batch;
+    sdk::Estimates estimates;
+    sdk::LossTerms terms;
+    UnusedModel model;
+    UnusedContext context;
+    try {
+      core::guarded(label, "loss", [&] {
+        thrower->loss(record, batch, estimates, model, terms, context);
+      });
+      FAIL("no exception");
+    } catch (const core::ComponentError& e) {
+      std::string m = e.what();
+      CHECK(m.find("plugin 'fixture'") != std::string::npos);
+      CHECK(m.find("interventions.boom (fixture.thrower)") != std::string::npos);
+      CHECK(m.find("hook loss") != std::string::npos);
+      const char* original = what == "std" ? "deliberate failure" : what == "c10" ? "deliberate torch check" : "unknown exception";
+      CHECK_MESSAGE(m.find(original) != std::string::npos, m);
+    }
+  }
+}
+
+TEST_CASE("options are completed from the schema; unknown names and out-of-range values are refused") {
+  auto host = load_dirs({fixture("fixture")});
+  const auto& schema = host.registry().get("fixture.linear").decl.schema;
+  CHECK(core::complete_options(schema).integer("dim") == 4);
+  CHECK(core::complete_options(schema, {{"dim", int64_t{7}}}).integer("dim") == 7);
+  CHECK_THROWS_WITH_AS(core::complete_options(schema, {{"dim", int64_t{0}}}), "option 'dim': value 0 is out of range >= 1", core::InputError);
+  CHECK_THROWS_WITH_AS(core::complete_options(schema, {{"dimm", int64_t{2}}}), "unknown option 'dimm'; did you mean 'dim'?", core::InputError);
+  CHECK_THROWS_WITH_AS(core::complete_options(schema, {{"dim", 2.5}}), "option 'dim': expected int", core::InputError);
+}
