@@ -9,7 +9,7 @@
 namespace mmdebias::core {
 namespace {
 
-const std::array<const char*, 2> kReservedOptionNames = {"type", "name"};
+const std::array<const char*, 4> kReservedOptionNames = {"type", "name", "lr", "weight_decay"};
 
 std::string owner_text(const std::shared_ptr<PluginLibrary>& plugin) {
   return plugin ? plugin->path().string() : std::string("<built in>");
