@@ -54,4 +54,9 @@ std::string sha256_bytes(const void* data, size_t size) {
   return finish(ctx.get());
 }
 
+Sha256::Sha256() : ctx_(start().release()) {}
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Sha256::update(const void* data, size_t size) { EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size); }
+std::string Sha256::hex() { return finish(static_cast<EVP_MD_CTX*>(ctx_)); }
+
 }  // namespace mmdebias::core

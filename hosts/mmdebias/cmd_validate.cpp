@@ -1,13 +1,40 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/manifest.hpp"
+#include "mmdebias/core/validate.hpp"
+
+namespace po = boost::program_options;
 
 namespace mmdebias::host {
 
-// Replaced once core's manifest validation lands.
-int cmd_validate(const Args&) {
-  std::cerr << "validate: not yet available\n";
-  return 1;
+int cmd_validate(const Args& args) {
+  po::options_description options("Options");
+  add_common_options(options);
+  options.add_options()("args", po::value<std::vector<std::string>>()->composing(), "MANIFEST then key.path=value overrides");
+  po::positional_options_description positional;
+  positional.add("args", -1);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm,
+             "Usage: mmdebias validate MANIFEST [key.path=value ...]\n"
+             "Checks the whole manifest against the plugins before any compute and prints it resolved (defaults\n"
+             "filled, plugin versions and sha256, hook order), or every error with file:line:column; exit 2 on errors."))
+    return 0;
+  std::vector<std::string> rest = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (rest.empty()) throw core::InputError("mmdebias validate: a MANIFEST is required (see mmdebias validate --help)");
+  core::Manifest manifest = core::load_manifest(rest[0], core::parse_overrides({rest.begin() + 1, rest.end()}));
+  core::PluginHost host;
+  host.load(search_path(vm, core::manifest_plugin_paths(manifest)), core::manifest_sha256_pins(manifest));
+  try {
+    core::ResolvedManifest resolved = core::validate_manifest(manifest, host.registry());
+    std::cout << core::emit_yaml(resolved);
+  } catch (const core::InputErrors& e) {
+    std::vector<std::string> lines = e.messages();
+    for (const auto& r : host.refusals()) lines.push_back("note: " + r);
+    throw core::InputErrors(lines);
+  }
+  return 0;
 }
 
 }  // namespace mmdebias::host

@@ -19,6 +19,12 @@ int cmd_plugins(const Args& args);
 int cmd_describe(const Args& args);
 /// `mmdebias validate MANIFEST [k=v ...]`.
 int cmd_validate(const Args& args);
+/// `mmdebias run MANIFEST [--out DIR] [k=v ...]` and `mmdebias run --resume DIR`.
+int cmd_run(const Args& args);
+/// `mmdebias eval RUN_DIR [k=v ...]`.
+int cmd_eval(const Args& args);
+/// `mmdebias demo [--out DIR]`: the embedded default manifest.
+int cmd_demo(const Args& args);
 
 /// Adds --plugin-path and --help to a subcommand's options.
 void add_common_options(boost::program_options::options_description& options);

@@ -22,6 +22,9 @@ const std::map<std::string, Entry>& commands() {
       {"plugins", {mmdebias::host::cmd_plugins, "list the plugins found, with their status and components"}},
       {"describe", {mmdebias::host::cmd_describe, "show a component's options and capabilities"}},
       {"validate", {mmdebias::host::cmd_validate, "check a manifest and print it resolved, or every error"}},
+      {"run", {mmdebias::host::cmd_run, "train and evaluate a manifest into a run directory (or --resume one)"}},
+      {"eval", {mmdebias::host::cmd_eval, "evaluate a run's latest checkpoint, e.g. on another split"}},
+      {"demo", {mmdebias::host::cmd_demo, "run the embedded default manifest and print its summary"}},
   };
   return table;
 }

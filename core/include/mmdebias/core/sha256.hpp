@@ -12,4 +12,22 @@ std::string sha256_file(const std::filesystem::path& path);
 /// Hex SHA-256 of a byte string.
 std::string sha256_bytes(const void* data, size_t size);
 
+/// An incremental SHA-256.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  /// Adds bytes.
+  void update(const void* data, size_t size);
+  /// Adds a string's bytes.
+  void update(const std::string& text) { update(text.data(), text.size()); }
+  /// The digest of everything added, as hex (call once).
+  std::string hex();
+
+ private:
+  void* ctx_;
+};
+
 }  // namespace mmdebias::core

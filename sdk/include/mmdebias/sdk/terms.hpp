@@ -53,9 +53,15 @@ class LossTerms {
   const std::vector<LossTerm>& terms() const { return terms_; }
   /// Mutable access for the host (prefixing names, scaling).
   std::vector<LossTerm>& terms() { return terms_; }
+  /// Multiplies the host's task loss (cross-entropy of the fused logits) by factor; for components whose
+  /// objective replaces or rescales it (e.g. an average of fused and unimodal losses). Calls compose.
+  void scale_task_loss(double factor) { task_weight_ *= factor; }
+  /// The factor applied to the task loss (1 unless a component scaled it).
+  double task_weight() const { return task_weight_; }
 
  private:
   std::vector<LossTerm> terms_;
+  double task_weight_ = 1.0;
 };
 
 }  // namespace mmdebias::sdk

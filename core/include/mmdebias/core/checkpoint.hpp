@@ -1,0 +1,53 @@
+// Checkpoints: everything needed to continue a run exactly, written atomically and verified on load.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+namespace mmdebias::core {
+
+/// Where the run stands, besides tensors.
+struct RunPosition {
+  int64_t step = 0;           ///< Optimizer steps completed.
+  int64_t epoch = 0;          ///< Epoch in progress (or the next one, when next_batch == 0).
+  int64_t next_batch = 0;     ///< Index of the next batch to read within the epoch.
+  int64_t samples_seen = 0;   ///< Training samples consumed so far.
+};
+
+/// The contents of a checkpoint other than the module and optimizer state.
+struct CheckpointMeta {
+  RunPosition position;                       ///< Where to continue.
+  std::string resolved_manifest;              ///< The resolved manifest (YAML) the run was started with.
+  std::map<std::string, at::Tensor> rng;      ///< RNG stream states, "default" being LibTorch's global CPU generator.
+};
+
+/// Writes model, optimizer and meta to dir/ckpt-<step>.pt atomically (temp file, fsync, rename) with a
+/// .sha256 sidecar, then points dir/latest at it and removes all but the newest `keep` checkpoints.
+/// Returns the checkpoint's path.
+std::filesystem::path save_checkpoint(const std::filesystem::path& dir, torch::nn::Module& model,
+                                      torch::optim::Optimizer& optimizer, const CheckpointMeta& meta, int keep = 2);
+
+/// The checkpoint dir/latest points at, or nullopt when the run has none.
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir);
+
+/// Reads only the meta of a checkpoint (to compare manifests before loading state).
+CheckpointMeta read_checkpoint_meta(const std::filesystem::path& file);
+
+/// Restores model and optimizer state and returns the meta. Throws InputError naming the file on a
+/// checksum mismatch, a truncated or corrupt file, or state that is missing or shaped differently.
+CheckpointMeta load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer& optimizer);
+
+/// SHA-256 over every parameter and buffer of model, by name in sorted order (name, dtype, shape, bytes).
+std::string params_sha256(const torch::nn::Module& model);
+
+/// Writes text to path atomically: a temp file in the same directory, fsync, rename, fsync of the directory.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace mmdebias::core

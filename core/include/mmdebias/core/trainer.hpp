@@ -1,0 +1,70 @@
+// The training loop: batches through the hooks, loss, backward, clipping, accumulation, schedule, steps.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <torch/optim/optimizer.h>
+
+#include "mmdebias/core/checkpoint.hpp"
+#include "mmdebias/core/host_context.hpp"
+#include "mmdebias/core/optimization.hpp"
+#include "mmdebias/core/pipeline_model.hpp"
+
+namespace mmdebias::core {
+
+/// What the loop reports to its owner (the engine writes files; the trainer only computes).
+struct TrainerCallbacks {
+  std::function<void(const nlohmann::json&)> log;             ///< A train metrics line (every log_every steps).
+  std::function<void(const RunPosition&)> checkpoint;         ///< Save now (called at optimizer-step boundaries).
+  std::function<void(int64_t step)> evaluate;                 ///< Evaluate now.
+  std::function<void(int64_t step, int64_t total, double loss, double samples_per_s)> progress;  ///< After each step.
+};
+
+/// Summary of a finished (or resumed-and-finished) training loop.
+struct TrainResult {
+  int64_t steps = 0;                ///< Optimizer steps completed in total.
+  int64_t epochs = 0;               ///< Epochs completed.
+  int64_t samples = 0;              ///< Training samples consumed in total.
+  double seconds = 0;               ///< Wall time of this process's loop.
+  double samples_per_second = 0;    ///< Over this process's loop.
+  double data_wait_fraction = 0;    ///< Share of the loop spent waiting for the data loader.
+  nlohmann::json last = nlohmann::json::object();  ///< The last logged loss parts.
+};
+
+/// Trains a PipelineModel on a prepared dataset following the `train` section.
+class Trainer {
+ public:
+  /// threads: data loader threads. The optimizer is created here (one group per component).
+  Trainer(PipelineModel& model, RunState& state, const sdk::Options& train, std::shared_ptr<sdk::Dataset> data,
+          int loader_threads, int prefetch, TrainerCallbacks callbacks);
+  ~Trainer();
+
+  /// The optimizer (checkpoints save and load it).
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  /// Continues from a checkpoint's position.
+  void resume_from(const RunPosition& position) { position_ = position; }
+  /// Where the loop stands.
+  const RunPosition& position() const { return position_; }
+  /// Optimizer steps the whole run takes (train.steps, or epochs x steps per epoch).
+  int64_t total_steps() const { return total_steps_; }
+  /// Runs until total_steps(). Throws RunError naming the step and term on a non-finite loss.
+  TrainResult run();
+
+ private:
+  PipelineModel& model_;
+  RunState& state_;
+  const sdk::Options& train_;
+  std::shared_ptr<sdk::Dataset> data_;
+  int loader_threads_, prefetch_;
+  TrainerCallbacks callbacks_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> base_lrs_;
+  std::unique_ptr<LrSchedule> schedule_;
+  int64_t batches_per_epoch_ = 0, total_steps_ = 0;
+  RunPosition position_;
+};
+
+}  // namespace mmdebias::core

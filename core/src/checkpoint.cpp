@@ -1,0 +1,220 @@
+#include "mmdebias/core/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/sha256.hpp"
+
+namespace mmdebias::core {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kFormat = "mmdebias-checkpoint-1";
+
+void write_all(int fd, const char* data, size_t size, const fs::path& path) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw RunError("cannot write " + path.string() + ": " + std::strerror(errno));
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+void fsync_directory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string checkpoint_name(int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "ckpt-%09lld.pt", static_cast<long long>(step));
+  return name;
+}
+
+// Reads the archive after verifying the sidecar digest; every failure names the file.
+void open_archive(const fs::path& file, torch::serialize::InputArchive& archive) {
+  if (!fs::exists(file)) throw InputError("checkpoint " + file.string() + " does not exist");
+  fs::path sidecar = file.string() + ".sha256";
+  if (!fs::exists(sidecar))
+    throw InputError("checkpoint " + file.string() + " has no " + sidecar.filename().string() + " beside it: it was never completed");
+  std::string expected = read_text(sidecar);
+  expected.erase(std::remove_if(expected.begin(), expected.end(), ::isspace), expected.end());
+  std::string actual = sha256_file(file);
+  if (actual != expected)
+    throw InputError("checkpoint " + file.string() + " is corrupt or truncated: its sha256 is " + actual + ", the sidecar says " + expected);
+  try {
+    archive.load_from(file.string());
+  } catch (const c10::Error& e) {
+    throw InputError("checkpoint " + file.string() + " cannot be read: " + e.what_without_backtrace());
+  }
+}
+
+CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const fs::path& file) {
+  c10::IValue v;
+  if (!archive.try_read("format", v) || !v.isString() || v.toStringRef() != kFormat)
+    throw InputError("checkpoint " + file.string() + " is not an mmdebias checkpoint (format " + kFormat + ")");
+  CheckpointMeta meta;
+  auto read_int = [&](const char* key) {
+    c10::IValue x;
+    if (!archive.try_read(key, x) || !x.isInt()) throw InputError("checkpoint " + file.string() + " lacks '" + key + "'");
+    return x.toInt();
+  };
+  meta.position.step = read_int("step");
+  meta.position.epoch = read_int("epoch");
+  meta.position.next_batch = read_int("next_batch");
+  meta.position.samples_seen = read_int("samples_seen");
+  c10::IValue manifest;
+  if (archive.try_read("manifest", manifest) && manifest.isString()) meta.resolved_manifest = manifest.toStringRef();
+  // Stream names hold '/' and '.', which archive keys may not: names go in one string, states by index.
+  torch::serialize::InputArchive rng;
+  c10::IValue names;
+  if (archive.try_read("rng", rng) && rng.try_read("names", names) && names.isString()) {
+    std::stringstream lines(names.toStringRef());
+    std::string name;
+    for (int i = 0; std::getline(lines, name); ++i) {
+      at::Tensor state;
+      rng.read("s" + std::to_string(i), state);
+      meta.rng[name] = state;
+    }
+  }
+  return meta;
+}
+
+}  // namespace
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp-" + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw RunError("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  try {
+    write_all(fd, text.data(), text.size(), tmp);
+    if (::fsync(fd) != 0) throw RunError("cannot flush " + tmp.string() + ": " + std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    fs::remove(tmp);
+    throw;
+  }
+  ::close(fd);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    fs::remove(tmp);
+    throw RunError("cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno));
+  }
+  fsync_directory(path.parent_path().empty() ? fs::path(".") : path.parent_path());
+}
+
+fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                         const CheckpointMeta& meta, int keep) {
+  fs::create_directories(dir);
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("step", c10::IValue(meta.position.step));
+  archive.write("epoch", c10::IValue(meta.position.epoch));
+  archive.write("next_batch", c10::IValue(meta.position.next_batch));
+  archive.write("samples_seen", c10::IValue(meta.position.samples_seen));
+  archive.write("manifest", c10::IValue(meta.resolved_manifest));
+  torch::serialize::OutputArchive model_archive, optimizer_archive, rng_archive;
+  model.save(model_archive);
+  optimizer.save(optimizer_archive);
+  std::string names;
+  int index = 0;
+  for (const auto& kv : meta.rng) {
+    names += kv.first + "\n";
+    rng_archive.write("s" + std::to_string(index++), kv.second);
+  }
+  rng_archive.write("names", c10::IValue(names));
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("rng", rng_archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const std::string data = bytes.str();
+
+  fs::path file = dir / checkpoint_name(meta.position.step);
+  write_file_atomically(file, data);
+  write_file_atomically(file.string() + ".sha256", sha256_bytes(data.data(), data.size()) + "\n");
+  write_file_atomically(dir / "latest", file.filename().string() + "\n");  // the commit point
+
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".pt" && e.path().filename().string().rfind("ckpt-", 0) == 0) all.push_back(e.path());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < all.size(); ++i) {
+    if (all[i] == file) continue;
+    fs::remove(all[i]);
+    fs::remove(all[i].string() + ".sha256");
+  }
+  return file;
+}
+
+std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
+  fs::path pointer = dir / "latest";
+  if (!fs::exists(pointer)) return std::nullopt;
+  std::string name = read_text(pointer);
+  name.erase(std::remove_if(name.begin(), name.end(), ::isspace), name.end());
+  if (name.empty()) return std::nullopt;
+  return dir / name;
+}
+
+CheckpointMeta read_checkpoint_meta(const fs::path& file) {
+  torch::serialize::InputArchive archive;
+  open_archive(file, archive);
+  return read_meta(archive, file);
+}
+
+CheckpointMeta load_checkpoint(const fs::path& file, torch::nn::Module& model, torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive archive;
+  open_archive(file, archive);
+  CheckpointMeta meta = read_meta(archive, file);
+  torch::serialize::InputArchive model_archive, optimizer_archive;
+  try {
+    archive.read("model", model_archive);
+    model.load(model_archive);
+    archive.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+  } catch (const c10::Error& e) {
+    throw InputError("checkpoint " + file.string() + " does not fit this pipeline (state missing or shaped differently): " +
+                     e.what_without_backtrace());
+  }
+  return meta;
+}
+
+std::string params_sha256(const torch::nn::Module& model) {
+  std::vector<std::pair<std::string, at::Tensor>> items;
+  for (const auto& p : model.named_parameters(true)) items.emplace_back("p:" + p.key(), p.value());
+  for (const auto& b : model.named_buffers(true)) items.emplace_back("b:" + b.key(), b.value());
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Sha256 digest;
+  for (const auto& [name, tensor] : items) {
+    at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
+    std::string header = name + "|" + std::string(c10::toString(t.scalar_type())) + "|";
+    for (int64_t s : t.sizes()) header += std::to_string(s) + ",";
+    digest.update(header);
+    digest.update(t.data_ptr(), t.numel() * t.element_size());
+  }
+  return digest.hex();
+}
+
+}  // namespace mmdebias::core

@@ -1,0 +1,221 @@
+#include "mmdebias/core/engine.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <tbb/global_control.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "mmdebias/core/checkpoint.hpp"
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/evaluator.hpp"
+#include "mmdebias/core/resume_check.hpp"
+#include "mmdebias/core/run_directory.hpp"
+#include "mmdebias/core/trainer.hpp"
+#include "session.hpp"
+
+namespace mmdebias::core {
+namespace fs = std::filesystem;
+namespace {
+
+std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank) {
+  auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  console->set_level(spdlog::level::info);
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.log().string(), false);
+  auto logger = std::make_shared<spdlog::logger>("mmdebias", spdlog::sinks_init_list{console, file});
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S] [rank " + std::to_string(rank) + "] %v");
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+std::map<std::string, at::Tensor> rng_states(const RunState& state) {
+  std::map<std::string, at::Tensor> states = state.rngs.states();
+  states["default"] = at::detail::getDefaultCPUGenerator().get_state();
+  return states;
+}
+
+void restore_rng(RunState& state, std::map<std::string, at::Tensor> states) {
+  if (auto it = states.find("default"); it != states.end()) {
+    at::Generator global = at::detail::getDefaultCPUGenerator();  // a handle to the same generator
+    global.set_state(it->second);
+    states.erase(it);
+  }
+  state.rngs.restore(states);
+}
+
+Manifest manifest_of(const RunRequest& r) {
+  if (!r.resume.empty()) {
+    fs::path file = RunDirectory(r.resume).manifest();
+    if (!fs::exists(file)) throw InputError(r.resume.string() + " is not a run directory (no manifest.yaml)");
+    return load_manifest(file, r.overrides);
+  }
+  if (!r.manifest_file.empty()) return load_manifest(r.manifest_file, r.overrides);
+  return load_manifest_text(r.manifest_text, r.display_name, r.overrides);
+}
+
+// One line of progress: a bar redrawn in place on a terminal, a plain line every so often otherwise.
+struct Progress {
+  bool interactive;
+  int64_t every;
+  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<std::pair<std::chrono::steady_clock::time_point, int64_t>> start =
+      std::make_shared<std::pair<std::chrono::steady_clock::time_point, int64_t>>(std::chrono::steady_clock::now(), -1);
+
+  void operator()(int64_t step, int64_t total, double loss, double rate) const {
+    if (start->second < 0) *start = {std::chrono::steady_clock::now(), step - 1};
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start->first).count();
+    double per_step = elapsed / static_cast<double>(std::max<int64_t>(1, step - start->second));
+    long eta = static_cast<long>(per_step * static_cast<double>(total - step));
+    char eta_text[32];
+    std::snprintf(eta_text, sizeof eta_text, "%ld:%02ld", eta / 60, eta % 60);
+    if (interactive) {
+      int width = 30, filled = static_cast<int>(width * step / std::max<int64_t>(1, total));
+      std::fprintf(stderr, "\r[%s%s] step %lld/%lld  loss %.4f  %.0f samples/s  ETA %s ", std::string(filled, '#').c_str(),
+                   std::string(width - filled, '.').c_str(), static_cast<long long>(step), static_cast<long long>(total), loss,
+                   rate, eta_text);
+      if (step == total) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    } else if (step % every == 0 || step == total) {
+      logger->info("step {}/{}  loss {:.4f}  {:.0f} samples/s  ETA {}", step, total, loss, rate, eta_text);
+    }
+  }
+};
+
+}  // namespace
+
+int set_thread_count(int threads) {
+  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+  // One cap for oneTBB too, so the loader's arena and LibTorch's pool do not oversubscribe the cores.
+  static std::unique_ptr<tbb::global_control> tbb_cap;
+  tbb_cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(n));
+  return n;
+}
+
+RunOutcome run_pipeline(const RunRequest& request) {
+  const bool resuming = !request.resume.empty();
+  Manifest manifest = manifest_of(request);
+  std::unique_ptr<Session> session = open_session(manifest, request.search);
+  RunState& state = session->state;
+  const sdk::Options &run = session->section("run"), &train = session->section("train"), &eval = session->section("eval");
+
+  fs::path dir = resuming ? request.resume
+                 : !request.out.empty() ? request.out
+                                        : RunDirectory::fresh(run.string("out"), run.string("name"));
+  std::optional<fs::path> latest;
+  CheckpointMeta restored;
+  if (resuming) {
+    latest = latest_checkpoint(dir / "checkpoints");
+    if (!latest) throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet (start it again with run)");
+    restored = read_checkpoint_meta(*latest);
+    std::vector<std::string> differences = resume_differences(restored.resolved_manifest, session->resolved_text);
+    if (!differences.empty()) {
+      differences.insert(differences.begin(), "cannot resume " + dir.string() + ": what the run was started with has changed:");
+      throw InputErrors(differences);
+    }
+  } else if (fs::exists(dir / "checkpoints" / "latest")) {
+    throw InputError(dir.string() + " already holds a run; continue it with `mmdebias run --resume " + dir.string() + "` or choose another --out");
+  }
+  RunDirectory run_dir(dir);
+  state.logger = make_logger(run_dir, state.collective->rank());
+  if (!resuming) {
+    write_file_atomically(run_dir.manifest(), session->config_text);
+    write_file_atomically(run_dir.resolved(), session->resolved_text);
+  }
+
+  PipelineModel& model = *session->model;
+  EvalOptions eval_options{eval.string("split"), eval.integer("batch_size"), 1};
+  const int loader_threads = session->threads > 2 ? session->threads / 2 : 1;
+  TrainerCallbacks callbacks;
+  std::unique_ptr<Trainer> trainer;
+  callbacks.log = [&](const nlohmann::json& line) { run_dir.append_metrics(line); };
+  callbacks.checkpoint = [&](const RunPosition& position) {
+    CheckpointMeta meta{position, session->resolved_text, rng_states(state)};
+    save_checkpoint(run_dir.checkpoints(), model.root(), trainer->optimizer(), meta);
+  };
+  callbacks.evaluate = [&](int64_t step) {
+    // Evaluation must not disturb training's random streams (dropout in eval is off, but scorers may sample).
+    auto saved = rng_states(state);
+    fit_scorers(model, state, session->train_data, eval_options);
+    nlohmann::json result = evaluate(model, state, session->eval_data, eval_options);
+    result["type"] = "eval";
+    result["step"] = step;
+    run_dir.append_metrics(result);
+    restore_rng(state, saved);
+  };
+  callbacks.progress = Progress{request.interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
+  trainer = std::make_unique<Trainer>(model, state, train, session->train_data, loader_threads,
+                                      static_cast<int>(run.integer("prefetch")), callbacks);
+  if (resuming) {
+    CheckpointMeta meta = load_checkpoint(*latest, model.root(), trainer->optimizer());
+    restore_rng(state, meta.rng);
+    trainer->resume_from(meta.position);
+    state.step = meta.position.step;
+    run_dir.truncate_metrics_after(meta.position.step);
+    state.logger->info("resumed {} at step {} (epoch {}, batch {})", latest->string(), meta.position.step, meta.position.epoch,
+                       meta.position.next_batch);
+  } else {
+    state.logger->info("run {}: {} steps, {} threads, device {}", dir.string(), trainer->total_steps(), session->threads,
+                       state.device.str());
+  }
+
+  TrainResult trained = trainer->run();
+  const std::string digest = params_sha256(model.root());
+  fit_scorers(model, state, session->train_data, eval_options);
+  nlohmann::json final_eval = evaluate(model, state, session->eval_data, eval_options);
+  final_eval["type"] = "eval";
+  final_eval["step"] = trained.steps;
+  run_dir.append_metrics(final_eval);
+
+  nlohmann::json summary = {{"run", fs::absolute(dir).string()},
+                            {"steps", trained.steps},
+                            {"epochs", trained.epochs},
+                            {"samples", trained.samples},
+                            {"params_sha256", digest},
+                            {"train", {{"seconds", trained.seconds},
+                                       {"samples_per_s", trained.samples_per_second},
+                                       {"data_wait_fraction", trained.data_wait_fraction},
+                                       {"last_terms", trained.last}}},
+                            {"eval", final_eval},
+                            {"threads", session->threads},
+                            {"device", state.device.str()}};
+  run_dir.write_summary(summary);
+  state.logger->info("done: {} (params_sha256 {})", run_dir.summary().string(), digest);
+  return {dir, summary};
+}
+
+nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Override>& overrides, SearchPath search) {
+  RunDirectory run_dir(run_dir_path);
+  if (!fs::exists(run_dir.manifest())) throw InputError(run_dir_path.string() + " is not a run directory (no manifest.yaml)");
+  std::optional<fs::path> latest = latest_checkpoint(run_dir.checkpoints());
+  if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
+  Manifest manifest = load_manifest(run_dir.manifest(), overrides);
+  std::unique_ptr<Session> session = open_session(manifest, std::move(search));
+  RunState& state = session->state;
+  state.logger = make_logger(run_dir, state.collective->rank());
+  const sdk::Options& eval = session->section("eval");
+  std::vector<double> unused_lrs;
+  auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);
+  CheckpointMeta meta = load_checkpoint(*latest, session->model->root(), *optimizer);
+  std::vector<std::string> differences = resume_differences(meta.resolved_manifest, session->resolved_text, /*for_eval=*/true);
+  if (!differences.empty()) {
+    differences.insert(differences.begin(), "cannot evaluate " + run_dir_path.string() + ": the pipeline differs from the one trained:");
+    throw InputErrors(differences);
+  }
+  EvalOptions options{eval.string("split"), eval.integer("batch_size"), 1};
+  fit_scorers(*session->model, state, session->train_data, options);
+  nlohmann::json result = evaluate(*session->model, state, session->eval_data, options);
+  result["step"] = meta.position.step;
+  result["checkpoint"] = latest->string();
+  write_file_atomically(run_dir.dir() / ("eval-" + options.split + ".json"), result.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace mmdebias::core

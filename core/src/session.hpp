@@ -1,0 +1,36 @@
+// Internal to core: everything a run or an evaluation opens before its loop — plugins, the validated
+// pipeline, threads, device, datasets, and the resolved manifest with data fingerprints.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "mmdebias/core/host_context.hpp"
+#include "mmdebias/core/manifest.hpp"
+#include "mmdebias/core/pipeline_model.hpp"
+#include "mmdebias/core/plugin_host.hpp"
+#include "mmdebias/core/validate.hpp"
+
+namespace mmdebias::core {
+
+/// One opened pipeline.
+struct Session {
+  PluginHost host;                              ///< Loaded plugins (kept for provenance).
+  ResolvedManifest resolved;                    ///< The validated manifest.
+  RunState state;                               ///< Run state read by every component's context.
+  std::unique_ptr<PipelineModel> model;         ///< The assembled model, on its device.
+  std::shared_ptr<sdk::Dataset> train_data;     ///< The prepared training split.
+  std::shared_ptr<sdk::Dataset> eval_data;      ///< The prepared evaluation split (eval.split).
+  std::string resolved_text;                    ///< resolved.yaml: config, provenance, data fingerprints.
+  std::string config_text;                      ///< manifest.yaml: the resolved config alone.
+  int threads = 1;                              ///< Threads in use.
+
+  /// An option of a host section ("train", "eval", "run").
+  const sdk::Options& section(const std::string& name) const { return resolved.sections.at(name); }
+};
+
+/// Loads plugins (search path plus the manifest's), seeds LibTorch with run.seed, validates and builds the
+/// pipeline, sets threads and device, and prepares the datasets.
+std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath search);
+
+}  // namespace mmdebias::core

@@ -1,0 +1,161 @@
+#include "mmdebias/core/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include "mmdebias/core/data_loader.hpp"
+#include "mmdebias/core/errors.hpp"
+
+namespace mmdebias::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+sdk::Batch to_device(sdk::Batch batch, c10::Device device) {
+  if (device.is_cpu()) return batch;
+  for (auto& kv : batch.inputs) kv.second = kv.second.to(device);
+  for (at::Tensor* t : {&batch.label, &batch.group, &batch.environment, &batch.ood, &batch.index}) *t = t->to(device);
+  return batch;
+}
+
+LoaderOptions loader_options(const RunState& state, const sdk::Options& train, int threads, int prefetch) {
+  LoaderOptions lo;
+  lo.batch_size = train.integer("batch_size");
+  lo.shuffle = train.boolean("shuffle");
+  lo.drop_last = train.boolean("drop_last");
+  lo.seed = state.seed;
+  lo.rank = state.collective->rank();
+  lo.world_size = state.collective->world_size();
+  lo.prefetch = prefetch;
+  lo.threads = std::max(1, threads);
+  return lo;
+}
+
+}  // namespace
+
+Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& train, std::shared_ptr<sdk::Dataset> data,
+                 int loader_threads, int prefetch, TrainerCallbacks callbacks)
+    : model_(model), state_(state), train_(train), data_(std::move(data)), loader_threads_(loader_threads),
+      prefetch_(prefetch), callbacks_(std::move(callbacks)) {
+  optimizer_ = make_optimizer(model_.parameter_groups(), train_, base_lrs_);
+  LoaderOptions lo = loader_options(state_, train_, loader_threads_, prefetch_);
+  batches_per_epoch_ = batches_per_epoch(data_->size(), lo);
+  if (batches_per_epoch_ == 0)
+    throw InputError("train.batch_size " + std::to_string(lo.batch_size * lo.world_size) + " is larger than the training split (" +
+                     std::to_string(data_->size()) + " samples) with drop_last; lower it or set train.drop_last=false");
+  int64_t accumulate = train_.integer("accumulate");
+  int64_t steps_per_epoch = (batches_per_epoch_ + accumulate - 1) / accumulate;
+  total_steps_ = train_.integer("steps") > 0 ? train_.integer("steps") : train_.integer("epochs") * steps_per_epoch;
+  schedule_ = std::make_unique<LrSchedule>(train_, total_steps_);
+}
+
+Trainer::~Trainer() = default;
+
+TrainResult Trainer::run() {
+  TrainResult result;
+  const int64_t accumulate = train_.integer("accumulate"), log_every = std::max<int64_t>(1, train_.integer("log_every"));
+  const int64_t checkpoint_every = train_.integer("checkpoint_every"), eval_every = train_.integer("eval_every");
+  const double clip = train_.number("grad_clip");
+  DataLoader loader(data_, loader_options(state_, train_, loader_threads_, prefetch_));
+  auto start = Clock::now();
+  int64_t samples_at_start = position_.samples_seen, samples_since_log = 0;
+  auto log_time = start;
+  double last_loss = 0;
+
+  while (position_.step < total_steps_) {
+    state_.epoch = position_.epoch;
+    loader.start_epoch(position_.epoch, position_.next_batch);
+    int64_t micro = 0;
+    std::vector<std::pair<std::string, double>> parts_sum;
+    while (position_.step < total_steps_) {
+      std::optional<sdk::Batch> next = loader.next();
+      if (!next) {  // only when the epoch ended without a step boundary; move on rather than loop
+        position_.epoch += 1;
+        position_.next_batch = 0;
+        break;
+      }
+      model_.root().train();
+      state_.phase = sdk::Phase::Train;
+      sdk::Batch batch = to_device(std::move(*next), state_.device);
+      model_.on_batch(batch);
+      sdk::Estimates estimates;
+      sdk::ForwardRecord record = model_.forward_step(batch, estimates);
+      StepLoss loss = model_.loss(record, batch, estimates);
+      // A non-finite loss stops the run before it can reach the weights or a checkpoint.
+      double total = loss.total.item<double>();
+      if (!std::isfinite(total)) {
+        std::string offender = "total";
+        for (const auto& [name, value] : loss.parts)
+          if (!std::isfinite(value.item<double>())) { offender = name; break; }
+        throw RunError("step " + std::to_string(position_.step + 1) + ": the loss is not finite (term '" + offender +
+                       "' = " + std::to_string(total) + "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
+      }
+      (loss.total / static_cast<double>(accumulate)).backward();
+      if (parts_sum.empty()) for (const auto& p : loss.parts) parts_sum.emplace_back(p.first, 0.0);
+      for (size_t i = 0; i < loss.parts.size() && i < parts_sum.size(); ++i) parts_sum[i].second += loss.parts[i].second.item<double>();
+      last_loss = total;
+      position_.next_batch = loader.next_batch();
+      position_.samples_seen += batch.size() * state_.collective->world_size();
+      samples_since_log += batch.size() * state_.collective->world_size();
+      if (++micro % accumulate != 0 && position_.next_batch < batches_per_epoch_) continue;
+
+      if (clip > 0) {
+        std::vector<at::Tensor> params;
+        for (const auto& g : optimizer_->param_groups()) params.insert(params.end(), g.params().begin(), g.params().end());
+        torch::nn::utils::clip_grad_norm_(params, clip);
+      }
+      model_.after_backward();
+      set_learning_rates(*optimizer_, base_lrs_, schedule_->factor(position_.step));
+      optimizer_->step();
+      optimizer_->zero_grad();
+      ++position_.step;
+      state_.step = position_.step;
+      model_.on_step_end();
+      micro = 0;
+
+      double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      double rate = elapsed > 0 ? static_cast<double>(position_.samples_seen - samples_at_start) / elapsed : 0;
+      if (callbacks_.progress) callbacks_.progress(position_.step, total_steps_, last_loss, rate);
+      if (position_.step % log_every == 0 && callbacks_.log) {
+        double since = std::chrono::duration<double>(Clock::now() - log_time).count();
+        nlohmann::json line = {{"type", "train"}, {"step", position_.step}, {"epoch", position_.epoch},
+                               {"lr", optimizer_->param_groups()[0].options().get_lr()}, {"loss", last_loss},
+                               {"samples_per_s", since > 0 ? samples_since_log / since : 0.0}};
+        nlohmann::json parts = nlohmann::json::object();
+        for (const auto& [name, sum] : parts_sum) parts[name] = sum / static_cast<double>(std::max<int64_t>(1, accumulate));
+        line["terms"] = parts;
+        for (const auto& kv : state_.metrics) line["metrics"][kv.first] = kv.second;
+        result.last = parts;
+        callbacks_.log(line);
+        log_time = Clock::now();
+        samples_since_log = 0;
+      }
+      state_.metrics.clear();
+      for (auto& p : parts_sum) p.second = 0;
+      bool epoch_done = position_.next_batch >= batches_per_epoch_;
+      if (epoch_done) {
+        position_.epoch += 1;
+        position_.next_batch = 0;
+      }
+      bool last = position_.step >= total_steps_;
+      if (callbacks_.checkpoint && ((checkpoint_every > 0 && position_.step % checkpoint_every == 0) ||
+                                    (checkpoint_every == 0 && epoch_done) || last))
+        callbacks_.checkpoint(position_);
+      if (callbacks_.evaluate && !last && ((eval_every > 0 && position_.step % eval_every == 0) || (eval_every == 0 && epoch_done)))
+        callbacks_.evaluate(position_.step);
+      if (epoch_done) break;
+    }
+  }
+  result.steps = position_.step;
+  result.epochs = position_.epoch;
+  result.samples = position_.samples_seen;
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.samples_per_second = result.seconds > 0 ? static_cast<double>(position_.samples_seen - samples_at_start) / result.seconds : 0;
+  result.data_wait_fraction = result.seconds > 0 ? loader.wait_seconds() / result.seconds : 0;
+  return result;
+}
+
+}  // namespace mmdebias::core
