@@ -1,0 +1,73 @@
+// std.concat: concatenate pooled features in dataset order; one linear head, sliced per modality.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+
+#include "common.hpp"
+#include "register.hpp"
+
+namespace mmdebias::std_plugin {
+namespace {
+
+const char* kName = "std.concat";
+
+/// fused = [z_1; ...; z_M], logits = W fused + b. The per-modality head shares W and b:
+/// modality_head(m, z_m) = W[:, slice_m] z_m + b = W [0; z_m; 0] + b, so the per-modality logits
+/// sum to the fused logits plus (M - 1) b.
+class ConcatFusion : public sdk::Fusion {
+ public:
+  ConcatFusion(std::vector<FusionInput> inputs, int64_t classes) : inputs_(std::move(inputs)) {
+    for (const auto& in : inputs_) {
+      offsets_.push_back(dim_);
+      dim_ += in.spec.dim;
+    }
+    head_ = register_module("head", torch::nn::Linear(dim_, classes));
+  }
+
+  int64_t fused_dim() const override { return dim_; }
+
+  at::Tensor fuse(const sdk::Features& features, const sdk::AttentionSites&) override {
+    std::vector<at::Tensor> parts;
+    for (const auto& in : inputs_) parts.push_back(feature_of(features, in, kName));
+    return at::cat(parts, 1);
+  }
+
+  at::Tensor head(const at::Tensor& fused) override { return head_->forward(fused); }
+
+  bool has_modality_heads() const override { return true; }
+
+  at::Tensor modality_head(const std::string& modality, const at::Tensor& z) override {
+    const size_t i = modality_index(inputs_, modality, kName);
+    at::Tensor w = head_->weight.narrow(1, offsets_[i], inputs_[i].spec.dim);
+    check_feature(z, inputs_[i], kName);
+    return at::linear(z, w, head_->bias);
+  }
+
+ private:
+  std::vector<FusionInput> inputs_;
+  std::vector<int64_t> offsets_;
+  int64_t dim_ = 0;
+  torch::nn::Linear head_{nullptr};
+};
+
+std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
+  auto inputs = fusion_inputs(args, kName);
+  require_pooled(inputs, kName);
+  return std::make_shared<ConcatFusion>(std::move(inputs), args.model.num_classes);
+}
+
+}  // namespace
+
+void register_concat_fusion(sdk::Registrar& r) {
+  sdk::ComponentDecl d;
+  d.name = "concat";
+  d.doc = "Concatenation of pooled features and one linear head; per-modality logits from the head's slices";
+  d.provides = {sdk::capability::kModalityLogits};
+  r.add_fusion(std::move(d), make);
+}
+
+}  // namespace mmdebias::std_plugin

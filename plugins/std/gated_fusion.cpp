@@ -1,0 +1,80 @@
+// std.gated: the gated multimodal unit (GMU) generalised to k modalities.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+
+#include "common.hpp"
+#include "register.hpp"
+
+namespace mmdebias::std_plugin {
+namespace {
+
+const char* kName = "std.gated";
+
+/// h_m = tanh(W_m z_m) in R^d; gate logits G = W_g [z_1; ...; z_k] viewed as [B, k, d], g = softmax over k;
+/// fused = sum_m g_m * h_m; logits = head(fused). The unimodal prediction of modality m is
+/// head(tanh(W_m z_m)): its representation through the shared head, as if its gate were 1.
+class GatedFusion : public sdk::Fusion {
+ public:
+  GatedFusion(std::vector<FusionInput> inputs, int64_t dim, int64_t classes) : inputs_(std::move(inputs)), dim_(dim) {
+    int64_t total = 0;
+    for (const auto& in : inputs_) {
+      total += in.spec.dim;
+      proj_.push_back(register_module(module_name("proj", in.name), torch::nn::Linear(in.spec.dim, dim)));
+    }
+    gate_ = register_module("gate", torch::nn::Linear(total, dim * static_cast<int64_t>(inputs_.size())));
+    head_ = register_module("head", torch::nn::Linear(dim, classes));
+  }
+
+  int64_t fused_dim() const override { return dim_; }
+
+  at::Tensor fuse(const sdk::Features& features, const sdk::AttentionSites&) override {
+    std::vector<at::Tensor> z, h;
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      z.push_back(feature_of(features, inputs_[i], kName));
+      h.push_back(at::tanh(proj_[i]->forward(z.back())));
+    }
+    const int64_t B = z.front().size(0), k = static_cast<int64_t>(inputs_.size());
+    at::Tensor g = at::softmax(gate_->forward(at::cat(z, 1)).view({B, k, dim_}), 1);  // [B, k, d]
+    return (g * at::stack(h, 1)).sum(1);
+  }
+
+  at::Tensor head(const at::Tensor& fused) override { return head_->forward(fused); }
+
+  bool has_modality_heads() const override { return true; }
+
+  at::Tensor modality_head(const std::string& modality, const at::Tensor& z) override {
+    const size_t i = modality_index(inputs_, modality, kName);
+    check_feature(z, inputs_[i], kName);
+    return head_->forward(at::tanh(proj_[i]->forward(z)));
+  }
+
+ private:
+  std::vector<FusionInput> inputs_;
+  int64_t dim_;
+  std::vector<torch::nn::Linear> proj_;
+  torch::nn::Linear gate_{nullptr}, head_{nullptr};
+};
+
+std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
+  auto inputs = fusion_inputs(args, kName);
+  require_pooled(inputs, kName);
+  return std::make_shared<GatedFusion>(std::move(inputs), args.options.integer("dim"), args.model.num_classes);
+}
+
+}  // namespace
+
+void register_gated_fusion(sdk::Registrar& r) {
+  sdk::ComponentDecl d;
+  d.name = "gated";
+  d.doc = "Gated multimodal unit for k modalities: softmax gates over tanh projections, then a linear head";
+  d.schema.add_int("dim", 64, "Width d of each modality's projection and of the fused features").at_least(1);
+  d.provides = {sdk::capability::kModalityLogits};
+  r.add_fusion(std::move(d), make);
+}
+
+}  // namespace mmdebias::std_plugin

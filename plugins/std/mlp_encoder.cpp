@@ -1,0 +1,94 @@
+// std.mlp: a multilayer perceptron over dense input of any per-sample shape, flattened.
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "common.hpp"
+#include "register.hpp"
+
+namespace mmdebias::std_plugin {
+namespace {
+
+const char* kName = "std.mlp";
+
+/// Applies the named activation ("relu", "gelu", "tanh").
+at::Tensor activate(const at::Tensor& x, const std::string& kind) {
+  if (kind == "gelu") return at::gelu(x);
+  if (kind == "tanh") return at::tanh(x);
+  return at::relu(x);
+}
+
+class MlpEncoder : public sdk::Encoder {
+ public:
+  MlpEncoder(const sdk::ModalitySpec& input, const std::vector<int64_t>& hidden, int64_t out_dim, std::string activation,
+             double dropout, bool layer_norm)
+      : shape_(input.shape), out_dim_(out_dim), activation_(std::move(activation)), dropout_(dropout) {
+    int64_t width = std::accumulate(shape_.begin(), shape_.end(), int64_t{1}, std::multiplies<int64_t>());
+    for (size_t i = 0; i < hidden.size(); ++i) {
+      layers_.push_back(register_module("linear" + std::to_string(i), torch::nn::Linear(width, hidden[i])));
+      if (layer_norm)
+        norms_.push_back(register_module("norm" + std::to_string(i),
+                                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden[i]}))));
+      width = hidden[i];
+    }
+    out_ = register_module("out", torch::nn::Linear(width, out_dim));
+  }
+
+  sdk::FeatureSpec output() const override { return {out_dim_, false, 0}; }
+
+  at::Tensor encode(const at::Tensor& input, const sdk::AttentionSites&) override {
+    check_input_shape(input, shape_, kName);
+    at::Tensor x = input.reshape({input.size(0), -1}).to(out_->weight.scalar_type());
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      x = layers_[i]->forward(x);
+      if (!norms_.empty()) x = norms_[i]->forward(x);
+      x = at::dropout(activate(x, activation_), dropout_, is_training());
+    }
+    return out_->forward(x);
+  }
+
+ private:
+  std::vector<int64_t> shape_;
+  int64_t out_dim_;
+  std::string activation_;
+  double dropout_;
+  std::vector<torch::nn::Linear> layers_;
+  std::vector<torch::nn::LayerNorm> norms_;
+  torch::nn::Linear out_{nullptr};
+};
+
+std::shared_ptr<sdk::Encoder> make(const sdk::BuildArgs& args) {
+  const auto& input = encoded_modality(args, kName);
+  if (input.kind != sdk::InputKind::Dense)
+    throw std::invalid_argument(std::string(kName) + " needs dense input, but modality '" + input.name +
+                                "' gives token ids " + shape_string(input.shape) + "; use std.tokens for it");
+  for (int64_t s : input.shape)
+    if (s < 1)
+      throw std::invalid_argument(std::string(kName) + ": modality '" + input.name + "' has an empty shape " +
+                                  shape_string(input.shape));
+  const auto& o = args.options;
+  return std::make_shared<MlpEncoder>(input, o.integers("hidden"), o.integer("out_dim"), o.string("activation"),
+                                      o.number("dropout"), o.boolean("layer_norm"));
+}
+
+}  // namespace
+
+void register_mlp_encoder(sdk::Registrar& r) {
+  sdk::ComponentDecl d;
+  d.name = "mlp";
+  d.doc = "Multilayer perceptron over dense input of any shape (flattened) -> pooled [B, out_dim] features";
+  d.schema.add_int_list("hidden", {128}, "Widths of the hidden layers, in order (empty: a single linear map)").at_least(1);
+  d.schema.add_int("out_dim", 64, "Width of the output features").at_least(1);
+  d.schema.add_enum("activation", "relu", {"relu", "gelu", "tanh"}, "Activation after each hidden layer");
+  d.schema.add_float("dropout", 0.0, "Dropout probability after each hidden activation").range(0.0, 1.0);
+  d.schema.add_bool("layer_norm", false, "Layer-normalise each hidden layer before its activation");
+  r.add_encoder(std::move(d), make);
+}
+
+}  // namespace mmdebias::std_plugin
