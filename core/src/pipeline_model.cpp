@@ -61,23 +61,7 @@ sdk::Encoder& PipelineModel::encoder(const std::string& modality) {
 }
 
 sdk::ForwardRecord PipelineModel::forward(const sdk::Batch& batch, const sdk::AttentionSites& sites) {
-  sdk::ForwardRecord record;
-  for (size_t i = 0; i < encoders_.size(); ++i) {
-    const auto& slot = encoders_[i];
-    const std::string& m = modalities_[i];
-    auto input = batch.inputs.find(m);
-    if (input == batch.inputs.end()) throw RunError("the batch has no input for modality '" + m + "'");
-    record.features[m] = guarded(slot.label, "encode", [&] { return slot.instance->object->encode(input->second, sites); });
-  }
-  auto& fusion = *fusion_.instance->object;
-  record.fused_input = guarded(fusion_.label, "fuse", [&] { return fusion.fuse(record.features, sites); });
-  record.fused = record.fused_input;
-  record.logits = guarded(fusion_.label, "head", [&] { return fusion.head(record.fused); });
-  if (fusion.has_modality_heads())
-    for (const auto& m : modalities_)
-      record.modality_logits[m] = guarded(fusion_.label, "modality_head", [&] { return fusion.modality_head(m, record.features.at(m)); });
-  record.attention = sites.recorded();
-  return record;
+  return run_forward(batch, sites, nullptr);
 }
 
 void PipelineModel::on_batch(sdk::Batch& batch) {
@@ -92,7 +76,12 @@ sdk::ForwardRecord PipelineModel::forward_step(const sdk::Batch& batch, sdk::Est
   for (auto& s : interventions_)  // 3: overrides are installed before the encoders run
     if (has(s.instance->object->hooks(), sdk::kAtAttention))
       guarded(s.label, "at_attention", [&] { s.instance->object->at_attention(sites, *s.context); });
+  return run_forward(batch, sites, &estimates);
+}
 
+// The forward pass; with estimates, also hooks 2, 4a, 4 and 5 (without, the plain model of sdk::Model).
+sdk::ForwardRecord PipelineModel::run_forward(const sdk::Batch& batch, const sdk::AttentionSites& sites, sdk::Estimates* estimates) {
+  const bool hooks = estimates != nullptr;
   sdk::ForwardRecord record;
   for (size_t i = 0; i < encoders_.size(); ++i) {
     const auto& slot = encoders_[i];
@@ -100,38 +89,43 @@ sdk::ForwardRecord PipelineModel::forward_step(const sdk::Batch& batch, sdk::Est
     auto input = batch.inputs.find(m);
     if (input == batch.inputs.end()) throw RunError("the batch has no input for modality '" + m + "'");
     at::Tensor z = guarded(slot.label, "encode", [&] { return slot.instance->object->encode(input->second, sites); });
-    for (auto& s : interventions_)  // 2
-      if (has(s.instance->object->hooks(), sdk::kOnFeatures))
-        z = guarded(s.label, "on_features", [&] { return s.instance->object->on_features(m, z, *s.context); });
+    if (hooks)
+      for (auto& s : interventions_)  // 2
+        if (has(s.instance->object->hooks(), sdk::kOnFeatures))
+          z = guarded(s.label, "on_features", [&] { return s.instance->object->on_features(m, z, *s.context); });
     record.features[m] = z;
   }
   auto& fusion = *fusion_.instance->object;
   record.fused_input = guarded(fusion_.label, "fuse", [&] { return fusion.fuse(record.features, sites); });
-
-  auto observe = [&](auto&& call, const char* hook) {
-    for (auto& s : estimators_) {
-      std::map<std::string, at::Tensor> previous = estimates.all();
-      guarded(s.label, hook, [&] { call(*s.instance->object, *s.context); });
-      // Two estimators may not publish the same name: the later one would silently win.
-      for (const auto& kv : previous)
-        if (!estimates.has(kv.first) || !estimates.get(kv.first).is_same(kv.second))
-          throw ComponentError(s.label.plugin, s.label.component, hook, "it overwrote estimate '" + kv.first + "' published by another estimator");
-    }
-  };
-  observe([&](sdk::BiasEstimator& e, sdk::Context& c) { e.observe_fused(record, estimates, c); }, "observe_fused");  // 4a
-
   record.fused = record.fused_input;
-  for (auto& s : interventions_)  // 4
-    if (has(s.instance->object->hooks(), sdk::kOnFused))
-      record.fused = guarded(s.label, "on_fused", [&] { return s.instance->object->on_fused(record.fused, estimates, *s.context); });
+  if (hooks) {
+    observe(record, *estimates, /*fused_only=*/true);  // 4a
+    for (auto& s : interventions_)  // 4
+      if (has(s.instance->object->hooks(), sdk::kOnFused))
+        record.fused = guarded(s.label, "on_fused", [&] { return s.instance->object->on_fused(record.fused, *estimates, *s.context); });
+  }
   record.logits = guarded(fusion_.label, "head", [&] { return fusion.head(record.fused); });
   if (fusion.has_modality_heads())
     for (const auto& m : modalities_)
       record.modality_logits[m] = guarded(fusion_.label, "modality_head", [&] { return fusion.modality_head(m, record.features.at(m)); });
   record.attention = sites.recorded();
-
-  observe([&](sdk::BiasEstimator& e, sdk::Context& c) { e.observe(record, estimates, c); }, "observe");  // 5
+  if (hooks) observe(record, *estimates, /*fused_only=*/false);  // 5
   return record;
+}
+
+void PipelineModel::observe(const sdk::ForwardRecord& record, sdk::Estimates& estimates, bool fused_only) {
+  const char* hook = fused_only ? "observe_fused" : "observe";
+  for (auto& s : estimators_) {
+    std::map<std::string, at::Tensor> previous = estimates.all();
+    guarded(s.label, hook, [&] {
+      if (fused_only) s.instance->object->observe_fused(record, estimates, *s.context);
+      else s.instance->object->observe(record, estimates, *s.context);
+    });
+    // Two estimators may not publish the same name: the later one would silently win.
+    for (const auto& kv : previous)
+      if (!estimates.has(kv.first) || !estimates.get(kv.first).is_same(kv.second))
+        throw ComponentError(s.label.plugin, s.label.component, hook, "it overwrote estimate '" + kv.first + "' published by another estimator");
+  }
 }
 
 StepLoss PipelineModel::loss(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates& estimates) {

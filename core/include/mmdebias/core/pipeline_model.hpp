@@ -82,6 +82,8 @@ class PipelineModel : public sdk::Model {
   };
   template <class T>
   Slot<T> make_slot(const Instance<T>& instance);
+  sdk::ForwardRecord run_forward(const sdk::Batch& batch, const sdk::AttentionSites& sites, sdk::Estimates* estimates);
+  void observe(const sdk::ForwardRecord& record, sdk::Estimates& estimates, bool fused_only);
 
   BuiltPipeline pipeline_;
   RunState& state_;
