@@ -87,18 +87,13 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const fs::path
   meta.position.samples_seen = read_int("samples_seen");
   c10::IValue manifest;
   if (archive.try_read("manifest", manifest) && manifest.isString()) meta.resolved_manifest = manifest.toStringRef();
-  // Stream names hold '/' and '.', which archive keys may not: names go in one string, states by index.
-  torch::serialize::InputArchive rng;
-  c10::IValue names;
-  if (archive.try_read("rng", rng) && rng.try_read("names", names) && names.isString()) {
-    std::stringstream lines(names.toStringRef());
-    std::string name;
-    for (int i = 0; std::getline(lines, name); ++i) {
-      at::Tensor state;
-      rng.read("s" + std::to_string(i), state);
-      meta.rng[name] = state;
+  c10::IValue ranks;
+  if (archive.try_read("rng_ranks", ranks) && ranks.isInt())
+    for (int64_t r = 0; r < ranks.toInt(); ++r) {
+      at::Tensor blob;
+      archive.read("rng_" + std::to_string(r), blob);
+      meta.rng_by_rank.emplace_back(static_cast<const char*>(blob.data_ptr()), static_cast<size_t>(blob.numel()));
     }
-  }
   return meta;
 }
 
@@ -135,19 +130,18 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
   archive.write("next_batch", c10::IValue(meta.position.next_batch));
   archive.write("samples_seen", c10::IValue(meta.position.samples_seen));
   archive.write("manifest", c10::IValue(meta.resolved_manifest));
-  torch::serialize::OutputArchive model_archive, optimizer_archive, rng_archive;
+  torch::serialize::OutputArchive model_archive, optimizer_archive;
   model.save(model_archive);
   optimizer.save(optimizer_archive);
-  std::string names;
-  int index = 0;
-  for (const auto& kv : meta.rng) {
-    names += kv.first + "\n";
-    rng_archive.write("s" + std::to_string(index++), kv.second);
+  archive.write("rng_ranks", c10::IValue(static_cast<int64_t>(meta.rng_by_rank.size())));
+  for (size_t r = 0; r < meta.rng_by_rank.size(); ++r) {
+    const std::string& blob = meta.rng_by_rank[r];
+    at::Tensor bytes = at::empty({static_cast<int64_t>(blob.size())}, at::kByte);
+    std::memcpy(bytes.data_ptr(), blob.data(), blob.size());
+    archive.write("rng_" + std::to_string(r), bytes);
   }
-  rng_archive.write("names", c10::IValue(names));
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
-  archive.write("rng", rng_archive);
   std::ostringstream bytes;
   archive.save_to(bytes);
   const std::string data = bytes.str();
@@ -199,6 +193,38 @@ CheckpointMeta load_checkpoint(const fs::path& file, torch::nn::Module& model, t
                      e.what_without_backtrace());
   }
   return meta;
+}
+
+// Stream names hold '/' and '.', which archive keys may not: names go in one string, states by index.
+std::string pack_rng(const std::map<std::string, at::Tensor>& states) {
+  torch::serialize::OutputArchive archive;
+  std::string names;
+  int index = 0;
+  for (const auto& kv : states) {
+    names += kv.first + "\n";
+    archive.write("s" + std::to_string(index++), kv.second);
+  }
+  archive.write("names", c10::IValue(names));
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+std::map<std::string, at::Tensor> unpack_rng(const std::string& bytes) {
+  std::map<std::string, at::Tensor> states;
+  if (bytes.empty()) return states;
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes.data(), bytes.size());
+  c10::IValue names;
+  archive.read("names", names);
+  std::stringstream lines(names.toStringRef());
+  std::string name;
+  for (int i = 0; std::getline(lines, name); ++i) {
+    at::Tensor state;
+    archive.read("s" + std::to_string(i), state);
+    states[name] = state;
+  }
+  return states;
 }
 
 std::string params_sha256(const torch::nn::Module& model) {

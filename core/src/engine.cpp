@@ -11,9 +11,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "mmdebias/core/checkpoint.hpp"
+#include "mmdebias/core/distributed.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/evaluator.hpp"
 #include "mmdebias/core/resume_check.hpp"
@@ -25,11 +27,13 @@ namespace mmdebias::core {
 namespace fs = std::filesystem;
 namespace {
 
+// Rank 0 logs to the console and log.txt; other ranks to the console only (their lines carry their rank).
 std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank) {
   auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  console->set_level(spdlog::level::info);
-  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.log().string(), false);
-  auto logger = std::make_shared<spdlog::logger>("mmdebias", spdlog::sinks_init_list{console, file});
+  console->set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
+  std::vector<spdlog::sink_ptr> sinks{console};
+  if (rank == 0) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.log().string(), false));
+  auto logger = std::make_shared<spdlog::logger>("mmdebias", sinks.begin(), sinks.end());
   logger->set_pattern("[%Y-%m-%d %H:%M:%S] [rank " + std::to_string(rank) + "] %v");
   logger->flush_on(spdlog::level::info);
   return logger;
@@ -39,6 +43,25 @@ std::map<std::string, at::Tensor> rng_states(const RunState& state) {
   std::map<std::string, at::Tensor> states = state.rngs.states();
   states["default"] = at::detail::getDefaultCPUGenerator().get_state();
   return states;
+}
+
+// Every rank's streams, packed, in rank order (each rank's blob may differ in size).
+std::vector<std::string> gather_rng(RunState& state) {
+  std::string mine = pack_rng(rng_states(state));
+  Collective& c = *state.collective;
+  if (c.world_size() == 1) return {mine};
+  at::Tensor size = c.all_gather(at::full({1}, static_cast<int64_t>(mine.size()), at::kLong));
+  at::Tensor bytes = at::empty({static_cast<int64_t>(mine.size())}, at::kByte);
+  std::memcpy(bytes.data_ptr(), mine.data(), mine.size());
+  at::Tensor all = c.all_gather(bytes);
+  std::vector<std::string> out;
+  int64_t offset = 0;
+  for (int r = 0; r < c.world_size(); ++r) {
+    int64_t n = size[r].item<int64_t>();
+    out.emplace_back(static_cast<const char*>(all.data_ptr()) + offset, static_cast<size_t>(n));
+    offset += n;
+  }
+  return out;
 }
 
 void restore_rng(RunState& state, std::map<std::string, at::Tensor> states) {
@@ -101,21 +124,24 @@ int set_thread_count(int threads) {
 
 RunOutcome run_pipeline(const RunRequest& request) {
   const bool resuming = !request.resume.empty();
+  const DistributedConfig dist = distributed_config_from_env();
   Manifest manifest = manifest_of(request);
-  std::unique_ptr<Session> session = open_session(manifest, request.search);
+  std::unique_ptr<Session> session = open_session(manifest, request.search, dist);
   RunState& state = session->state;
   const sdk::Options &run = session->section("run"), &train = session->section("train"), &eval = session->section("eval");
+  state.collective = join_process_group(dist, std::chrono::milliseconds(static_cast<int64_t>(run.number("dist_timeout") * 1000)));
+  Collective& collective = *state.collective;
+  const bool writer = collective.rank() == 0;  // rank 0 writes; every rank reads
 
   fs::path dir = resuming ? request.resume
                  : !request.out.empty() ? request.out
                                         : RunDirectory::fresh(run.string("out"), run.string("name"));
+  dir = collective.broadcast_string(dir.string());  // the timestamped name is rank 0's
   std::optional<fs::path> latest;
-  CheckpointMeta restored;
   if (resuming) {
     latest = latest_checkpoint(dir / "checkpoints");
     if (!latest) throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet (start it again with run)");
-    restored = read_checkpoint_meta(*latest);
-    std::vector<std::string> differences = resume_differences(restored.resolved_manifest, session->resolved_text);
+    std::vector<std::string> differences = resume_differences(read_checkpoint_meta(*latest).resolved_manifest, session->resolved_text);
     if (!differences.empty()) {
       differences.insert(differences.begin(), "cannot resume " + dir.string() + ": what the run was started with has changed:");
       throw InputErrors(differences);
@@ -124,21 +150,26 @@ RunOutcome run_pipeline(const RunRequest& request) {
     throw InputError(dir.string() + " already holds a run; continue it with `mmdebias run --resume " + dir.string() + "` or choose another --out");
   }
   RunDirectory run_dir(dir);
-  state.logger = make_logger(run_dir, state.collective->rank());
-  if (!resuming) {
+  state.logger = make_logger(run_dir, collective.rank());
+  if (writer && !resuming) {
     write_file_atomically(run_dir.manifest(), session->config_text);
     write_file_atomically(run_dir.resolved(), session->resolved_text);
   }
 
   PipelineModel& model = *session->model;
+  {  // every rank starts from rank 0's parameters (they were built alike; this makes it certain)
+    at::NoGradGuard no_grad;
+    for (auto& t : model.root().parameters()) collective.broadcast(t);
+    for (auto& t : model.root().buffers()) collective.broadcast(t);
+  }
   EvalOptions eval_options{eval.string("split"), eval.integer("batch_size"), 1};
   const int loader_threads = session->threads > 2 ? session->threads / 2 : 1;
   TrainerCallbacks callbacks;
   std::unique_ptr<Trainer> trainer;
-  callbacks.log = [&](const nlohmann::json& line) { run_dir.append_metrics(line); };
+  if (writer) callbacks.log = [&](const nlohmann::json& line) { run_dir.append_metrics(line); };
   callbacks.checkpoint = [&](const RunPosition& position) {
-    CheckpointMeta meta{position, session->resolved_text, rng_states(state)};
-    save_checkpoint(run_dir.checkpoints(), model.root(), trainer->optimizer(), meta);
+    CheckpointMeta meta{position, session->resolved_text, gather_rng(state)};
+    if (writer) save_checkpoint(run_dir.checkpoints(), model.root(), trainer->optimizer(), meta);
   };
   callbacks.evaluate = [&](int64_t step) {
     // Evaluation must not disturb training's random streams (dropout in eval is off, but scorers may sample).
@@ -147,23 +178,28 @@ RunOutcome run_pipeline(const RunRequest& request) {
     nlohmann::json result = evaluate(model, state, session->eval_data, eval_options);
     result["type"] = "eval";
     result["step"] = step;
-    run_dir.append_metrics(result);
+    if (writer) run_dir.append_metrics(result);
     restore_rng(state, saved);
   };
-  callbacks.progress = Progress{request.interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
+  if (writer) callbacks.progress = Progress{request.interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
+  const size_t bucket_bytes = static_cast<size_t>(run.number("bucket_mb") * 1024 * 1024);
   trainer = std::make_unique<Trainer>(model, state, train, session->train_data, loader_threads,
-                                      static_cast<int>(run.integer("prefetch")), callbacks);
+                                      static_cast<int>(run.integer("prefetch")), bucket_bytes, callbacks);
   if (resuming) {
     CheckpointMeta meta = load_checkpoint(*latest, model.root(), trainer->optimizer());
-    restore_rng(state, meta.rng);
+    if (static_cast<size_t>(collective.rank()) < meta.rng_by_rank.size())
+      restore_rng(state, unpack_rng(meta.rng_by_rank[collective.rank()]));
+    if (static_cast<int>(meta.rng_by_rank.size()) != collective.world_size())
+      state.logger->warn("the checkpoint was written by {} ranks and is resumed by {}: random streams of the new ranks start afresh, "
+                         "so the run will not match an uninterrupted one bit for bit", meta.rng_by_rank.size(), collective.world_size());
     trainer->resume_from(meta.position);
     state.step = meta.position.step;
-    run_dir.truncate_metrics_after(meta.position.step);
+    if (writer) run_dir.truncate_metrics_after(meta.position.step);
     state.logger->info("resumed {} at step {} (epoch {}, batch {})", latest->string(), meta.position.step, meta.position.epoch,
                        meta.position.next_batch);
   } else {
-    state.logger->info("run {}: {} steps, {} threads, device {}", dir.string(), trainer->total_steps(), session->threads,
-                       state.device.str());
+    state.logger->info("run {}: {} steps, {} process(es) x {} threads, device {}", dir.string(), trainer->total_steps(),
+                       collective.world_size(), session->threads, state.device.str());
   }
 
   TrainResult trained = trainer->run();
@@ -172,7 +208,6 @@ RunOutcome run_pipeline(const RunRequest& request) {
   nlohmann::json final_eval = evaluate(model, state, session->eval_data, eval_options);
   final_eval["type"] = "eval";
   final_eval["step"] = trained.steps;
-  run_dir.append_metrics(final_eval);
 
   nlohmann::json summary = {{"run", fs::absolute(dir).string()},
                             {"steps", trained.steps},
@@ -184,10 +219,14 @@ RunOutcome run_pipeline(const RunRequest& request) {
                                        {"data_wait_fraction", trained.data_wait_fraction},
                                        {"last_terms", trained.last}}},
                             {"eval", final_eval},
+                            {"world_size", collective.world_size()},
                             {"threads", session->threads},
                             {"device", state.device.str()}};
-  run_dir.write_summary(summary);
-  state.logger->info("done: {} (params_sha256 {})", run_dir.summary().string(), digest);
+  if (writer) {
+    run_dir.append_metrics(final_eval);
+    run_dir.write_summary(summary);
+    state.logger->info("done: {} (params_sha256 {})", run_dir.summary().string(), digest);
+  }
   return {dir, summary};
 }
 
@@ -203,7 +242,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   const sdk::Options& eval = session->section("eval");
   std::vector<double> unused_lrs;
   auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);
-  CheckpointMeta meta = load_checkpoint(*latest, session->model->root(), *optimizer);
+  CheckpointMeta meta = load_checkpoint(*latest, session->model->root(), *optimizer);  // one process: rank 0's view
   std::vector<std::string> differences = resume_differences(meta.resolved_manifest, session->resolved_text, /*for_eval=*/true);
   if (!differences.empty()) {
     differences.insert(differences.begin(), "cannot evaluate " + run_dir_path.string() + ": the pipeline differs from the one trained:");

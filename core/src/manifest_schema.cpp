@@ -102,10 +102,12 @@ HostSection run() {
   HostSection s{"run", "The run as a whole.", {}, {}};
   s.options.add_string("name", "run", "Run name; the run directory is <out>/<name>.");
   s.options.add_int("seed", 0, "Seed of every random stream (data, initialisation, components).").at_least(0);
-  s.options.add_int("threads", 0, "CPU threads for compute; 0 = all cores.").at_least(0);
+  s.options.add_int("threads", 0, "CPU threads for compute; 0 = all cores, shared among the processes of a machine.").at_least(0);
   s.options.add_string("device", "cpu", "Device: cpu, cuda, cuda:N.");
   s.options.add_string("out", "runs", "Directory that holds run directories.");
   s.options.add_int("prefetch", 4, "Batches prepared ahead of the training step.").at_least(1);
+  s.options.add_float("dist_timeout", 300, "Seconds a collective may wait for a peer before the run ends naming the rank that stopped.").range(1, 86400);
+  s.options.add_float("bucket_mb", 25, "Size of the gradient buckets reduced together in data-parallel training (MiB).").range(0.01, 4096);
   return s;
 }
 

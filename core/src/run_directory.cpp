@@ -1,5 +1,7 @@
 #include "mmdebias/core/run_directory.hpp"
 
+#include <unistd.h>
+
 #include <ctime>
 #include <sstream>
 #include <vector>
@@ -15,7 +17,7 @@ RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)) {
   fs::create_directories(dir_ / "checkpoints", ec);
   if (ec) throw RunError("cannot create the run directory " + dir_.string() + ": " + ec.message());
   // Probe writability now: a clear error before training beats a lost checkpoint after it.
-  fs::path probe = dir_ / ".write-test";
+  fs::path probe = dir_ / (".write-test-" + std::to_string(::getpid()));
   { std::ofstream out(probe); if (!out) throw RunError("the run directory " + dir_.string() + " is not writable"); }
   fs::remove(probe);
 }

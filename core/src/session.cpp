@@ -4,6 +4,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <yaml-cpp/yaml.h>
 
+#include <thread>
+
 #include "mmdebias/core/engine.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/guard.hpp"
@@ -45,7 +47,7 @@ void prepare(const std::shared_ptr<sdk::Dataset>& data, const std::string& type,
 
 }  // namespace
 
-std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath search) {
+std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath search, const DistributedConfig& dist) {
   auto session = std::make_unique<Session>();
   search.manifest = manifest_plugin_paths(manifest);
   session->host.load(search, manifest_sha256_pins(manifest));
@@ -62,11 +64,13 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   }
   session->resolved = std::move(validated.resolved);
   const sdk::Options& run = session->section("run");
-  session->threads = set_thread_count(static_cast<int>(run.integer("threads")));
+  int threads = static_cast<int>(run.integer("threads"));
+  if (threads == 0 && dist.local_world_size > 1)  // the machine's cores are shared by its processes
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist.local_world_size);
+  session->threads = set_thread_count(threads);
 
   RunState& state = session->state;
   state.seed = static_cast<uint64_t>(seed);
-  state.rngs = RngStreams(state.seed);
   try {
     state.device = c10::Device(run.string("device"));
   } catch (const c10::Error&) {
@@ -80,6 +84,9 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   session->train_data = data.object;
   session->model = std::make_unique<PipelineModel>(std::move(validated.pipeline), state);
   session->model->root().to(state.device);
+  // Parameters are built alike on every rank (seeded above); from here on, dropout and the like differ per rank.
+  if (dist.rank > 0) at::manual_seed(static_cast<uint64_t>(seed) + 1000003ull * static_cast<uint64_t>(dist.rank));
+  state.rngs = RngStreams(static_cast<uint64_t>(seed) + 1000003ull * static_cast<uint64_t>(dist.rank));
 
   prepare(session->train_data, data.type, "train");
   const std::string split = session->section("eval").string("split");

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "mmdebias/core/distributed.hpp"
 #include "mmdebias/core/host_context.hpp"
 #include "mmdebias/core/manifest.hpp"
 #include "mmdebias/core/pipeline_model.hpp"
@@ -30,7 +31,8 @@ struct Session {
 };
 
 /// Loads plugins (search path plus the manifest's), seeds LibTorch with run.seed, validates and builds the
-/// pipeline, sets threads and device, and prepares the datasets.
-std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath search);
+/// pipeline, sets threads (shared among the processes of a machine) and device, and prepares the datasets.
+/// Every rank builds the same initial parameters; afterwards each rank's global RNG is its own.
+std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath search, const DistributedConfig& dist = {});
 
 }  // namespace mmdebias::core

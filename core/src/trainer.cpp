@@ -37,9 +37,9 @@ LoaderOptions loader_options(const RunState& state, const sdk::Options& train, i
 }  // namespace
 
 Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& train, std::shared_ptr<sdk::Dataset> data,
-                 int loader_threads, int prefetch, TrainerCallbacks callbacks)
+                 int loader_threads, int prefetch, size_t bucket_bytes, TrainerCallbacks callbacks)
     : model_(model), state_(state), train_(train), data_(std::move(data)), loader_threads_(loader_threads),
-      prefetch_(prefetch), callbacks_(std::move(callbacks)) {
+      prefetch_(prefetch), bucket_bytes_(bucket_bytes), callbacks_(std::move(callbacks)) {
   optimizer_ = make_optimizer(model_.parameter_groups(), train_, base_lrs_);
   LoaderOptions lo = loader_options(state_, train_, loader_threads_, prefetch_);
   batches_per_epoch_ = batches_per_epoch(data_->size(), lo);
@@ -84,29 +84,38 @@ TrainResult Trainer::run() {
       sdk::Estimates estimates;
       sdk::ForwardRecord record = model_.forward_step(batch, estimates);
       StepLoss loss = model_.loss(record, batch, estimates);
+      // The logged values are means over every rank's batch; the same sum tells all ranks at once when
+      // any rank's loss is not finite, so they stop together instead of waiting on each other.
+      std::vector<at::Tensor> values{loss.total.detach().reshape({1})};
+      for (const auto& part : loss.parts) values.push_back(part.second.detach().reshape({1}));
+      at::Tensor global = at::cat(values).to(at::kCPU, at::kDouble);
+      const int world = state_.collective->world_size();
+      if (world > 1) {
+        state_.collective->all_reduce_sum(global);
+        global.div_(static_cast<double>(world));
+      }
+      double total = global[0].item<double>();
       // A non-finite loss stops the run before it can reach the weights or a checkpoint.
-      double total = loss.total.item<double>();
       if (!std::isfinite(total)) {
         std::string offender = "total";
-        for (const auto& [name, value] : loss.parts)
-          if (!std::isfinite(value.item<double>())) { offender = name; break; }
+        for (size_t i = 0; i < loss.parts.size(); ++i)
+          if (!std::isfinite(global[static_cast<int64_t>(i) + 1].item<double>())) { offender = loss.parts[i].first; break; }
         throw RunError("step " + std::to_string(position_.step + 1) + ": the loss is not finite (term '" + offender +
                        "' = " + std::to_string(total) + "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
       }
       (loss.total / static_cast<double>(accumulate)).backward();
       if (parts_sum.empty()) for (const auto& p : loss.parts) parts_sum.emplace_back(p.first, 0.0);
-      for (size_t i = 0; i < loss.parts.size() && i < parts_sum.size(); ++i) parts_sum[i].second += loss.parts[i].second.item<double>();
+      for (size_t i = 0; i < loss.parts.size() && i < parts_sum.size(); ++i) parts_sum[i].second += global[static_cast<int64_t>(i) + 1].item<double>();
       last_loss = total;
       position_.next_batch = loader.next_batch();
       position_.samples_seen += batch.size() * state_.collective->world_size();
       samples_since_log += batch.size() * state_.collective->world_size();
       if (++micro % accumulate != 0 && position_.next_batch < batches_per_epoch_) continue;
 
-      if (clip > 0) {
-        std::vector<at::Tensor> params;
-        for (const auto& g : optimizer_->param_groups()) params.insert(params.end(), g.params().begin(), g.params().end());
-        torch::nn::utils::clip_grad_norm_(params, clip);
-      }
+      std::vector<at::Tensor> params;
+      for (const auto& g : optimizer_->param_groups()) params.insert(params.end(), g.params().begin(), g.params().end());
+      if (world > 1) state_.collective->average_gradients(params, bucket_bytes_);
+      if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);
       model_.after_backward();
       set_learning_rates(*optimizer_, base_lrs_, schedule_->factor(position_.step));
       optimizer_->step();

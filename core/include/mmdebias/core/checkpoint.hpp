@@ -25,7 +25,7 @@ struct RunPosition {
 struct CheckpointMeta {
   RunPosition position;                       ///< Where to continue.
   std::string resolved_manifest;              ///< The resolved manifest (YAML) the run was started with.
-  std::map<std::string, at::Tensor> rng;      ///< RNG stream states, "default" being LibTorch's global CPU generator.
+  std::vector<std::string> rng_by_rank;       ///< Each rank's RNG streams, packed by pack_rng (index = rank).
 };
 
 /// Writes model, optimizer and meta to dir/ckpt-<step>.pt atomically (temp file, fsync, rename) with a
@@ -43,6 +43,12 @@ CheckpointMeta read_checkpoint_meta(const std::filesystem::path& file);
 /// Restores model and optimizer state and returns the meta. Throws InputError naming the file on a
 /// checksum mismatch, a truncated or corrupt file, or state that is missing or shaped differently.
 CheckpointMeta load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer& optimizer);
+
+/// Packs RNG stream states (name -> state; "default" = LibTorch's global CPU generator) into bytes.
+std::string pack_rng(const std::map<std::string, at::Tensor>& states);
+
+/// Unpacks what pack_rng packed.
+std::map<std::string, at::Tensor> unpack_rng(const std::string& bytes);
 
 /// SHA-256 over every parameter and buffer of model, by name in sorted order (name, dtype, shape, bytes).
 std::string params_sha256(const torch::nn::Module& model);

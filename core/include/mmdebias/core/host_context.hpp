@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
@@ -25,8 +26,14 @@ class Collective {
   virtual int world_size() const { return 1; }
   /// Sums in place over all ranks.
   virtual void all_reduce_sum(at::Tensor& tensor) {}
-  /// Concatenates every rank's tensor along dim 0, in rank order.
+  /// Concatenates every rank's tensor along dim 0, in rank order (sizes along dim 0 may differ).
   virtual at::Tensor all_gather(const at::Tensor& tensor) { return tensor; }
+  /// Overwrites tensor on every rank with rank 0's.
+  virtual void broadcast(at::Tensor& tensor) {}
+  /// Averages gradients over ranks in buckets of about bucket_bytes (SUM, then divide by the world size).
+  virtual void average_gradients(const std::vector<at::Tensor>& parameters, size_t bucket_bytes) {}
+  /// Rank 0's string on every rank.
+  virtual std::string broadcast_string(const std::string& text) { return text; }
 };
 
 /// Named, reproducible random streams; each is seeded from the run seed and its name alone.

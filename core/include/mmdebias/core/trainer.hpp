@@ -38,8 +38,9 @@ struct TrainResult {
 class Trainer {
  public:
   /// threads: data loader threads. The optimizer is created here (one group per component).
+  /// bucket_bytes: size of the gradient buckets averaged over ranks (world > 1).
   Trainer(PipelineModel& model, RunState& state, const sdk::Options& train, std::shared_ptr<sdk::Dataset> data,
-          int loader_threads, int prefetch, TrainerCallbacks callbacks);
+          int loader_threads, int prefetch, size_t bucket_bytes, TrainerCallbacks callbacks);
   ~Trainer();
 
   /// The optimizer (checkpoints save and load it).
@@ -59,6 +60,7 @@ class Trainer {
   const sdk::Options& train_;
   std::shared_ptr<sdk::Dataset> data_;
   int loader_threads_, prefetch_;
+  size_t bucket_bytes_;
   TrainerCallbacks callbacks_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<double> base_lrs_;
