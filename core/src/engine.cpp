@@ -227,6 +227,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
     run_dir.write_summary(summary);
     state.logger->info("done: {} (params_sha256 {})", run_dir.summary().string(), digest);
   }
+  summary["rank"] = collective.rank();  // returned to the caller, not written: the file is rank 0's
   return {dir, summary};
 }
 

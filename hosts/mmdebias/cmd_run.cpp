@@ -16,7 +16,9 @@ int run_with(core::RunRequest request, const po::variables_map& vm) {
   request.search = search_path(vm);
   request.interactive = ::isatty(STDERR_FILENO) != 0;
   core::RunOutcome outcome = core::run_pipeline(request);
-  std::cout << core::summary_table(outcome.summary);
+  // Rank 0 prints the table; other ranks only their digest (which must equal rank 0's).
+  if (outcome.summary.value("rank", 0) == 0) std::cout << core::summary_table(outcome.summary);
+  else std::cout << "rank " << outcome.summary["rank"] << " params_sha256 " << outcome.summary["params_sha256"].get<std::string>() << "\n";
   return 0;
 }
 

@@ -38,8 +38,17 @@ worst = max(((a[k] - b[k]).abs().max() / b[k].abs().max().clamp_min(1e-12)).item
 print(f"largest relative difference over {len(a)} parameters: {worst:.2e}")
 assert worst < 1e-5, worst
 PY
-r0=$(grep params_sha256 "$work/two.rank0.out"); r1=$(grep params_sha256 "$work/two.rank1.out")
+r0=$(grep params_sha256 "$work/two.rank0.out" | awk '{print $NF}'); r1=$(grep params_sha256 "$work/two.rank1.out" | awk '{print $NF}')
 [[ -n "$r0" && "$r0" == "$r1" ]] || fail "rank 0 and rank 1 hold different parameters: '$r0' vs '$r1'"
+
+# Debian's torchrun (Python 3.11 needs --redirects 1 --tee 1) launches the same run; its agent hosts the store.
+if command -v torchrun >/dev/null; then
+  timeout 120 torchrun --nproc_per_node 2 --master_port "$(free_port)" --no_python --redirects 1 --tee 1 --log_dir "$work/torchrun-logs" \
+    "$MMDEBIAS" run "$manifest" --out "$work/torchrun" >"$work/torchrun.out" 2>&1 || { tail -20 "$work/torchrun.out"; fail "torchrun launch failed"; }
+  [[ "$(field "$work/torchrun/summary.json" '["params_sha256"]')" == "$r0" ]] || fail "the torchrun-launched run differs from the env-launched one"
+else
+  fail "torchrun is missing: install python3-torch (scripts/setup --tests does)"
+fi
 
 # Evaluation gathered from 2 ranks equals a single process evaluating the same checkpoint.
 run eval "$work/two" --json
@@ -65,6 +74,30 @@ echo "rank 0 exited $code0 after ${elapsed}s: $(grep -m1 distributed "$work/kill
 [[ $code0 -ne 0 ]] || fail "rank 0 exited 0 after rank 1 was killed"
 grep -q "rank 1 stopped responding" "$work/killed.rank0.err" || fail "rank 0 did not name rank 1: $(tail -2 "$work/killed.rank0.err")"
 (( elapsed <= 30 )) || fail "rank 0 took ${elapsed}s to notice"
+
+# A rank that hangs (SIGSTOP) rather than dies is named too, once run.dist_timeout has passed.
+launch hung "$manifest" --out "$work/hung" train.steps=100000 train.checkpoint_every=50 run.dist_timeout=4
+for _ in $(seq 1 600); do [[ -f "$work/hung/checkpoints/latest" ]] && break; sleep 0.05; done
+kill -STOP "${pids[1]}"
+start=$(date +%s)
+wait "${pids[0]}"; code0=$?
+elapsed=$(( $(date +%s) - start ))
+kill -9 "${pids[1]}" 2>/dev/null; wait "${pids[1]}" 2>/dev/null
+echo "rank 0 exited $code0 after ${elapsed}s: $(grep -m1 distributed "$work/hung.rank0.err")"
+[[ $code0 -ne 0 ]] || fail "rank 0 exited 0 while rank 1 hung"
+grep -q "rank 1 stopped responding" "$work/hung.rank0.err" || fail "rank 0 did not name the hung rank 1: $(tail -2 "$work/hung.rank0.err")"
+(( elapsed <= 20 )) || fail "rank 0 took ${elapsed}s to notice a hung rank with a 4 s timeout"
+
+# srun's variables and a FileStore rendezvous give the same run as torchrun's variables and a TCPStore.
+store="$work/store"
+for r in 0 1; do
+  SLURM_PROCID=$r SLURM_NTASKS=2 SLURM_LOCALID=$r SLURM_NTASKS_PER_NODE=2 MMDEBIAS_STORE_FILE="$store" \
+    "$MMDEBIAS" run "$manifest" --out "$work/slurm" >"$work/slurm.rank$r.out" 2>"$work/slurm.rank$r.err" &
+  pids[$r]=$!
+done
+wait_all || { cat "$work"/slurm.rank*.err; fail "the SLURM-style run failed"; }
+[[ "$(field "$work/slurm/summary.json" '["params_sha256"]')" == "$(field "$work/two/summary.json" '["params_sha256"]')" ]] ||
+  fail "the SLURM/FileStore run differs from the torchrun/TCPStore run"
 
 # Kill both ranks after a checkpoint, resume with 2 ranks: the uninterrupted 2-rank run's params_sha256.
 launch crash "$manifest" --out "$work/crash"

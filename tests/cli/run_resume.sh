@@ -4,6 +4,7 @@ source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
 manifest="$SRC/tests/runs/tiny.yaml"
+long=train.epochs=32  # 1024 steps: long enough to be killed in the middle
 sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["params_sha256"])' "$1/summary.json"; }
 
 run run "$manifest" --out "$work/a"
@@ -16,21 +17,26 @@ expect_code 0
 run run "$manifest" --out "$work/c" run.seed=8
 [[ "$(sha "$work/a")" != "$(sha "$work/c")" ]] || fail "another seed gave the same params_sha256"
 
-# Kill at a random point after the first checkpoint, then resume; repeat until the run completes.
-kills=0
-"$MMDEBIAS" run "$manifest" --out "$work/k" >/dev/null 2>&1 &
+# SIGKILL at a random step (after the first checkpoint), resume, and compare with an uninterrupted run.
+run run "$manifest" --out "$work/long" $long
+expect_code 0
+target=$((RANDOM % 900 + 15))
+"$MMDEBIAS" run "$manifest" --out "$work/k" $long >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do [[ -f "$work/k/checkpoints/latest" ]] && break; sleep 0.01; done
-sleep "0.$((RANDOM % 9))$((RANDOM % 10))"
-if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+step=0
+for _ in $(seq 1 3000); do
+  step=$(tail -n 1 "$work/k/metrics.jsonl" 2>/dev/null | grep -o '"step":[0-9]*' | cut -d: -f2)
+  [[ -n "$step" && "$step" -ge "$target" && -f "$work/k/checkpoints/latest" ]] && break
+  sleep 0.005
+done
+kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-echo "killed after checkpoint $(cat "$work/k/checkpoints/latest" 2>/dev/null)"
-if [[ ! -f "$work/k/summary.json" ]]; then
-  run run --resume "$work/k"
-  expect_code 0
-  expect_out "params_sha256"
-fi
-[[ "$(sha "$work/a")" == "$(sha "$work/k")" ]] || fail "killed ($kills) and resumed run differs: $(sha "$work/k") vs $(sha "$work/a")"
+echo "killed at step ~$step (target $target), latest checkpoint $(cat "$work/k/checkpoints/latest" 2>/dev/null)"
+[[ ! -f "$work/k/summary.json" ]] || fail "the run finished before it was killed: the kill tested nothing"
+run run --resume "$work/k"
+expect_code 0
+expect_out "params_sha256"
+[[ "$(sha "$work/long")" == "$(sha "$work/k")" ]] || fail "killed and resumed run differs: $(sha "$work/k") vs $(sha "$work/long")"
 python3 - "$work/k/metrics.jsonl" <<'PY' || fail "metrics.jsonl of the resumed run has gaps or repeats"
 import json, sys
 steps = [json.loads(l)["step"] for l in open(sys.argv[1]) if l.strip() and json.loads(l)["type"] == "train"]
