@@ -12,6 +12,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "mmdebias/sdk/attention.hpp"
+#include "mmdebias/sdk/options.hpp"
 
 namespace mmdebias::std_plugin {
 
@@ -51,5 +52,21 @@ class TransformerBlock : public torch::nn::Module {
 /// Attention mask [B, 1, Q, K] (or broadcastable) from optional key validity [B, K] and a causal flag;
 /// all true when neither restricts (shape [1, 1, 1, K]).
 at::Tensor attention_mask(const at::Tensor& key_valid, int64_t length, bool causal, const at::TensorOptions& device);
+
+/// Width, depth and regularisation of a stack of TransformerBlocks.
+struct TransformerShape {
+  int64_t dim = 64;     ///< Model width.
+  int64_t layers = 1;   ///< Number of blocks (one attention site each).
+  int64_t heads = 4;    ///< Attention heads; divides dim.
+  int64_t ff_dim = 128; ///< Feed-forward hidden width.
+  double dropout = 0.0; ///< Dropout probability.
+};
+
+/// Declares dim, layers, heads, ff_dim and dropout, with the same meaning in every transformer component.
+void add_transformer_options(sdk::Schema& schema, int64_t default_layers, const std::string& dim_doc,
+                             const std::string& dropout_doc);
+
+/// Reads what add_transformer_options declared; throws naming `who` when heads does not divide dim.
+TransformerShape read_transformer_options(const sdk::Options& options, const std::string& who);
 
 }  // namespace mmdebias::std_plugin

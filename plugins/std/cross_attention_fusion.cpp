@@ -17,9 +17,8 @@ namespace {
 
 const char* kName = "std.cross_attention";
 
-struct CrossConfig {
-  int64_t dim = 64, layers = 1, heads = 4, ff_dim = 128, classes = 0;
-  double dropout = 0.0;
+struct CrossConfig : TransformerShape {
+  int64_t classes = 0;
   std::string pool = "cls";
   std::string site_prefix;  // "<instance path>.layer"
 };
@@ -88,17 +87,10 @@ std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
   auto inputs = fusion_inputs(args, kName);
   const auto& o = args.options;
   CrossConfig c;
-  c.dim = o.integer("dim");
-  c.layers = o.integer("layers");
-  c.heads = o.integer("heads");
-  c.ff_dim = o.integer("ff_dim");
-  c.dropout = o.number("dropout");
+  static_cast<TransformerShape&>(c) = read_transformer_options(o, kName);
   c.pool = o.string("pool");
   c.classes = args.model.num_classes;
   c.site_prefix = (args.name.empty() ? std::string("fusion") : args.name) + ".layer";
-  if (c.dim % c.heads != 0)
-    throw std::invalid_argument(std::string(kName) + ": dim " + std::to_string(c.dim) + " is not divisible by heads " +
-                                std::to_string(c.heads) + "; choose heads that divide dim");
   return std::make_shared<CrossAttentionFusion>(std::move(inputs), std::move(c));
 }
 
@@ -108,11 +100,8 @@ void register_cross_attention_fusion(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "cross_attention";
   d.doc = "Transformer over every modality's projected features (plus a CLS token); one attention site per layer";
-  d.schema.add_int("dim", 64, "Model width d (projections, layers, fused features)").at_least(1);
-  d.schema.add_int("layers", 1, "Number of transformer layers (each one attention site <name>.layer<i>)").range(1, 64);
-  d.schema.add_int("heads", 4, "Attention heads per layer; must divide dim").at_least(1);
-  d.schema.add_int("ff_dim", 128, "Hidden width of each layer's feed-forward network").at_least(1);
-  d.schema.add_float("dropout", 0.0, "Dropout probability on attention weights and residual branches").range(0.0, 1.0);
+  add_transformer_options(d.schema, 1, "Model width d (projections, layers, fused features)",
+                          "Dropout probability on attention weights and residual branches");
   d.schema.add_enum("pool", "cls", {"cls", "mean"}, "Fused features: the CLS token's output, or the mean over modality positions");
   d.provides = {sdk::capability::kAttentionSites};
   r.add_fusion(std::move(d), make);

@@ -17,9 +17,8 @@ namespace {
 
 const char* kName = "std.tokens";
 
-struct TokensConfig {
-  int64_t length = 0, vocab = 0, dim = 64, layers = 2, heads = 4, ff_dim = 128;
-  double dropout = 0.0;
+struct TokensConfig : TransformerShape {
+  int64_t length = 0, vocab = 0;
   std::string pool = "mean";
   bool causal = false;
   std::string site_prefix;  // "<instance path>.layer"
@@ -109,17 +108,10 @@ std::shared_ptr<sdk::Encoder> make(const sdk::BuildArgs& args) {
   TokensConfig c;
   c.length = input.shape[0];
   c.vocab = input.vocab_size;
-  c.dim = o.integer("dim");
-  c.layers = o.integer("layers");
-  c.heads = o.integer("heads");
-  c.ff_dim = o.integer("ff_dim");
-  c.dropout = o.number("dropout");
+  static_cast<TransformerShape&>(c) = read_transformer_options(o, where);
   c.pool = o.string("pool");
   c.causal = o.boolean("causal");
   c.site_prefix = (args.name.empty() ? "encoders." + input.name : args.name) + ".layer";
-  if (c.dim % c.heads != 0)
-    throw std::invalid_argument(where + ": dim " + std::to_string(c.dim) + " is not divisible by heads " +
-                                std::to_string(c.heads) + "; choose heads that divide dim");
   return std::make_shared<TokensEncoder>(std::move(c));
 }
 
@@ -129,11 +121,8 @@ void register_tokens_encoder(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "tokens";
   d.doc = "Transformer over token ids (0 = padding) with learned positions; one attention site per layer";
-  d.schema.add_int("dim", 64, "Model width (token embedding and features)").at_least(1);
-  d.schema.add_int("layers", 2, "Number of transformer layers (each one attention site <name>.layer<i>)").range(1, 64);
-  d.schema.add_int("heads", 4, "Attention heads per layer; must divide dim").at_least(1);
-  d.schema.add_int("ff_dim", 128, "Hidden width of each layer's feed-forward network").at_least(1);
-  d.schema.add_float("dropout", 0.0, "Dropout probability on embeddings, attention weights and residual branches").range(0.0, 1.0);
+  add_transformer_options(d.schema, 2, "Model width (token embedding and features)",
+                          "Dropout probability on embeddings, attention weights and residual branches");
   d.schema.add_enum("pool", "mean", {"mean", "cls", "none"},
                     "Pooling: mean over non-padding tokens, a learned CLS token, or none (tokens [B, T, D])");
   d.schema.add_bool("causal", false, "Let each position attend only to itself and earlier positions");
