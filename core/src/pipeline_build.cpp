@@ -1,6 +1,7 @@
 // Constructing the pipeline during validation, in order: dataset, encoders, fusion, then the rest, each
 // with the ModelSpec as far as it is known. A failure is a validation error at the component's location,
 // and parts that depend on a failed part are skipped (no cascade of noise).
+#include "mmdebias/core/cache_dir.hpp"
 #include <algorithm>
 #include <exception>
 #include <set>
@@ -36,6 +37,7 @@ sdk::BuildArgs args_for(const ParsedComponent& c, const sdk::ModelSpec& model, u
   a.model = model;
   a.modality = c.modality;
   a.seed = seed;
+  a.cache_dir = data_cache_dir().string();
   return a;
 }
 

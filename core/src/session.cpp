@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "mmdebias/core/cache_dir.hpp"
 #include "mmdebias/core/engine.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/guard.hpp"
@@ -36,6 +37,7 @@ std::shared_ptr<sdk::Dataset> make_split(const Registry& registry, const Instanc
   args.name = data.name;
   args.options = data.options;
   args.split = split;
+  args.cache_dir = data_cache_dir().string();
   args.seed = seed;
   return registry.make_dataset(data.type, args);
 }
