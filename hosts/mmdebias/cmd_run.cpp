@@ -22,20 +22,15 @@ int run_with(core::RunRequest request, const po::variables_map& vm) {
   return 0;
 }
 
-std::vector<std::string> positional_args(const po::variables_map& vm) {
-  return vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
-
 }  // namespace
 
 int cmd_run(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
   options.add_options()("out", po::value<std::string>(), "run directory (default: <run.out>/<run.name>-<timestamp>)")(
-      "resume", po::value<std::string>(), "continue the run in this directory from its latest checkpoint")(
-      "args", po::value<std::vector<std::string>>()->composing(), "MANIFEST then key.path=value overrides");
+      "resume", po::value<std::string>(), "continue the run in this directory from its latest checkpoint");
   po::positional_options_description positional;
-  positional.add("args", -1);
+  add_positional_args(options, positional, "MANIFEST then key.path=value overrides");
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
              "Usage: mmdebias run MANIFEST [--out DIR] [key.path=value ...]\n"
@@ -60,10 +55,9 @@ int cmd_demo(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
   options.add_options()("out", po::value<std::string>(), "run directory (default: runs/demo-<timestamp>)")(
-      "print-manifest", "print the embedded manifest and exit")(
-      "args", po::value<std::vector<std::string>>()->composing(), "key.path=value overrides");
+      "print-manifest", "print the embedded manifest and exit");
   po::positional_options_description positional;
-  positional.add("args", -1);
+  add_positional_args(options, positional, "key.path=value overrides");
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
              "Usage: mmdebias demo [--out DIR] [key.path=value ...]\n"
@@ -85,10 +79,9 @@ int cmd_demo(const Args& args) {
 int cmd_eval(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
-  options.add_options()("json", "print the metrics as JSON")(
-      "args", po::value<std::vector<std::string>>()->composing(), "RUN_DIR then key.path=value overrides");
+  options.add_options()("json", "print the metrics as JSON");
   po::positional_options_description positional;
-  positional.add("args", -1);
+  add_positional_args(options, positional, "RUN_DIR then key.path=value overrides");
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
              "Usage: mmdebias eval RUN_DIR [key.path=value ...]\n"

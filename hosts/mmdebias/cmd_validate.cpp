@@ -12,16 +12,15 @@ namespace mmdebias::host {
 int cmd_validate(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
-  options.add_options()("args", po::value<std::vector<std::string>>()->composing(), "MANIFEST then key.path=value overrides");
   po::positional_options_description positional;
-  positional.add("args", -1);
+  add_positional_args(options, positional, "MANIFEST then key.path=value overrides");
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
              "Usage: mmdebias validate MANIFEST [key.path=value ...]\n"
              "Checks the whole manifest against the plugins before any compute and prints it resolved (defaults\n"
              "filled, plugin versions and sha256, hook order), or every error with file:line:column; exit 2 on errors."))
     return 0;
-  std::vector<std::string> rest = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  std::vector<std::string> rest = positional_args(vm);
   if (rest.empty()) throw core::InputError("mmdebias validate: a MANIFEST is required (see mmdebias validate --help)");
   core::Manifest manifest = core::load_manifest(rest[0], core::parse_overrides({rest.begin() + 1, rest.end()}));
   core::PluginHost host;

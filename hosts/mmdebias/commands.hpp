@@ -28,6 +28,11 @@ int cmd_demo(const Args& args);
 
 /// Adds --plugin-path and --help to a subcommand's options.
 void add_common_options(boost::program_options::options_description& options);
+/// Declares the positional words (e.g. "MANIFEST then key.path=value overrides") under the name "args".
+void add_positional_args(boost::program_options::options_description& options,
+                         boost::program_options::positional_options_description& positional, const char* doc);
+/// The positional words, possibly none.
+std::vector<std::string> positional_args(const boost::program_options::variables_map& vm);
 /// Parses args against options and positional names; returns false (after printing help) when --help was given.
 bool parse(const Args& args, const boost::program_options::options_description& options,
            const boost::program_options::positional_options_description& positional,

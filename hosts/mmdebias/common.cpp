@@ -14,6 +14,15 @@ void add_common_options(po::options_description& options) {
        "directory or plugin file searched first (repeatable); then MMDEBIAS_PLUGIN_PATH, the manifest's plugins.paths, the shipped plugins");
 }
 
+void add_positional_args(po::options_description& options, po::positional_options_description& positional, const char* doc) {
+  options.add_options()("args", po::value<std::vector<std::string>>()->composing(), doc);
+  positional.add("args", -1);
+}
+
+std::vector<std::string> positional_args(const po::variables_map& vm) {
+  return vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
 bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,
            po::variables_map& vm, const std::string& usage) {
   po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include "support/null_context.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -24,21 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A context for scorers that use none of the host's services.
-class NullContext : public sdk::Context {
- public:
-  void log(sdk::LogLevel, const std::string&) override {}
-  at::Generator& rng(const std::string&) override { throw std::logic_error("unused"); }
-  void metric(const std::string&, double) override {}
-  c10::Device device() const override { return c10::Device(c10::kCPU); }
-  sdk::Phase phase() const override { return sdk::Phase::Eval; }
-  int64_t step() const override { return 0; }
-  int64_t epoch() const override { return 0; }
-  int rank() const override { return 0; }
-  int world_size() const override { return 1; }
-  void all_reduce_sum(at::Tensor&) override {}
-  at::Tensor all_gather(const at::Tensor& t) override { return t; }
-};
+using NullContext = mmdebias::test::NullContext;
 
 std::shared_ptr<sdk::Scorer> scorer(const std::string& type, std::map<std::string, sdk::OptionValue> given = {}) {
   sdk::BuildArgs a;

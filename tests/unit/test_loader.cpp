@@ -10,6 +10,7 @@
 #include "mmdebias/core/guard.hpp"
 #include "mmdebias/core/options.hpp"
 #include "mmdebias/core/plugin_host.hpp"
+#include "support/null_context.hpp"
 
 // After LibTorch: glog (pulled in by LibTorch) defines its own CHECK otherwise.
 #include <doctest/doctest.h>
@@ -64,19 +65,7 @@ struct UnusedModel : sdk::Model {
   sdk::Fusion& fusion() override { throw std::logic_error("unused"); }
   sdk::ForwardRecord forward(const sdk::Batch&, const sdk::AttentionSites&) override { throw std::logic_error("unused"); }
 };
-struct UnusedContext : sdk::Context {
-  void log(sdk::LogLevel, const std::string&) override {}
-  at::Generator& rng(const std::string&) override { throw std::logic_error("unused"); }
-  void metric(const std::string&, double) override {}
-  c10::Device device() const override { return c10::Device(c10::kCPU); }
-  sdk::Phase phase() const override { return sdk::Phase::Train; }
-  int64_t step() const override { return 0; }
-  int64_t epoch() const override { return 0; }
-  int rank() const override { return 0; }
-  int world_size() const override { return 1; }
-  void all_reduce_sum(at::Tensor&) override {}
-  at::Tensor all_gather(const at::Tensor& t) override { return t; }
-};
+using UnusedContext = mmdebias::test::NullContext;
 
 }  // namespace
 
