@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "mmdebias/sdk/components.hpp"
+#include "mmdebias/sdk/fingerprint.hpp"
 
 namespace mmdebias::data_plugin::av_digits {
 
@@ -30,22 +31,7 @@ inline const std::vector<std::string> kSplits = {"train", "val", "test"};
 inline constexpr const char* kSklearnDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
 inline constexpr int64_t kNfft = 512, kHop = 256, kMels = 40, kRate = 22050;
 
-/// FNV-1a-64: a stable fingerprint / seed derivation, not a security hash.
-struct Fnv {
-  uint64_t h = 14695981039346656037ull;
-  void bytes(const void* d, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(d);
-    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 1099511628211ull; }
-  }
-  void u64(uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-    bytes(b, 8);
-  }
-  void real(double d) { uint64_t b; std::memcpy(&b, &d, 8); u64(b); }
-  void text(const std::string& s) { u64(s.size()); bytes(s.data(), s.size()); }
-  std::string hex() const { char b[17]; std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h)); return b; }
-};
+using Fnv = sdk::Fnv1a64;
 
 inline uint64_t stable_hash(uint64_t seed, const std::string& purpose, const std::string& split, int64_t index) {
   Fnv f;

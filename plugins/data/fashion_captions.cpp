@@ -49,6 +49,7 @@
 
 #include "fashion_captions_idx.hpp"
 #include "register.hpp"
+#include "mmdebias/sdk/fingerprint.hpp"
 
 namespace mmdebias::data_plugin {
 namespace {
@@ -70,40 +71,7 @@ const std::vector<std::string> kClassNames = {"T-shirt/top", "Trouser", "Pullove
 const std::vector<std::vector<int64_t>> kPrefixes = {{}, {1}, {4}, {1, 2, 3, 1}, {2, 3, 4}, {1, 5}, {4, 5}};
 const std::vector<std::vector<int64_t>> kSuffixes = {{}, {6}, {5, 6}};
 
-/// FNV-1a-64 over bytes: a stable FINGERPRINT, not a security hash.
-struct Fnv1a64 {
-  uint64_t h = 14695981039346656037ull;
-  void bytes(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  }
-  void u64(uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));  // little-endian, platform-free
-    bytes(b, 8);
-  }
-  void real(double d) {
-    uint64_t bits;
-    std::memcpy(&bits, &d, sizeof bits);
-    u64(bits);
-  }
-  void text(const std::string& s) {
-    u64(s.size());
-    bytes(s.data(), s.size());
-  }
-  void tensor(const at::Tensor& t) {
-    const at::Tensor c = t.contiguous();
-    bytes(c.data_ptr(), static_cast<size_t>(c.nbytes()));
-  }
-  std::string hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-  }
-};
+using sdk::Fnv1a64;
 
 /// A CPU generator for one purpose of one data seed (the 64-bit digest folded to ATen's 32 seed bits).
 at::Generator generator_for(uint64_t data_seed, const std::string& purpose) {

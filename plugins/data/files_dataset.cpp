@@ -33,6 +33,7 @@
 #include "files_layout.hpp"
 #include "files_npy.hpp"
 #include "register.hpp"
+#include "mmdebias/sdk/fingerprint.hpp"
 
 namespace mmdebias::data_plugin {
 namespace {
@@ -51,31 +52,7 @@ constexpr uint64_t kFullHashLimit = 256ull << 20;
 
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument(std::string(kName) + ": " + what); }
 
-/// FNV-1a-64 over bytes: a stable fingerprint, not a security hash.
-struct Fnv1a64 {
-  uint64_t h = 14695981039346656037ull;
-  void bytes(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  }
-  void u64(uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-    bytes(b, 8);
-  }
-  void text(const std::string& s) {
-    u64(s.size());
-    bytes(s.data(), s.size());
-  }
-  std::string hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-  }
-};
+using sdk::Fnv1a64;
 
 struct Config {
   fs::path root;

@@ -41,6 +41,7 @@
 
 #include "common.hpp"
 #include "register.hpp"
+#include "mmdebias/sdk/fingerprint.hpp"
 
 namespace mmdebias::std_plugin {
 namespace {
@@ -48,31 +49,7 @@ namespace {
 const char* kName = "std.gaussian";
 const std::vector<std::string> kSplits = {"train", "val", "test"};
 
-/// FNV-1a-64 over bytes: a stable FINGERPRINT, not a security hash (collisions can be constructed on purpose).
-struct Fnv1a64 {
-  uint64_t h = 14695981039346656037ull;
-  void bytes(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  }
-  void u64(uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));  // little-endian, platform-free
-    bytes(b, 8);
-  }
-  void text(const std::string& s) {
-    u64(s.size());
-    bytes(s.data(), s.size());
-  }
-  std::string hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-  }
-};
+using sdk::Fnv1a64;
 
 /// A CPU generator for one purpose of one data seed. ATen's mt19937 keeps 32 seed bits, so the 64-bit digest
 /// is folded (xor of its halves) rather than truncated.
