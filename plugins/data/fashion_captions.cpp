@@ -50,6 +50,7 @@
 #include "fashion_captions_idx.hpp"
 #include "register.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
+#include "mmdebias/sdk/tensor_dataset.hpp"
 
 namespace mmdebias::data_plugin {
 namespace {
@@ -138,9 +139,9 @@ Config read_config(const sdk::BuildArgs& args) {
   return c;
 }
 
-class FashionCaptions : public sdk::Dataset {
+class FashionCaptions : public sdk::TensorDataset {
  public:
-  explicit FashionCaptions(Config c) : c_(std::move(c)) {}
+  explicit FashionCaptions(Config c) : TensorDataset(kName, c.split), c_(std::move(c)) {}
 
   sdk::DatasetInfo info() const override {
     sdk::DatasetInfo info;
@@ -161,43 +162,7 @@ class FashionCaptions : public sdk::Dataset {
     return info;
   }
 
-  void prepare() override {
-    if (prepared_) return;
-    generate();
-    fingerprint_ = digest();
-    prepared_ = true;
-  }
-
-  int64_t size() const override {
-    require_prepared("size()");
-    return label_.size(0);
-  }
-
-  sdk::Sample get(int64_t index) const override {
-    require_prepared("get()");
-    if (index < 0 || index >= label_.size(0))
-      throw std::out_of_range(std::string(kName) + ": index " + std::to_string(index) + " is outside split '" +
-                              c_.split + "' of size " + std::to_string(label_.size(0)));
-    sdk::Sample s;
-    s.inputs["image"] = image_[index];
-    s.inputs["text"] = text_[index];
-    s.label = label_.data_ptr<int64_t>()[index];
-    s.group = group_.data_ptr<int64_t>()[index];
-    s.ood = ood_.data_ptr<bool>()[index];
-    return s;
-  }
-
-  std::string fingerprint() const override {
-    require_prepared("fingerprint()");
-    return fingerprint_;
-  }
-
  private:
-  void require_prepared(const char* what) const {
-    if (!prepared_)
-      throw std::logic_error(std::string(kName) + ": " + what + " called before prepare() (split '" + c_.split +
-                             "' is read by prepare())");
-  }
 
   /// Indices into the split's source file, and that file's images and original labels.
   void select(at::Tensor& images, at::Tensor& orig) const {
@@ -319,10 +284,20 @@ class FashionCaptions : public sdk::Dataset {
     return f.hex();
   }
 
+  std::string load(Columns& columns) override {
+    generate();
+    std::string digest_hex = digest();
+    columns.inputs["image"] = std::move(image_);
+    columns.inputs["text"] = std::move(text_);
+    columns.label = std::move(label_);
+    columns.group = std::move(group_);
+    columns.ood = std::move(ood_);
+    return digest_hex;
+  }
+
   Config c_;
-  bool prepared_ = false;
+  // Filled by generate(), digested, then handed to the base's columns.
   at::Tensor image_, text_, label_, group_, ood_;
-  std::string fingerprint_;
 };
 
 std::shared_ptr<sdk::Dataset> make(const sdk::BuildArgs& args) {
