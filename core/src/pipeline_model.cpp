@@ -23,7 +23,7 @@ bool has(uint32_t hooks, sdk::Hook h) { return (hooks & h) != 0; }
 template <class T>
 PipelineModel::Slot<T> PipelineModel::make_slot(const Instance<T>& instance) {
   return Slot<T>{&instance, ComponentLabel{plugin_of(instance.type), instance.name + " (" + instance.type + ")"},
-                 std::make_unique<ComponentContext>(state_, instance.name)};
+                 std::make_unique<ComponentContext>(state_, instance.name, this)};
 }
 
 PipelineModel::PipelineModel(BuiltPipeline pipeline, RunState& state)

@@ -72,8 +72,9 @@ struct RunState {
 /// The context one component instance receives: its name tags logs, metrics and RNG streams.
 class ComponentContext : public sdk::Context {
  public:
-  /// name is the instance path ("interventions.reweight").
-  ComponentContext(RunState& state, std::string name) : state_(state), name_(std::move(name)) {}
+  /// name is the instance path ("interventions.reweight"); model is what model() lends (may be null).
+  ComponentContext(RunState& state, std::string name, sdk::Model* model = nullptr)
+      : state_(state), name_(std::move(name)), model_(model) {}
   void log(sdk::LogLevel level, const std::string& message) override;
   at::Generator& rng(const std::string& stream) override { return state_.rngs.get(name_ + "/" + stream); }
   void metric(const std::string& name, double value) override { state_.metrics[name_ + "/" + name] = value; }
@@ -85,10 +86,12 @@ class ComponentContext : public sdk::Context {
   int world_size() const override { return state_.collective->world_size(); }
   void all_reduce_sum(at::Tensor& tensor) override { state_.collective->all_reduce_sum(tensor); }
   at::Tensor all_gather(const at::Tensor& tensor) override { return state_.collective->all_gather(tensor); }
+  sdk::Model* model() override { return model_; }
 
  private:
   RunState& state_;
   std::string name_;
+  sdk::Model* model_;
 };
 
 }  // namespace mmdebias::core

@@ -10,6 +10,8 @@
 
 namespace mmdebias::sdk {
 
+class Model;
+
 /// Where the engine is: training step, evaluation pass, or fitting scorer statistics on training data.
 enum class Phase { Train, Eval, Fit };
 
@@ -43,6 +45,9 @@ class Context {
   virtual void all_reduce_sum(at::Tensor& tensor) = 0;
   /// Concatenates each rank's tensor along dim 0 in rank order (identity when alone); call it on every rank.
   virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;
+  /// The host's model (encoders, fusion, head), for components that re-run parts of it outside the
+  /// hooks that receive it, e.g. a scorer applying the head to clipped features; null when none is lent.
+  virtual Model* model() { return nullptr; }
 };
 
 }  // namespace mmdebias::sdk
