@@ -1,0 +1,89 @@
+// Internal to the a2d plugin (also included by its tests): the discrepancies between two modalities'
+// predicted distributions, the ground-truth column removal and the normalised entropy, as pure functions.
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace mmdebias::a2d {
+
+/// The discrepancies offered between two rows of probabilities.
+enum class Discrepancy { Hellinger, L1, L2, Wasserstein };
+
+/// The enum value named by an option ("hellinger", "l1", "l2", "wasserstein").
+inline Discrepancy discrepancy_named(const std::string& name) {
+  if (name == "hellinger") return Discrepancy::Hellinger;
+  if (name == "l1") return Discrepancy::L1;
+  if (name == "l2") return Discrepancy::L2;
+  if (name == "wasserstein") return Discrepancy::Wasserstein;
+  throw std::invalid_argument("unknown discrepancy '" + name + "' (choose hellinger, l1, l2 or wasserstein)");
+}
+
+/// The option choices, in the order `describe` shows them.
+inline std::vector<std::string> discrepancy_choices() { return {"hellinger", "l1", "l2", "wasserstein"}; }
+
+/// sqrt(x) for x >= 0 whose gradient at x = 0 is 0 instead of inf * 0 = NaN (two identical rows give 0).
+inline at::Tensor safe_sqrt(const at::Tensor& x) {
+  at::Tensor positive = x > 0;
+  return at::where(positive, at::sqrt(at::where(positive, x, at::ones_like(x))), at::zeros_like(x));
+}
+
+/// Logits [B, C] without each row's ground-truth column: [B, C - 1], other columns in their order.
+inline at::Tensor drop_ground_truth(const at::Tensor& logits, const at::Tensor& labels) {
+  const int64_t b = logits.size(0), c = logits.size(1);
+  at::Tensor keep = at::ones({b, c}, logits.options().dtype(at::kBool));
+  keep.scatter_(1, labels.to(at::kLong).view({b, 1}), false);
+  return logits.masked_select(keep).view({b, c - 1});
+}
+
+/// Discrepancy between probability rows p, q [B, K], reduced to a scalar as the release does:
+///   hellinger   mean_b sqrt(sum_k (sqrt p - sqrt q)^2) / sqrt 2, p and q clamped at 1e-6 first;
+///   l1          mean over all B*K entries of |p - q|           (torch.nn.L1Loss);
+///   l2          mean over all B*K entries of (p - q)^2         (torch.nn.MSELoss);
+///   wasserstein mean_b sum_{k<K-1} |F_p(k) - F_q(k)|, the 1-Wasserstein distance between p and q on the
+///               class index line 0..K-1 with unit spacing (F the cumulative sum).
+inline at::Tensor discrepancy(Discrepancy kind, const at::Tensor& p, const at::Tensor& q) {
+  switch (kind) {
+    case Discrepancy::Hellinger: {
+      at::Tensor d = at::sqrt(p.clamp_min(1e-6)) - at::sqrt(q.clamp_min(1e-6));
+      return (safe_sqrt((d * d).sum(1)) / std::sqrt(2.0)).mean();
+    }
+    case Discrepancy::L1: return (p - q).abs().mean();
+    case Discrepancy::L2: return (p - q).pow(2).mean();
+    case Discrepancy::Wasserstein: {
+      const int64_t k = p.size(1);
+      if (k < 2) return (p - q).sum() * 0.0;  // one class: both rows are 1, the distance is 0
+      at::Tensor gap = (p.cumsum(1) - q.cumsum(1)).narrow(1, 0, k - 1);
+      return gap.abs().sum(1).mean();
+    }
+  }
+  throw std::logic_error("unreachable discrepancy kind");
+}
+
+/// The mean discrepancy over every unordered pair of modalities' probability rows (one pair for two).
+inline at::Tensor mean_pairwise_discrepancy(Discrepancy kind, const std::vector<at::Tensor>& probs) {
+  if (probs.size() < 2) throw std::invalid_argument("a discrepancy between modalities needs at least two modalities");
+  at::Tensor total;
+  int64_t pairs = 0;
+  for (size_t i = 0; i < probs.size(); ++i)
+    for (size_t j = i + 1; j < probs.size(); ++j) {
+      at::Tensor d = discrepancy(kind, probs[i], probs[j]);
+      total = total.defined() ? total + d : d;
+      ++pairs;
+    }
+  return total / static_cast<double>(pairs);
+}
+
+/// Entropy of softmax(logits) per row divided by log C (1 for uniform rows), with the release's
+/// log(p + 1e-9) guard: [B].
+inline at::Tensor normalized_entropy(const at::Tensor& logits) {
+  at::Tensor p = at::softmax(logits, 1);
+  at::Tensor h = -(p * at::log(p + 1e-9)).sum(1);
+  return h / std::log(static_cast<double>(logits.size(1)));
+}
+
+}  // namespace mmdebias::a2d

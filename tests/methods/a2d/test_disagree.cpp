@@ -1,0 +1,157 @@
+// a2d.disagree and the discrepancies: the properties methods.md pins (C = 2 gives 0; Hellinger(p, p) = 0,
+// disjoint about 1; uniform logits have normalised entropy 1) and agreement, values and gradients, with the
+// independent torch reference (tests/python/a2d_reference.py).
+#include <ATen/ATen.h>
+
+#include "../../../plugins/a2d/divergence.hpp"
+#include "a2d_helpers.hpp"
+
+using namespace a2dtest;
+namespace a2d = mmdebias::a2d;
+
+namespace {
+
+/// The weighted sum the host would form: task loss * task_weight + sum of weight * term.
+at::Tensor total_loss(const sdk::LossTerms& terms, const at::Tensor& fused, const at::Tensor& labels) {
+  at::Tensor total = at::cross_entropy_loss(fused, labels) * terms.task_weight();
+  for (const auto& t : terms.terms()) total = total + t.value * t.weight;
+  return total;
+}
+
+struct DisagreeRun {
+  sdk::LossTerms terms;
+  at::Tensor fused;
+  std::vector<at::Tensor> modalities;
+  at::Tensor loss;
+};
+
+/// Runs a2d.disagree on logits [B, C] per modality (leaves requiring grad), backpropagates the host's total.
+DisagreeRun run_disagree(const std::vector<at::Tensor>& logits, const at::Tensor& fused, const at::Tensor& labels,
+                         std::map<std::string, sdk::OptionValue> options) {
+  std::vector<std::pair<std::string, int64_t>> widths;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    names.push_back("m" + std::to_string(i));
+    widths.emplace_back(names.back(), 3);
+  }
+  auto component = registry().make_intervention("a2d.disagree", component_args("a2d.disagree", widths, fused.size(1), options));
+  FusionModel model(names, concat_fusion(widths, fused.size(1)));
+  TestContext ctx(&model);
+  DisagreeRun run;
+  run.fused = fused.clone().requires_grad_(true);
+  sdk::ForwardRecord record;
+  record.logits = run.fused;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    run.modalities.push_back(logits[i].clone().requires_grad_(true));
+    record.modality_logits[names[i]] = run.modalities.back();
+  }
+  sdk::Batch batch;
+  batch.label = labels;
+  sdk::Estimates estimates;
+  component->loss(record, batch, estimates, model, run.terms, ctx);
+  run.loss = total_loss(run.terms, run.fused, labels);
+  run.loss.backward();
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("Hellinger is 0 for equal rows, about 1 for disjoint ones; every discrepancy is 0 for equal rows") {
+  at::Tensor p = at::softmax(at::randn({6, 5}, at::kDouble), 1);
+  for (const auto& name : a2d::discrepancy_choices()) {
+    CAPTURE(name);
+    CHECK(a2d::discrepancy(a2d::discrepancy_named(name), p, p).item<double>() == doctest::Approx(0.0).epsilon(0).scale(1e-12));
+  }
+  at::Tensor a = at::tensor({1.0, 0.0, 0.0, 0.0}, at::kDouble).view({1, 4}), b = at::tensor({0.0, 0.0, 0.5, 0.5}, at::kDouble).view({1, 4});
+  // Disjoint supports: 1 up to the 1e-6 clamp of the zeros.
+  CHECK(a2d::discrepancy(a2d::Discrepancy::Hellinger, a, b).item<double>() == doctest::Approx(1.0).epsilon(2e-3));
+  CHECK(a2d::discrepancy(a2d::Discrepancy::Hellinger, a, b).item<double>() < 1.0);
+  // W1 on the index line: mass 1 at 0 against half at 2 and half at 3 travels 2.5.
+  CHECK(a2d::discrepancy(a2d::Discrepancy::Wasserstein, a, b).item<double>() == doctest::Approx(2.5));
+  CHECK(a2d::discrepancy(a2d::Discrepancy::L1, a, b).item<double>() == doctest::Approx(2.0 / 4));
+  CHECK(a2d::discrepancy(a2d::Discrepancy::L2, a, b).item<double>() == doctest::Approx(1.5 / 4));
+}
+
+TEST_CASE("uniform logits give normalised entropy 1, a one-hot row about 0") {
+  for (int64_t c : {2, 7, 100}) {
+    CAPTURE(c);
+    CHECK(a2d::normalized_entropy(at::full({3, c}, 4.0, at::kDouble)).min().item<double>() == doctest::Approx(1.0).epsilon(1e-7));
+  }
+  at::Tensor peaked = at::tensor({60.0, 0.0, 0.0}, at::kDouble).view({1, 3});
+  CHECK(a2d::normalized_entropy(peaked).item<double>() < 1e-6);
+}
+
+TEST_CASE("with two classes the disagreement term is 0 and the gradients stay finite") {
+  at::Tensor labels = at::tensor({0, 1, 1, 0}, at::kLong);
+  for (const auto& name : a2d::discrepancy_choices()) {
+    CAPTURE(name);
+    auto run = run_disagree({at::randn({4, 2}, at::kDouble), at::randn({4, 2}, at::kDouble)}, at::randn({4, 2}, at::kDouble), labels,
+                            {{"discrepancy", name}});
+    const auto& a2d_term = run.terms.terms().back();
+    CHECK(a2d_term.name == "a2d");
+    CHECK(a2d_term.value.item<double>() == 0.0);
+    for (const auto& v : run.modalities) CHECK(at::isfinite(v.grad()).all().item<bool>());
+  }
+}
+
+TEST_CASE("a2d.disagree adds the unimodal cross-entropies and -discrepancy with the right weights") {
+  at::Tensor labels = at::tensor({0, 2, 1}, at::kLong);
+  auto run = run_disagree({at::randn({3, 4}, at::kDouble), at::randn({3, 4}, at::kDouble)}, at::randn({3, 4}, at::kDouble), labels,
+                          {{"a2d_ratio", 0.25}});
+  CHECK(run.terms.task_weight() == doctest::Approx(1.0 / 3));
+  REQUIRE(run.terms.terms().size() == 3);
+  CHECK(run.terms.terms()[0].name == "ce_m0");
+  CHECK(run.terms.terms()[0].weight == doctest::Approx(1.0 / 3));
+  CHECK(run.terms.terms()[2].weight == 0.25);
+  CHECK(run.terms.terms()[2].value.item<double>() < 0.0);  // -discrepancy: different rows disagree
+  auto fused_only = run_disagree({at::randn({3, 4}, at::kDouble), at::randn({3, 4}, at::kDouble)}, at::randn({3, 4}, at::kDouble),
+                                 labels, {{"unimodal_ce", false}});
+  CHECK(fused_only.terms.task_weight() == 1.0);
+  CHECK(fused_only.terms.terms().size() == 1);
+}
+
+TEST_CASE("a2d.disagree agrees with the torch reference: loss and gradients, every discrepancy, 2 and 3 modalities") {
+  at::manual_seed(11);
+  std::vector<DisagreeRun> runs;
+  nlohmann::json cases = nlohmann::json::array();
+  for (int modalities : {2, 3}) {
+    for (const auto& name : a2d::discrepancy_choices()) {
+      for (bool unimodal : {true, false}) {
+        const int64_t b = 7, c = 5;
+        at::Tensor labels = at::randint(c, {b}, at::kLong);
+        std::vector<at::Tensor> logits;
+        for (int m = 0; m < modalities; ++m) logits.push_back(at::randn({b, c}, at::kDouble) * 2);
+        at::Tensor fused = at::randn({b, c}, at::kDouble);
+        runs.push_back(run_disagree(logits, fused, labels, {{"discrepancy", name}, {"a2d_ratio", 0.7}, {"unimodal_ce", unimodal}}));
+        nlohmann::json in = {{"kind", "disagree"}, {"fused", to_json(fused)}, {"labels", to_json_long(labels)},
+                             {"discrepancy", name}, {"ratio", 0.7}, {"unimodal_ce", unimodal}};
+        for (const auto& v : logits) in["modalities"].push_back(to_json(v));
+        cases.push_back(in);
+      }
+    }
+  }
+  const nlohmann::json refs = python_reference(cases);
+  REQUIRE(refs.size() == runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    const auto& ref = refs[i];
+    CAPTURE(cases[i]["discrepancy"].get<std::string>());
+    CAPTURE(run.modalities.size());
+    CAPTURE(cases[i]["unimodal_ce"].get<bool>());
+    check_close(run.loss, at::tensor(ref["loss"].get<double>(), at::kDouble), 1e-5, "loss");
+    check_close(-run.terms.terms().back().value, at::tensor(ref["discrepancy"].get<double>(), at::kDouble), 1e-5, "discrepancy");
+    check_close(run.fused.grad(), from_json(ref["grad_fused"]), 1e-5, "d loss / d fused logits");
+    for (size_t m = 0; m < run.modalities.size(); ++m)
+      check_close(run.modalities[m].grad(), from_json(ref["grad_modalities"][m]), 1e-5, "d loss / d modality logits");
+  }
+}
+
+TEST_CASE("a2d.disagree is declared with its capability and refuses bad options") {
+  const auto& decl = registry().get("a2d.disagree").decl;
+  REQUIRE(decl.needs.size() == 1);
+  CHECK(decl.needs[0] == "modality_logits");
+  CHECK_THROWS(stdtest::options("a2d.disagree", {{"discrepancy", std::string("kl")}}));
+  CHECK_THROWS(stdtest::options("a2d.disagree", {{"a2d_ratio", -0.1}}));
+  CHECK(contains(error_of([] { registry().make_intervention("a2d.disagree", component_args("a2d.disagree", {{"a", 2}, {"b", 2}}, 1)); }),
+                 "needs at least 2 classes"));
+}
