@@ -1,0 +1,28 @@
+// The Jensen-Shannon divergence J that MCR uses to measure how much a perturbation moves the prediction.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace mmdebias::mcr {
+
+/// Probabilities are clamped at this floor before logarithms (as in the release).
+inline constexpr double kProbabilityFloor = 1e-20;
+
+/// J(x, base) = ½ KL(σ(x) ‖ m) + ½ KL(σ(base) ‖ m), m = ½(σ(x) + σ(base)), over logits [N, C];
+/// probabilities and m clamped to [1e-20, 1]; each KL summed over classes and averaged over the N rows
+/// ("batchmean"). 0 <= J <= ln 2, symmetric, 0 for identical rows. Gradients flow into both arguments.
+inline at::Tensor jensen_shannon(const at::Tensor& logits, const at::Tensor& base) {
+  TORCH_CHECK(logits.dim() == 2 && logits.sizes() == base.sizes(), "jensen_shannon expects two logit matrices [N, C] of one shape, got ",
+              logits.sizes(), " and ", base.sizes());
+  const int64_t rows = logits.size(0);
+  if (rows == 0) return (logits.sum() + base.sum()) * 0.0;  // no rows: nothing diverges (keeps the graph and dtype)
+  at::Tensor p = at::softmax(logits, 1), q = at::softmax(base, 1);
+  at::Tensor log_m = at::clamp(0.5 * (p + q), kProbabilityFloor, 1.0).log();
+  p = at::clamp(p, kProbabilityFloor, 1.0);
+  q = at::clamp(q, kProbabilityFloor, 1.0);
+  at::Tensor kl_p = (p * (p.log() - log_m)).sum() / static_cast<double>(rows);
+  at::Tensor kl_q = (q * (q.log() - log_m)).sum() / static_cast<double>(rows);
+  return 0.5 * (kl_p + kl_q);
+}
+
+}  // namespace mmdebias::mcr

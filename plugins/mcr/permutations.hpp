@@ -1,0 +1,83 @@
+// Latent permutations: which sample's features replace which, and the shuffle types that drop pairs.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/core/Generator.h>
+
+namespace mmdebias::mcr {
+
+/// Which rows of a permutation are kept.
+enum class Shuffle {
+  Rand,  ///< every row (a fixed point i -> i is a row whose perturbation changes nothing)
+  Rsl,   ///< rows whose source sample has a different label ("random shuffle, different label")
+  Rsi,   ///< rows that are not fixed points ("random shuffle, different index")
+};
+
+/// "rand" / "rsl" / "rsi" as a Shuffle; throws on anything else.
+inline Shuffle parse_shuffle(const std::string& name) {
+  if (name == "rand") return Shuffle::Rand;
+  if (name == "rsl") return Shuffle::Rsl;
+  if (name == "rsi") return Shuffle::Rsi;
+  throw std::invalid_argument("unknown shuffle type '" + name + "' (choose rand, rsl or rsi)");
+}
+
+/// The rows of all S permuted passes, concatenated: row n pairs sample target[n] (its other modalities
+/// and its base prediction) with the perturbed modality's features of sample source[n].
+struct Pairing {
+  at::Tensor target;  ///< [N] int64
+  at::Tensor source;  ///< [N] int64
+  /// Number of rows N.
+  int64_t rows() const { return target.defined() ? target.size(0) : 0; }
+};
+
+/// Mask [B] of the rows of permutation perm [B] that a shuffle type keeps, given labels [B].
+inline at::Tensor kept_rows(const at::Tensor& perm, const at::Tensor& labels, Shuffle type) {
+  switch (type) {
+    case Shuffle::Rsl: return labels.index_select(0, perm).ne(labels);
+    case Shuffle::Rsi: return perm.ne(at::arange(perm.size(0), perm.options()));
+    case Shuffle::Rand: break;
+  }
+  return at::ones({perm.size(0)}, perm.options().dtype(at::kBool));
+}
+
+/// The rows of the given permutations ([S, B] int64, each row a permutation of 0..B-1) that the shuffle
+/// type keeps, concatenated in permutation order. This is the test seam: tests inject permutations here.
+inline Pairing pair_rows(const at::Tensor& perms, const at::Tensor& labels, Shuffle type) {
+  TORCH_CHECK(perms.dim() == 2 && labels.dim() == 1 && perms.size(1) == labels.size(0),
+              "pair_rows expects permutations [S, B] and labels [B], got ", perms.sizes(), " and ", labels.sizes());
+  const at::Tensor index = at::arange(labels.size(0), perms.options().dtype(at::kLong));
+  std::vector<at::Tensor> targets, sources;
+  for (int64_t s = 0; s < perms.size(0); ++s) {
+    const at::Tensor perm = perms[s].to(at::kLong);
+    const at::Tensor keep = kept_rows(perm, labels, type);
+    targets.push_back(index.masked_select(keep));
+    sources.push_back(perm.masked_select(keep));
+  }
+  if (targets.empty()) return {at::empty({0}, at::kLong), at::empty({0}, at::kLong)};
+  return {at::cat(targets), at::cat(sources)};
+}
+
+/// Draws S permutations of a batch of B from gen. As in the release, a permutation that keeps at most
+/// one row is redrawn (up to max_tries times, after which it is kept as it is: a batch of one label
+/// under rsl has no pair to keep, and the step's regularizer is then 0).
+inline at::Tensor draw_permutations(at::Generator& gen, const at::Tensor& labels, int64_t samples, Shuffle type,
+                                    int max_tries = 100) {
+  const int64_t batch = labels.size(0);
+  at::Tensor out = at::empty({samples, batch}, at::kLong);
+  for (int64_t s = 0; s < samples; ++s) {
+    at::Tensor perm;
+    for (int tries = 0; tries < max_tries; ++tries) {
+      perm = at::randperm(batch, gen, at::TensorOptions().dtype(at::kLong));
+      if (kept_rows(perm, labels, type).sum().item<int64_t>() > 1) break;
+    }
+    out[s].copy_(perm);
+  }
+  return out;
+}
+
+}  // namespace mmdebias::mcr
