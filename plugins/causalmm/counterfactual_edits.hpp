@@ -1,0 +1,104 @@
+// Internal to the causalmm plugin: the four counterfactual edits of an attention map, as pure functions of
+// the weights, the mask and the random draw (header-only so the tests compile exactly this code).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace mmdebias::causalmm {
+
+/// A counterfactual edit of attention weights [B, heads, Q, K].
+enum class Edit { Random, Uniform, Reversed, Shuffle };
+
+/// The option spellings of the edits, in Edit order.
+inline const std::vector<std::string>& edit_names() {
+  static const std::vector<std::string> names = {"random", "uniform", "reversed", "shuffle"};
+  return names;
+}
+
+/// The Edit an option value names; throws listing the valid names otherwise.
+inline Edit parse_edit(const std::string& name) {
+  const auto& names = edit_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<Edit>(i);
+  throw std::invalid_argument("unknown counterfactual edit '" + name + "' (choose random, uniform, reversed or shuffle)");
+}
+
+/// True for the edits that draw random numbers (random, shuffle); the others give the same map every time.
+inline bool edit_is_random(Edit edit) { return edit == Edit::Random || edit == Edit::Shuffle; }
+
+/// The random numbers an edit consumes, drawn from gen as U[0, 1) in float64 on the CPU:
+/// random -> one number per weight [B, heads, Q, K]; shuffle -> one priority per head and key position
+/// [heads, K] (the head's permutation); uniform, reversed -> an undefined tensor.
+inline at::Tensor draw_for_edit(Edit edit, at::IntArrayRef weight_sizes, at::Generator& gen) {
+  if (weight_sizes.size() != 4) throw std::invalid_argument("attention weights must be [B, heads, Q, K]");
+  auto opts = at::TensorOptions().dtype(at::kDouble);
+  if (edit == Edit::Random) return at::rand(weight_sizes, gen, opts);
+  if (edit == Edit::Shuffle) return at::rand({weight_sizes[1], weight_sizes[3]}, gen, opts);
+  return {};
+}
+
+/// The boolean mask expanded to the weights' shape (all true when undefined).
+inline at::Tensor full_mask(const at::Tensor& weights, const at::Tensor& mask) {
+  if (!mask.defined()) return at::ones(weights.sizes(), weights.options().dtype(at::kBool));
+  return mask.to(at::kBool).expand(weights.sizes());
+}
+
+/// Replaces attention weights A [B, heads, Q, K] by a counterfactual map. Every edit keeps masked positions
+/// at 0 and each row's total weight over the allowed positions (1 for a softmax row, 0 for a row with no
+/// allowed key), so rows stay stochastic over the unmasked positions:
+///   random   -> U·m / Σ_k U·m                     (U the drawn noise, m the mask)
+///   uniform  -> the row mean over allowed positions, i.e. 1/|allowed| for a stochastic row
+///   reversed -> (max_allowed A − A)·m renormalised; a row whose allowed weights are all equal (nothing to
+///               reverse) becomes uniform over its allowed positions
+///   shuffle  -> per head h, the allowed positions of each row permuted by the head's priorities u_h
+///               (ascending): the weight of the i-th allowed key in priority order moves to the i-th allowed
+///               key in index order; without a mask this is A[..., π_h(k)] with π_h = argsort(u_h).
+/// draw is what draw_for_edit gives (ignored by uniform and reversed).
+inline at::Tensor edit_attention(const at::Tensor& weights, const at::Tensor& mask, Edit edit, const at::Tensor& draw) {
+  if (weights.dim() != 4) throw std::invalid_argument("attention weights must be [B, heads, Q, K]");
+  const at::Tensor m = full_mask(weights, mask);
+  const at::Tensor mf = m.to(weights.scalar_type());
+  const at::Tensor a = weights * mf;
+  const at::Tensor mass = a.sum(-1, /*keepdim=*/true);      // each row's total weight (kept)
+  const at::Tensor allowed = mf.sum(-1, /*keepdim=*/true);  // |allowed| per row
+  // Spreads a non-negative row r over the allowed positions with total `mass`; rows summing to 0 become uniform.
+  auto renormalise = [&](const at::Tensor& r) {
+    const at::Tensor total = r.sum(-1, true);
+    const at::Tensor flat = mf / allowed.clamp_min(1.0);
+    return at::where(total > 0, r / total.clamp_min(1e-300), flat) * mass;
+  };
+  switch (edit) {
+    case Edit::Random: {
+      if (!draw.defined() || draw.sizes() != weights.sizes())
+        throw std::invalid_argument("the random edit needs noise of the weights' shape");
+      return renormalise(draw.to(weights.options()) * mf);
+    }
+    case Edit::Uniform:
+      return mf * (mass / allowed.clamp_min(1.0));
+    case Edit::Reversed: {
+      // The row maximum over allowed positions (masked ones cannot win: they are pushed below every weight).
+      const at::Tensor lowest = at::full({}, -1.0, weights.options());
+      const at::Tensor row_max = at::where(m, a, lowest).amax(-1, true);
+      return renormalise((row_max - a) * mf);
+    }
+    case Edit::Shuffle: {
+      const int64_t H = weights.size(1), K = weights.size(3);
+      if (!draw.defined() || draw.dim() != 2 || draw.size(0) != H || draw.size(1) != K)
+        throw std::invalid_argument("the shuffle edit needs priorities of shape [heads, K]");
+      const at::Tensor u = draw.to(weights.device()).to(at::kDouble).view({1, H, 1, K}).expand(weights.sizes());
+      // Allowed positions first, in priority order (sources), and in index order (targets); masked last.
+      const at::Tensor index = at::arange(K, weights.options().dtype(at::kDouble)).expand(weights.sizes());
+      const at::Tensor source = at::argsort(at::where(m, u, u + 2.0), /*dim=*/-1, /*descending=*/false);
+      const at::Tensor target = at::argsort(at::where(m, index, index + 2.0 * K), /*dim=*/-1, /*descending=*/false);
+      return at::zeros_like(a).scatter(-1, target, a.gather(-1, source)) * mf;
+    }
+  }
+  throw std::logic_error("unhandled counterfactual edit");
+}
+
+}  // namespace mmdebias::causalmm
