@@ -20,6 +20,7 @@
 #include "mmdebias/core/evaluator.hpp"
 #include "mmdebias/core/resume_check.hpp"
 #include "mmdebias/core/run_directory.hpp"
+#include "mmdebias/core/scorer_state.hpp"
 #include "mmdebias/core/trainer.hpp"
 #include "session.hpp"
 
@@ -205,6 +206,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
   TrainResult trained = trainer->run();
   const std::string digest = params_sha256(model.root());
   fit_scorers(model, state, session->train_data, eval_options);
+  if (writer) save_scorer_state(model, run_dir.scorers(), {digest, session->train_data->fingerprint()});
   nlohmann::json final_eval = evaluate(model, state, session->eval_data, eval_options);
   final_eval["type"] = "eval";
   final_eval["step"] = trained.steps;
@@ -250,10 +252,15 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
     throw InputErrors(differences);
   }
   EvalOptions options{eval.string("split"), eval.integer("batch_size"), 1};
-  fit_scorers(*session->model, state, session->train_data, options);
+  // Statistics fitted at the end of the run are reused when nothing they depend on changed.
+  const ScorerBasis basis{params_sha256(session->model->root()), session->train_data->fingerprint()};
+  const std::set<std::string> restored = load_scorer_state(*session->model, run_dir.scorers(), basis);
+  fit_scorers(*session->model, state, session->train_data, options, restored);
+  save_scorer_state(*session->model, run_dir.scorers(), basis);
   nlohmann::json result = evaluate(*session->model, state, session->eval_data, options);
   result["step"] = meta.position.step;
   result["checkpoint"] = latest->string();
+  result["scorer_statistics_reused"] = restored;
   write_file_atomically(run_dir.dir() / ("eval-" + options.split + ".json"), result.dump(2) + "\n");
   return result;
 }

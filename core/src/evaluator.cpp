@@ -32,12 +32,54 @@ sdk::Batch to_device(sdk::Batch batch, c10::Device device) {
 // Every rank's rows, in rank order; ranks hold disjoint samples so the concatenation is the whole split.
 at::Tensor gather(RunState& state, const at::Tensor& t) { return state.collective->all_gather(t.contiguous()); }
 
+// Components publish a value per batch; at evaluation the result is the mean over every batch of every rank.
+class MetricAverages {
+ public:
+  void fold(std::map<std::string, double>& metrics) {
+    for (const auto& kv : metrics) {
+      auto& [sum, count] = totals_[kv.first];
+      sum += kv.second;
+      count += 1;
+    }
+    metrics.clear();
+  }
+  nlohmann::json mean(RunState& state) const {
+    nlohmann::json out = nlohmann::json::object();
+    const int64_t n = static_cast<int64_t>(totals_.size());
+    at::Tensor sums = at::zeros({2 * n}, at::kDouble);
+    int64_t i = 0;
+    for (const auto& kv : totals_) {
+      sums[i] = kv.second.first;
+      sums[n + i++] = kv.second.second;
+    }
+    if (state.collective->world_size() > 1) {
+      // Ranks hold the same components, but a rank without batches published nothing: reduce only
+      // when every rank has the same names, else report this rank's means.
+      at::Tensor sizes = at::full({1}, static_cast<double>(n), at::kDouble);
+      state.collective->all_reduce_sum(sizes);
+      if (sizes.item<double>() == static_cast<double>(n * state.collective->world_size())) state.collective->all_reduce_sum(sums);
+    }
+    i = 0;
+    for (const auto& kv : totals_) {
+      out[kv.first] = sums[i].item<double>() / std::max(1.0, sums[n + i].item<double>());
+      ++i;
+    }
+    return out;
+  }
+  bool empty() const { return totals_.empty(); }
+
+ private:
+  std::map<std::string, std::pair<double, double>> totals_;
+};
+
 }  // namespace
 
-void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& train_data, const EvalOptions& options) {
+void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& train_data, const EvalOptions& options,
+                 const std::set<std::string>& already_fitted) {
   auto scorers = model.scorers();
+  auto fits = [&](const PipelineModel::ScorerSlot& s) { return s.instance->object->needs_fit() && already_fitted.count(s.instance->name) == 0; };
   bool any = false;
-  for (const auto& s : scorers) any = any || s.instance->object->needs_fit();
+  for (const auto& s : scorers) any = any || fits(s);
   if (!any) return;
   torch::NoGradGuard no_grad;
   model.root().eval();
@@ -50,11 +92,11 @@ void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sd
     sdk::Estimates estimates;
     sdk::ForwardRecord record = model.forward_step(b, estimates);
     for (auto& s : scorers)
-      if (s.instance->object->needs_fit())
-        guarded(s.label, "fit", [&] { s.instance->object->fit(record, b, *s.context); });
+      if (fits(s)) guarded(s.label, "fit", [&] { s.instance->object->fit(record, b, *s.context); });
   }
+  state.metrics.clear();
   for (auto& s : scorers)
-    if (s.instance->object->needs_fit()) guarded(s.label, "finish_fit", [&] { s.instance->object->finish_fit(*s.context); });
+    if (fits(s)) guarded(s.label, "finish_fit", [&] { s.instance->object->finish_fit(*s.context); });
 }
 
 nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& data, const EvalOptions& options) {
@@ -66,7 +108,9 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
   DataLoader loader(data, loader_options(state, options));
   loader.start_epoch(0);
 
-  std::vector<at::Tensor> logits, labels, groups, ood;
+  const bool adjusts = model.adjusts_predictions();
+  MetricAverages metric_averages;
+  std::vector<at::Tensor> logits, factual_logits, labels, groups, ood;
   std::map<std::string, std::vector<at::Tensor>> modality_logits, scores;
   while (auto batch = loader.next()) {
     if (batch->size() == 0) continue;
@@ -75,6 +119,7 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
     sdk::ForwardRecord record = model.forward_step(b, estimates);
     at::Tensor predicted = model.predict(record, b, estimates);
     logits.push_back(predicted.to(at::kCPU).to(at::kDouble));
+    if (adjusts) factual_logits.push_back(record.logits.to(at::kCPU).to(at::kDouble));
     labels.push_back(b.label.to(at::kCPU));
     groups.push_back(b.group.to(at::kCPU));
     ood.push_back(b.ood.to(at::kCPU));
@@ -83,6 +128,7 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
       at::Tensor score = guarded(s.label, "score", [&] { return s.instance->object->score(record, predicted, *s.context); });
       scores[s.instance->name].push_back(score.to(at::kCPU).to(at::kDouble).reshape({-1}));
     }
+    metric_averages.fold(state.metrics);
   }
   nlohmann::json result;
   result["split"] = options.split;
@@ -102,6 +148,11 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
     for (const auto& kv : modality_logits)
       per_modality[kv.first] = accuracy_of(gather(state, at::cat(kv.second)).index({id}), all_labels.index({id}));
     result["per_modality_accuracy"] = per_modality;
+    if (adjusts) {  // what the model predicts before any intervention's hook 8, side by side
+      at::Tensor factual = gather(state, at::cat(factual_logits));
+      result["factual"] = {{"classification", to_json(classification_metrics(factual.index({id}), all_labels.index({id}),
+                                                                              all_groups.index({id}), num_classes))}};
+    }
   }
   result["count"] = all_labels.size(0);
   result["count_ood"] = all_ood.sum().item<int64_t>();
@@ -110,8 +161,7 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
     for (const auto& kv : scores) ood_json[kv.first.substr(kv.first.find('.') + 1)] = to_json(ood_metrics(gather(state, at::cat(kv.second)), all_ood));
     result["ood"] = ood_json;
   }
-  if (!state.metrics.empty()) result["components"] = state.metrics;
-  state.metrics.clear();
+  if (!metric_averages.empty()) result["components"] = metric_averages.mean(state);
   return result;
 }
 

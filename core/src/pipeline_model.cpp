@@ -168,6 +168,12 @@ void PipelineModel::on_step_end() {
       guarded(s.label, "on_step_end", [&] { s.instance->object->on_step_end(*s.context); });
 }
 
+bool PipelineModel::adjusts_predictions() const {
+  for (const auto& s : interventions_)
+    if (has(s.instance->object->hooks(), sdk::kPredict)) return true;
+  return false;
+}
+
 at::Tensor PipelineModel::predict(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates& estimates) {
   at::Tensor logits = record.logits;
   for (auto& s : interventions_)

@@ -37,6 +37,11 @@ std::string summary_table(const nlohmann::json& summary) {
     row(out, "macro-F1", number(c["macro_f1"]));
     if (c.contains("worst_group_accuracy")) row(out, "worst-group accuracy", number(c["worst_group_accuracy"]));
   }
+  if (eval.contains("factual")) {  // an intervention adjusted the predictions: the unadjusted model beside it
+    const auto& c = eval["factual"]["classification"];
+    row(out, "accuracy (factual)", number(c["accuracy"]));
+    if (c.contains("worst_group_accuracy")) row(out, "worst-group accuracy (factual)", number(c["worst_group_accuracy"]));
+  }
   if (eval.contains("per_modality_accuracy"))
     for (const auto& [m, acc] : eval["per_modality_accuracy"].items()) row(out, "accuracy (" + m + " alone)", number(acc));
   if (eval.contains("ood")) {

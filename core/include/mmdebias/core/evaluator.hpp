@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,13 +19,16 @@ struct EvalOptions {
   int threads = 1;             ///< Loader threads.
 };
 
-/// Runs the scorers that need training statistics over a dataset (Phase::Fit), then finishes their fit.
+/// Runs the scorers that need training statistics over a dataset (Phase::Fit), then finishes their fit;
+/// scorers named in already_fitted (restored from the run directory) are left as they are.
 void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& train_data,
-                 const EvalOptions& options);
+                 const EvalOptions& options, const std::set<std::string>& already_fitted = {});
 
 /// Evaluates the model on a prepared dataset: accuracy, macro-F1, confusion, per-modality, per-group and
 /// worst-group accuracy on in-distribution samples; AUROC, FPR@95TPR, AUPR-In/Out per scorer when the
-/// split has OOD samples. Metrics published by components during the pass are included under "components".
+/// split has OOD samples. When an intervention adjusts predictions, "factual" holds the metrics of the
+/// unadjusted logits beside them. Metrics components publish during the pass, averaged over batches and
+/// ranks, are under "components".
 nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& data,
                         const EvalOptions& options);
 

@@ -52,6 +52,8 @@ class PipelineModel : public sdk::Model {
   void after_backward();
   /// Hook 7 after the optimizer step.
   void on_step_end();
+  /// True when some intervention adjusts predictions at evaluation (hook 8).
+  bool adjusts_predictions() const;
   /// Hook 8: the logits after every intervention's prediction adjustment.
   at::Tensor predict(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates& estimates);
 

@@ -28,6 +28,8 @@ class RunDirectory {
   std::filesystem::path metrics() const { return dir_ / "metrics.jsonl"; }
   /// Checkpoints and the `latest` pointer.
   std::filesystem::path checkpoints() const { return dir_ / "checkpoints"; }
+  /// Fitted scorer statistics, one file per scorer, reused by `mmdebias eval`.
+  std::filesystem::path scorers() const { return dir_ / "scorers"; }
   /// Final metrics and params_sha256.
   std::filesystem::path summary() const { return dir_ / "summary.json"; }
 
