@@ -1,0 +1,112 @@
+// arl.reweight: ARL's objective. After a warm-up of `start` epochs, the gradient flowing into encoder m is
+// scaled by (1 + w_m) (identity forward) with w from arl.uncertainty, and the unimodal bias term
+// γ·Σ_m CE(out_m) is added to the host's CE(out); during the warm-up, L = CE(out) + Σ_m CE(out_m), unscaled.
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "gradient_scaler.hpp"
+#include "register.hpp"
+
+namespace mmdebias::arl {
+namespace {
+
+const char* kName = "arl.reweight";
+
+/// Scales each encoder's gradient by this step's (1 + w_m) and adds the weighted unimodal CE term.
+/// Hook order: on_features (2) wraps z_m with a deferred scaler whose factor tensor is filled by loss (6),
+/// after arl.uncertainty has observed this step's unimodal logits (5) — so backward uses this step's weights.
+class ReweightIntervention : public sdk::Intervention {
+ public:
+  ReweightIntervention(std::vector<std::string> modalities, const sdk::Options& o)
+      : modalities_(std::move(modalities)),
+        gamma_(o.number("gamma")),
+        warmup_gamma_(o.number("warmup_gamma")),
+        start_(o.integer("start")),
+        // Per-step and transient (rewritten before every backward), so a plain member, not a checkpointed buffer.
+        factors_(at::ones({static_cast<int64_t>(modalities_.size())}, at::kDouble)) {}
+
+  uint32_t hooks() const override { return sdk::kOnFeatures | sdk::kLoss; }
+
+  at::Tensor on_features(const std::string& modality, const at::Tensor& features, sdk::Context& ctx) override {
+    if (ctx.phase() != sdk::Phase::Train) return features;
+    return scale_gradient_deferred(features, factors_.select(0, index_of(modality)));
+  }
+
+  void loss(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates& estimates, sdk::Model&,
+            sdk::LossTerms& terms, sdk::Context& ctx) override {
+    const bool active = ctx.epoch() >= start_;
+    at::Tensor w = estimates.get(kWeightsEstimate).detach().to(at::kCPU, at::kDouble);
+    if (w.dim() != 1 || w.size(0) != static_cast<int64_t>(modalities_.size()) || !w.isfinite().all().item<bool>())
+      throw std::runtime_error(std::string(kName) + ": estimate '" + kWeightsEstimate + "' should hold " +
+                               std::to_string(modalities_.size()) + " finite weights, got " + describe(w) +
+                               "; is arl.uncertainty listed under estimators?");
+    {
+      torch::NoGradGuard no_grad;
+      if (active) factors_.copy_(w + 1.0);
+      else factors_.fill_(1.0);
+    }
+    at::Tensor bias;
+    for (size_t i = 0; i < modalities_.size(); ++i) {
+      auto it = record.modality_logits.find(modalities_[i]);
+      if (it == record.modality_logits.end())
+        throw std::runtime_error(std::string(kName) + ": no per-modality logits for '" + modalities_[i] +
+                                 "'; use a fusion that gives them (e.g. std.concat)");
+      at::Tensor ce = at::cross_entropy_loss(it->second, batch.label);
+      bias = bias.defined() ? bias + ce : ce;
+      ctx.metric("ce/" + modalities_[i], ce.item<double>());
+      ctx.metric("scale/" + modalities_[i], factors_[static_cast<int64_t>(i)].item<double>());
+    }
+    ctx.metric("active", active ? 1.0 : 0.0);
+    terms.add("bias", bias, active ? gamma_ : warmup_gamma_);
+  }
+
+ private:
+  int64_t index_of(const std::string& modality) const {
+    for (size_t i = 0; i < modalities_.size(); ++i)
+      if (modalities_[i] == modality) return static_cast<int64_t>(i);
+    throw std::invalid_argument(std::string(kName) + ": unknown modality '" + modality + "'");
+  }
+
+  static std::string describe(const at::Tensor& t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.numel(); ++i) s += (i ? ", " : "") + std::to_string(t.reshape({-1})[i].item<double>());
+    return s + "]";
+  }
+
+  std::vector<std::string> modalities_;
+  double gamma_;
+  double warmup_gamma_;
+  int64_t start_;
+  at::Tensor factors_;  // 1 + w_m (1 during the warm-up), read by the deferred gradient scalers at backward
+};
+
+std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& args) {
+  std::vector<std::string> names;
+  for (const auto& m : args.model.inputs) names.push_back(m.name);
+  if (names.size() < 2)
+    throw std::invalid_argument(std::string(kName) + " reweights modalities against each other and needs at least 2; the dataset has " +
+                                std::to_string(names.size()));
+  return std::make_shared<ReweightIntervention>(std::move(names), args.options);
+}
+
+}  // namespace
+
+void register_reweight_intervention(sdk::Registrar& r) {
+  sdk::ComponentDecl d;
+  d.name = "reweight";
+  d.doc = "ARL's objective: after `start` epochs, encoder m's gradient scaled by (1 + w_m) and the bias term gamma * sum_m CE(out_m); "
+          "before, CE(out) + sum_m CE(out_m)";
+  d.schema.add_float("gamma", 4.0, "Weight γ of the bias term Σ_m CE(out_m) after the warm-up (4.0 CREMA-D, 5.0 AVE, 3.0 Kinetics-Sounds)")
+      .at_least(0.0);
+  d.schema.add_int("start", 5, "Warm-up epochs: ARL's weights and γ apply from epoch `start` on (epochs counted from 0)").at_least(0);
+  d.schema.add_float("warmup_gamma", 1.0, "Weight of Σ_m CE(out_m) during the warm-up (1 as released)").at_least(0.0);
+  d.needs = {sdk::capability::kModalityLogits, kWeightsCapability};
+  r.add_intervention(std::move(d), make);
+}
+
+}  // namespace mmdebias::arl
