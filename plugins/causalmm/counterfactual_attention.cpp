@@ -14,12 +14,14 @@
 #include "mmdebias/sdk/registrar.hpp"
 #include "register.hpp"
 #include "site_selection.hpp"
+#include "variant_sweep.hpp"
 
 namespace mmdebias::causalmm {
 namespace {
 
 const char* kName = "causalmm.counterfactual_attention";
 const char* kStream = "counterfactual";  // the ctx.rng stream every random map is drawn from
+const char* kSweepStream = "sweep";      // its own stream, so a sweep leaves the prediction's draws unchanged
 
 struct Config {
   std::vector<std::string> sites;  // selected, in model order
@@ -28,6 +30,7 @@ struct Config {
   double gamma = 1.0, epsilon = 0.1, loss_weight = 0.0;
   int64_t samples = 1;
   bool site_effects = true;
+  SweepGrid sweep;
 };
 
 /// Replaces attention by counterfactual maps in extra forward passes; the factual pass is left alone.
@@ -58,6 +61,9 @@ class CounterfactualAttention : public sdk::Intervention {
       for (const auto& site : c_.sites)
         if (!measured.count(site))
           ctx.metric("ace/" + site, run_counterfactuals(batch, model, {site}, c_.edit, c_.samples, gen, record.logits).effect.item<double>());
+    if (!c_.sweep.empty())
+      log_sweep(c_.sweep, c_.levels, c_.samples, record, logits, batch, model, ctx.rng(kSweepStream),
+                [&](const std::string& name, double value) { ctx.metric(name, value); });
     at::Tensor s = contrastive_prediction(logits, record.logits, cf, c_.gamma, c_.epsilon);
     ctx.metric("changed", s.argmax(-1).ne(logits.argmax(-1)).to(at::kDouble).mean().item<double>());
     return s;
@@ -94,6 +100,11 @@ std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& args) {
   c.samples = o.integer("samples");
   c.loss_weight = o.number("loss_weight");
   c.site_effects = o.boolean("site_effects");
+  for (const auto& e : o.strings("sweep_edits")) c.sweep.edits.push_back(parse_edit(e));
+  c.sweep.gammas = o.numbers("sweep_gammas");
+  c.sweep.epsilons = o.numbers("sweep_epsilons");
+  if (!c.sweep.edits.empty() && (c.sweep.gammas.empty() || c.sweep.epsilons.empty()))
+    throw std::invalid_argument(std::string(kName) + ": option 'sweep_edits' needs 'sweep_gammas' and 'sweep_epsilons' too");
   return std::make_shared<CounterfactualAttention>(std::move(c));
 }
 
@@ -116,6 +127,10 @@ void register_counterfactual_attention(sdk::Registrar& r) {
   s.add_float("loss_weight", 0.0, "Weight of the training term CE((1 + nγ)·l − γ·Σ l_cf, y) (0 = training-free, as in the paper)")
       .at_least(0.0);
   s.add_bool("site_effects", true, "Log the effect mean|l − l_cf| of each site alone at evaluation (extra passes for sites sharing a level)");
+  s.add_enum_list("sweep_edits", {}, edit_names(),
+                  "What-if diagnostic: also score every sweep edit x gamma x epsilon at evaluation (metrics sweep/...)");
+  s.add_float_list("sweep_gammas", {}, "The gammas of the what-if sweep").at_least(0.0);
+  s.add_float_list("sweep_epsilons", {}, "The epsilons of the what-if sweep").range(0.0, 1.0);
   d.needs = {sdk::capability::kAttentionSites};
   r.add_intervention(std::move(d), make);
 }

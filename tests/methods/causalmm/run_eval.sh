@@ -16,7 +16,8 @@ expect_code 2
 expect_err "'encoders.text.*' matches none of the model's attention sites (fusion.layer0)"
 expect_err "interventions.0"
 
-run run "$manifest" --out "$work/a"
+run run "$manifest" --out "$work/a" 'interventions.0.sweep_edits=[reversed, random]' 'interventions.0.sweep_gammas=[0, 1]' \
+  'interventions.0.sweep_epsilons=[0.1]'
 expect_code 0
 python3 - "$work/a" <<'PY' || fail "the run lacks the training term or the evaluation's causal effect"
 import json, sys
@@ -29,6 +30,18 @@ ace = ev["components"]["interventions.causalmm/ace/fusion.layer0"]
 assert ace > 0, ace
 assert 0 <= ev["components"]["interventions.causalmm/changed"] <= 1
 print("ace", ace, "accuracy", ev["classification"]["accuracy"])
+# The what-if sweep: its entry for the configured setting (reversed, gamma 1, epsilon 0.1) is the evaluation
+# itself, overall and per group; gamma 0 is the factual prediction (up to the cut-off, which keeps the arg-max).
+c = {k.split("/", 1)[1]: v for k, v in ev["components"].items()}
+acc = lambda v, g="": c[f"sweep/{v}/correct{g}"] / c[f"sweep/count{g}"]
+cls = ev["classification"]
+assert abs(acc("reversed/g1/e0.1") - cls["accuracy"]) < 1e-12, (acc("reversed/g1/e0.1"), cls["accuracy"])
+groups = [k.rsplit("/", 1)[1] for k in c if k.startswith("sweep/count/group")]
+assert groups, c.keys()
+worst = min(acc("reversed/g1/e0.1", "/" + g) for g in groups)
+assert abs(worst - cls["worst_group_accuracy"]) < 1e-12, (worst, cls["worst_group_accuracy"])
+assert abs(acc("random/g0/e0.1") - ev["factual"]["classification"]["accuracy"]) < 1e-12
+assert abs(acc("reversed/g0/e0.1") - ev["factual"]["classification"]["accuracy"]) < 1e-12
 PY
 
 # eval of the checkpoint gives the run's final evaluation (the reversed edit draws nothing).
