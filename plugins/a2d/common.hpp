@@ -12,10 +12,12 @@
 namespace mmdebias::a2d {
 
 /// Replaces a registered buffer's value in place (shape may change), so the module's registry and every
-/// handle to it see the new value and checkpoints save it.
+/// handle to it see the new value and checkpoints save it. The value is converted to the buffer's dtype:
+/// a buffer keeps the dtype it was registered with, so a saved state loads back into it (torch's loader
+/// replaces a buffer's storage without converting).
 inline void assign(at::Tensor& buffer, const at::Tensor& value) {
   torch::NoGradGuard no_grad;
-  buffer.set_(value.detach().contiguous().clone());
+  buffer.set_(value.detach().to(buffer.scalar_type()).contiguous().clone());
 }
 
 /// The host's model lent through the context; throws naming the component when none is lent.

@@ -23,14 +23,14 @@ at::Tensor normalized(const at::Tensor& x) { return x / x.norm(2, {1}, true).cla
 /// The distance from each query [B, D] to its k-th nearest row of bank [N, D], blockwise.
 at::Tensor kth_distance(const at::Tensor& queries, const at::Tensor& bank, int64_t k, int64_t chunk) {
   std::vector<at::Tensor> out;
-  at::Tensor bank_sq = (bank * bank).sum(1);
   for (int64_t q0 = 0; q0 < queries.size(0); q0 += chunk) {
     at::Tensor q = queries.narrow(0, q0, std::min(chunk, queries.size(0) - q0));
     at::Tensor q_sq = (q * q).sum(1, true);
     at::Tensor best;  // [b, <= k] smallest squared distances so far
     for (int64_t b0 = 0; b0 < bank.size(0); b0 += chunk) {
       const int64_t n = std::min(chunk, bank.size(0) - b0);
-      at::Tensor d = (q_sq + bank_sq.narrow(0, b0, n).unsqueeze(0) - 2.0 * q.mm(bank.narrow(0, b0, n).t())).clamp_min(0.0);
+      at::Tensor rows = bank.narrow(0, b0, n);  // squared norms per block: a bank-sized temporary would be O(N)
+      at::Tensor d = (q_sq + (rows * rows).sum(1).unsqueeze(0) - 2.0 * q.mm(rows.t())).clamp_min(0.0);
       at::Tensor both = best.defined() ? at::cat({best, d}, 1) : d;
       best = std::get<0>(both.topk(std::min(k, both.size(1)), 1, /*largest=*/false, /*sorted=*/true));
     }
@@ -41,18 +41,20 @@ at::Tensor kth_distance(const at::Tensor& queries, const at::Tensor& bank, int64
 
 class Knn : public sdk::Scorer {
  public:
-  Knn(int64_t k, int64_t chunk, int64_t dim) : k_(k), chunk_(chunk), dim_(dim) { bank_ = register_buffer("bank", at::empty({0})); }
+  Knn(int64_t k, int64_t chunk, int64_t dim) : k_(k), chunk_(chunk), dim_(dim) {
+    bank_ = register_buffer("bank", at::empty({0}, at::kFloat));  // float32 whatever the features: N x D can be large
+  }
 
   bool needs_fit() const override { return true; }
 
   void fit(const sdk::ForwardRecord& record, const sdk::Batch& batch, sdk::Context&) override {
     at::Tensor x = fused_of(record, kName).detach();
     if (batch.ood.defined()) x = x.index({batch.ood.to(x.device()).logical_not()});
-    parts_.push_back(normalized(x));
+    parts_.push_back(normalized(x).to(at::kFloat));
   }
 
   void finish_fit(sdk::Context& ctx) override {
-    at::Tensor mine = parts_.empty() ? at::empty({0, dim_}, at::TensorOptions().device(ctx.device())) : at::cat(parts_);
+    at::Tensor mine = parts_.empty() ? at::empty({0, dim_}, at::TensorOptions().dtype(at::kFloat).device(ctx.device())) : at::cat(parts_);
     parts_.clear();
     at::Tensor bank = ctx.all_gather(mine);
     if (bank.size(0) < k_)

@@ -2,6 +2,7 @@
 // evaluates it: class means mu_c and the pooled within-class covariance S (maximum likelihood, divided by N)
 // of the training fused features, precision P = pinv(S); score(x) = max_c -(x - mu_c)^T P (x - mu_c).
 // Statistics are accumulated in float64 per rank (count, sum and sum x x^T per class) and summed over ranks.
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -51,7 +52,8 @@ class Mahalanobis : public sdk::Scorer {
     // Pooled within-class scatter: sum_i x_i x_i^T - sum_c n_c mu_c mu_c^T.
     at::Tensor cov = (second_ - (means * n).t().mm(means)) / counts_.sum();
     assign(means_, means);
-    assign(precision_, at::linalg_pinv(cov, 1e-15, /*hermitian=*/true));
+    // Cut-off as numpy/scipy (and so sklearn's precision_): singular values below D * eps of the largest.
+    assign(precision_, at::linalg_pinv(cov, static_cast<double>(dim_) * std::numeric_limits<double>::epsilon(), /*hermitian=*/true));
     counts_ = sums_ = second_ = at::Tensor();
   }
 

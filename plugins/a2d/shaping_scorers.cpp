@@ -102,7 +102,7 @@ class React : public sdk::Scorer {
 at::Tensor ash_binarize(const at::Tensor& block, double q) {
   const int64_t n = block.size(1);
   const int64_t k = std::max<int64_t>(1, n - static_cast<int64_t>(std::nearbyint(static_cast<double>(n) * q / 100.0)));
-  at::Tensor fill = (block.sum(1, true) / static_cast<double>(k)).expand({block.size(0), k});
+  at::Tensor fill = (block.sum(1, true) / static_cast<double>(k)).expand({block.size(0), k}).contiguous();
   at::Tensor index = std::get<1>(block.topk(k, 1));
   return at::zeros_like(block).scatter(1, index, fill);
 }

@@ -132,7 +132,7 @@ inline nlohmann::json to_json_long(const at::Tensor& t) {
 
 /// A JSON (nested) list as a float64 tensor.
 inline at::Tensor from_json(const nlohmann::json& j) {
-  if (j.is_number()) return at::tensor(j.get<double>(), at::kDouble);
+  if (j.is_number()) return at::scalar_tensor(j.get<double>(), at::kDouble);
   std::vector<at::Tensor> rows;
   for (const auto& r : j) rows.push_back(from_json(r));
   return at::stack(rows);

@@ -110,8 +110,8 @@ TEST_CASE("a2d.npmix waits for full queues and start_epoch, then agrees with the
     CHECK(terms.terms()[0].name == "ood_discrepancy");
     CHECK(terms.terms()[0].weight == 0.3);
     CHECK(terms.terms()[1].weight == 0.5);
-    check_close(terms.terms()[0].value, at::tensor(ref["ood_discrepancy"].get<double>(), at::kDouble), 1e-5, "ood_discrepancy");
-    check_close(terms.terms()[1].value, at::tensor(ref["ood_entropy"].get<double>(), at::kDouble), 1e-5, "ood_entropy");
+    check_close(terms.terms()[0].value, at::scalar_tensor(ref["ood_discrepancy"].get<double>(), at::kDouble), 1e-5, "ood_discrepancy");
+    check_close(terms.terms()[1].value, at::scalar_tensor(ref["ood_entropy"].get<double>(), at::kDouble), 1e-5, "ood_entropy");
     CHECK(terms.terms()[1].value.requires_grad());  // the terms train the modality heads
   }
 }

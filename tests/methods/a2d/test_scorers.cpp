@@ -100,7 +100,7 @@ TEST_CASE("a2d scorers that need training statistics say so and keep them in buf
   CHECK_FALSE(make_scorer("a2d.ash")->needs_fit());
 }
 
-TEST_CASE("a2d.gen over the top M classes; M = 0 means all") {
+TEST_CASE("a2d.gen over the top M classes where M = 0 means all") {
   auto all = make_scorer("a2d.gen"), two = make_scorer("a2d.gen", {{"top_m", int64_t{2}}}), many = make_scorer("a2d.gen", {{"top_m", int64_t{3}}});
   TestContext ctx;
   at::Tensor logits = at::randn({5, 3}, at::kDouble);
@@ -113,7 +113,7 @@ TEST_CASE("a2d.gen over the top M classes; M = 0 means all") {
   CHECK(s[0].item<double>() > s[1].item<double>());
 }
 
-TEST_CASE("a2d.vim refuses a head that is not affine; react, ash and vim need a lent model") {
+TEST_CASE("a2d.vim refuses a head that is not affine and react, ash and vim need a lent model") {
   auto fusion = std::make_shared<TanhHeadFusion>();
   FusionModel model({"a", "b"}, fusion);
   TestContext ctx(&model, sdk::Phase::Fit);
