@@ -26,11 +26,11 @@ def load(d):
     run = glob.glob(d + "/**/checkpoints/latest", recursive=True)[0].rsplit("/", 1)[0]
     return torch.jit.load(run + "/" + open(run + "/latest").read().strip())
 a, b = load(sys.argv[1]), load(sys.argv[2])
-pa, pb = dict(a.named_parameters()), dict(b.named_parameters())
+pa, pb = dict(a.model.named_parameters()), dict(b.model.named_parameters())
 assert pa.keys() == pb.keys() and len(pa) > 0
 worst = max(((pa[k] - pb[k]).abs().max() / pb[k].abs().max().clamp_min(1e-12)).item() for k in pa)
-qa = [v for k, v in a.named_buffers() if k.endswith("queues")][0]
-qb = [v for k, v in b.named_buffers() if k.endswith("queues")][0]
+qa = [v for k, v in a.model.named_buffers() if k.endswith("queues")][0]
+qb = [v for k, v in b.model.named_buffers() if k.endswith("queues")][0]
 print(f"largest relative parameter difference {worst:.2e}; queue difference {(qa - qb).abs().max().item():.2e}")
 assert worst < 1e-5, worst
 assert (qa - qb).abs().max().item() < 1e-5

@@ -12,7 +12,7 @@ expect_code 0
 expect_out "params_sha256"
 grep -q '"npmix/ood_entropy"' "$work/full/metrics.jsonl" || fail "metrics.jsonl lacks the NP-Mix terms"
 
-# Kill at a random step in epochs 2..6 (NP-Mix active), after a checkpoint was written in that range.
+# (4 classes, 1 held out as OOD: 3 queues.) Kill at a random step in epochs 2..6 (NP-Mix active), after a checkpoint was written in that range.
 target=$((RANDOM % 150 + 60))
 "$MMDEBIAS" run "$manifest" --out "$work/k" >/dev/null 2>&1 &
 pid=$!
@@ -30,12 +30,12 @@ echo "killed at step ~$step (target $target), latest checkpoint $(cat "$work/k/c
 import sys, torch
 d = sys.argv[1]
 m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())
-buffers = dict(m.named_buffers())
+buffers = dict(m.model.named_buffers())
 queues = [v for k, v in buffers.items() if k.endswith("queues")]
 counts = [v for k, v in buffers.items() if k.endswith("counts")]
 assert len(queues) == 1 and len(counts) == 1, sorted(buffers)
-assert tuple(queues[0].shape) == (4, 8, 32) and queues[0].abs().sum() > 0, queues[0].shape
-assert counts[0].tolist() == [8, 8, 8, 8], counts[0]
+assert tuple(queues[0].shape) == (3, 8, 32) and queues[0].abs().sum() > 0, queues[0].shape
+assert counts[0].tolist() == [8, 8, 8], counts[0]
 PY
 run run --resume "$work/k"
 expect_code 0
