@@ -14,9 +14,11 @@ TIMING_REPEATS=${TIMING_REPEATS:-3}
 TIMING_STEPS=${TIMING_STEPS:-150}
 rm -rf "$WORK" && mkdir -p "$WORK/runs"
 
-# Arms from one manifest per dataset: joint = without `interventions`; mcr-<game> = with it, game overridden;
-# arl = joint plus ARL's estimator and intervention (its own defaults: gamma 4, start 5 epochs -> 2 here).
-arms="joint mcr-greedy mcr-independent mcr-collaborative"
+# Arms from one manifest per dataset: joint = without `interventions`; mcr-<game> = with it (λ = 0.1, the
+# release's CREMA-D value), game overridden; mcr-<game>-l1 the same with λ = 1; mcr-nogame = MCR's other terms
+# (contrastive, unimodal CE) with λ = 0, to separate the game's effect from theirs; arl = joint plus ARL's
+# estimator and intervention (its defaults, gamma 4, with the warm-up `start` 5 -> 2 epochs for these short runs).
+arms="joint mcr-nogame mcr-greedy mcr-independent mcr-collaborative mcr-greedy-l1 mcr-independent-l1 mcr-collaborative-l1"
 if "$MMDEBIAS" describe arl.reweight >/dev/null 2>&1; then arms="$arms arl"; else echo "ARL plugin not found: no ARL arm" >&2; fi
 drop_block() { awk -v key="$1" '$0 ~ "^"key":" {skip=1; next} skip && /^[a-z]/ {skip=0} !skip' "$2"; }
 for data in gaussian av_digits; do
@@ -39,6 +41,8 @@ for data in gaussian av_digits; do
       echo "[$(($(date +%s) - start))s] $data $arm seed $seed" >&2
       case $arm in
         joint | arl) run "$data-$arm-$seed" "$WORK/$data.$arm.yaml" run.seed="$seed" ;;
+        mcr-nogame) run "$data-$arm-$seed" "$WORK/$data.mcr.yaml" run.seed="$seed" interventions.0.l=0 ;;
+        mcr-*-l1) game=${arm#mcr-}; run "$data-$arm-$seed" "$WORK/$data.mcr.yaml" run.seed="$seed" interventions.0.game="${game%-l1}" interventions.0.l=1 ;;
         mcr-*) run "$data-$arm-$seed" "$WORK/$data.mcr.yaml" run.seed="$seed" interventions.0.game="${arm#mcr-}" ;;
       esac
     done
