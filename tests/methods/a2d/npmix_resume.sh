@@ -1,6 +1,7 @@
 # A2D + NP-Mix run killed (SIGKILL) at a random step after NP-Mix started and resumed ends with the
 # uninterrupted run's params_sha256 (the queues and the draw stream come back from the checkpoint); the
-# checkpoint holds the full queues; evaluation through the host fits and runs every a2d scorer.
+# checkpoint holds the full queues; evaluation through the host fits and runs every a2d scorer, and
+# `mmdebias eval` on the run gives the same OOD metrics.
 source "$SRC/tests/cli/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
@@ -59,4 +60,14 @@ m = find(d)
 assert m is not None and 0.0 <= m["auroc"] <= 1.0, m
 PY
 done
+# mmdebias eval on the finished run (fitted statistics saved with the run) gives the same OOD metrics.
+run eval "$work/full"
+expect_code 0
+python3 - "$work/full/summary.json" "$work/full/eval-test.json" <<'PY' || fail "mmdebias eval differs from the run's own evaluation"
+import json, sys
+a, b = json.load(open(sys.argv[1]))["eval"]["ood"], json.load(open(sys.argv[2]))["ood"]
+assert a.keys() == b.keys() and len(a) == 7, (a.keys(), b.keys())
+for k in a:
+    assert abs(a[k]["auroc"] - b[k]["auroc"]) < 1e-12 and abs(a[k]["fpr_at_95tpr"] - b[k]["fpr_at_95tpr"]) < 1e-12, k
+PY
 finish
