@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# CausalMM benchmark: fashion-captions with a strong text prior (brand token = class 95% in train/val, 10% at
+# test; groups = class x brand-agrees), std.tokens text encoder, std.cross_attention fusion, MLP image encoder.
+# Factual vs CausalMM prediction for every edit x gamma in {0.5, 1} x epsilon in {0.1, 0.6}, over seeds:
+# accuracy and worst-group accuracy on the shifted test split, accuracy on the in-distribution val split, the
+# per-site causal effect of attention, and the evaluation's wall-time ratio (CausalMM / factual).
+#
+# One training per seed: `mmdebias eval` may not change an intervention's options (core/src/resume_check.cpp),
+# so the run's intervention scores every setting on the same batches with its what-if sweep (exact accuracies
+# from mean counts; tests/methods/causalmm/run_eval.sh pins the sweep against the evaluation itself). The
+# factual numbers are the evaluation's own "factual" block (the logits before hook 8).
+#
+# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2"), TIMING_REPS (3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
+OUT=${1:-runs/bench-causalmm}
+SEEDS=${SEEDS:-"0 1 2"}
+REPS=${TIMING_REPS:-3}
+MANIFEST=bench/causalmm/fashion.yaml
+mkdir -p "$OUT"
+start=$(date +%s)
+
+for seed in $SEEDS; do
+  dir="$OUT/s$seed"
+  if [[ ! -f "$dir/summary.json" ]]; then
+    rm -rf "$dir"
+    "$MMDEBIAS" run "$MANIFEST" --out "$dir" run.seed="$seed" >"$dir.log" 2>&1 || { tail -5 "$dir.log"; exit 1; }
+  fi
+  [[ -f "$dir/eval-val.json" ]] || "$MMDEBIAS" eval "$dir" eval.split=val >/dev/null 2>>"$dir.log"
+  echo "seed $seed done ($(( $(date +%s) - start )) s)"
+done
+
+# Inference cost: `mmdebias eval` of two small runs of the same weights (train 512 samples, 1 epoch; the weights do
+# not matter for time), without the intervention and with the default one (uniform, 2 levels: 1 + 2 forward
+# passes per batch), alternating A B A B; whole commands, so process start and data loading count in both.
+small=(data.train_size=512 train.epochs=1 'interventions.0.sweep_edits=[]')
+[[ -f "$OUT/time-factual/summary.json" ]] || "$MMDEBIAS" run "$MANIFEST" --out "$OUT/time-factual" "${small[@]}" 'interventions=[]' >/dev/null 2>&1
+[[ -f "$OUT/time-causalmm/summary.json" ]] || "$MMDEBIAS" run "$MANIFEST" --out "$OUT/time-causalmm" "${small[@]}" >/dev/null 2>&1
+timing="$OUT/timing.txt"; : >"$timing"
+for _ in $(seq "$REPS"); do
+  for v in factual causalmm; do
+    t0=$(date +%s.%N); "$MMDEBIAS" eval "$OUT/time-$v" >/dev/null 2>&1; t1=$(date +%s.%N)
+    echo "$v $(python3 -c "print($t1 - $t0)")" >>"$timing"
+  done
+done
+
+/usr/bin/python3 - "$OUT" $SEEDS <<'PY'
+import json, statistics as st, sys
+out, seeds = sys.argv[1], sys.argv[2:]
+P = "interventions.causalmm/"
+def load(seed):
+    test = json.load(open(f"{out}/s{seed}/summary.json"))["eval"]
+    val = json.load(open(f"{out}/s{seed}/eval-val.json"))
+    return test, val
+runs = [load(s) for s in seeds]
+def sweep(ev, variant):
+    c = ev["components"]
+    acc = c[f"{P}sweep/{variant}/correct"] / c[f"{P}sweep/count"]
+    groups = [k.rsplit("/", 1)[1] for k in c if k.startswith(f"{P}sweep/count/group")]
+    worst = min(c[f"{P}sweep/{variant}/correct/{g}"] / c[f"{P}sweep/count/{g}"] for g in groups)
+    return acc, worst
+def ms(xs): return f"{st.mean(xs):.3f} ± {st.stdev(xs) if len(xs) > 1 else 0:.3f}"
+rows = [("factual", [(t["factual"]["classification"]["accuracy"], t["factual"]["classification"]["worst_group_accuracy"],
+                      v["factual"]["classification"]["accuracy"]) for t, v in runs])]
+for edit in ["random", "uniform", "reversed", "shuffle"]:
+    for g in ["0.5", "1"]:
+        for e in ["0.1", "0.6"]:
+            name = f"{edit}/g{g}/e{e}"
+            rows.append((f"{edit} γ={g} ε={e}", [sweep(t, name)[:2] + (sweep(v, name)[0],) for t, v in runs]))
+for t, _ in runs:  # the sweep's entry for the configured setting is the evaluation itself
+    assert abs(sweep(t, "uniform/g1/e0.1")[0] - t["classification"]["accuracy"]) < 1e-12
+print(f"seeds {' '.join(seeds)}; mean ± std\n")
+print("| prediction | test accuracy (ρ 0.1) | test worst-group | val accuracy (ρ 0.95) |")
+print("|---|---|---|---|")
+for name, r in rows:
+    print(f"| {name} | {ms([x[0] for x in r])} | {ms([x[1] for x in r])} | {ms([x[2] for x in r])} |")
+print("\nAverage causal effect of attention, mean|l − l_cf| (default uniform edit), test / val:")
+for site in ["encoders.text.layer0", "fusion.layer0"]:
+    print(f"- {site}: {ms([t['components'][P + 'ace/' + site] for t, _ in runs])} / "
+          f"{ms([v['components'][P + 'ace/' + site] for _, v in runs])}")
+print(f"- predictions changed by the default contrast (test): {ms([t['components'][P + 'changed'] for t, _ in runs])}")
+times = {}
+for line in open(f"{out}/timing.txt"):
+    v, t = line.split(); times.setdefault(v, []).append(float(t))
+f, c = st.median(times["factual"]), st.median(times["causalmm"])
+print(f"\n`mmdebias eval` wall time, median of {len(times['factual'])} alternating: factual {f:.2f} s, "
+      f"CausalMM (uniform, 2 levels: 3 forward passes per batch) {c:.2f} s, ratio {c / f:.2f}")
+PY
+echo "total $(( $(date +%s) - start )) s"
