@@ -31,12 +31,16 @@ start=$(date +%s)
 mkdir -p "$WORK/runs"
 for data in gaussian av_digits; do
   for seed in $SEEDS; do
-    for arm in joint arl released; do
+    for arm in joint arl variance released; do
       echo "[$(($(date +%s) - start))s] $data $arm seed $seed" >&2
+      # variance: ARL with the variance estimator instead of the released entropy.
       # released: ARL with w fixed at 1/2 (clamp 1 makes every Û 1), i.e. what the released script effectively
       # trains: both encoders' gradients x1.5 plus the bias term. It separates the asymmetry from the rest.
-      if [[ $arm == released ]]; then run "$data-$arm-$seed" "$WORK/$data.arl.yaml" run.seed="$seed" estimators.0.clamp=1.0
-      else run "$data-$arm-$seed" "$WORK/$data.$arm.yaml" run.seed="$seed"; fi
+      case $arm in
+        variance) run "$data-$arm-$seed" "$WORK/$data.arl.yaml" run.seed="$seed" estimators.0.estimator=variance ;;
+        released) run "$data-$arm-$seed" "$WORK/$data.arl.yaml" run.seed="$seed" estimators.0.clamp=1.0 ;;
+        *) run "$data-$arm-$seed" "$WORK/$data.$arm.yaml" run.seed="$seed" ;;
+      esac
     done
   done
   # Step time: plain joint training vs ARL, alternating, fixed steps after the warm-up (start 0).
