@@ -165,3 +165,25 @@ TEST_CASE("sites are chosen by name or pattern and unknown ones are refused with
   const auto& decl = registry().get("causalmm.counterfactual_attention").decl;
   CHECK(decl.needs == std::vector<std::string>{sdk::capability::kAttentionSites});
 }
+
+TEST_CASE("the what-if sweep draws from its own stream: the configured prediction is the same with or without it") {
+  torch::NoGradGuard no_grad;
+  TinyModel model;
+  const std::map<std::string, sdk::OptionValue> base = {{"edit", std::string("random")}, {"epsilon", 0.0}};
+  auto with_sweep = base;
+  with_sweep["sweep_edits"] = std::vector<std::string>{"random", "shuffle"};
+  with_sweep["sweep_gammas"] = std::vector<double>{0.0, 1.0};
+  with_sweep["sweep_epsilons"] = std::vector<double>{0.1};
+  RecordingContext plain_ctx, sweep_ctx;
+  at::Tensor plain = predict(*make_intervention(model.all_sites(), base), model, plain_ctx);
+  at::Tensor swept = predict(*make_intervention(model.all_sites(), with_sweep), model, sweep_ctx);
+  CHECK(at::equal(plain, swept));
+  CHECK(plain_ctx.metrics.count("sweep/count") == 0);
+  // gamma 0 keeps the factual arg-max, so its correct count is the factual one.
+  const sdk::Batch b = model.batch(6);
+  const double factual_correct = model.passes[0].record.logits.argmax(-1).eq(b.label).sum().item<double>();
+  CHECK(sweep_ctx.metrics.at("sweep/random/g0/e0.1/correct").at(0) == factual_correct);
+  CHECK(sweep_ctx.metrics.at("sweep/count").at(0) == 6.0);
+  CHECK(error_of([&] { make_intervention(model.all_sites(), {{"sweep_edits", std::vector<std::string>{"random"}}}); })
+            .find("'sweep_edits' needs 'sweep_gammas' and 'sweep_epsilons'") != std::string::npos);
+}
