@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/manifest.hpp"
 #include "mmdebias/core/plugin_host.hpp"
@@ -13,13 +15,26 @@
 
 namespace manifest_test {
 
-/// The std plugin (shipped dir) and the fixture plugin, loaded once.
+/// The std, data and fixture plugins, loaded once. Only those: the golden messages list the registered
+/// components, and must not change whenever another shipped plugin is added.
 inline const mmdebias::core::PluginHost& host() {
   static const mmdebias::core::PluginHost* h = [] {
+    namespace fs = std::filesystem;
+    // One directory per process (ctest runs test cases in parallel processes), removed at exit.
+    static const struct Dir {
+      fs::path path = fs::temp_directory_path() / ("mmdebias-manifest-tests-" + std::to_string(::getpid()));
+      ~Dir() { std::error_code ec; fs::remove_all(path, ec); }
+    } scratch;
+    const fs::path& dir = scratch.path;
+    fs::create_directories(dir);
+    for (const char* name : {"mmdebias-std.so", "mmdebias-data.so"}) {
+      fs::remove(dir / name);
+      fs::create_symlink(fs::path(MMDEBIAS_PLUGIN_DIR) / name, dir / name);
+    }
     auto* host = new mmdebias::core::PluginHost();
     mmdebias::core::SearchPath sp;
     sp.cli = {std::string(MMDEBIAS_FIXTURE_DIR) + "/fixture"};
-    sp.builtin = {MMDEBIAS_PLUGIN_DIR};
+    sp.builtin = {dir.string()};
     host->load(sp);
     return host;
   }();
