@@ -50,16 +50,12 @@ inline at::Tensor kept_rows(const at::Tensor& perm, const at::Tensor& labels, Sh
 inline Pairing pair_rows(const at::Tensor& perms, const at::Tensor& labels, Shuffle type) {
   TORCH_CHECK(perms.dim() == 2 && labels.dim() == 1 && perms.size(1) == labels.size(0),
               "pair_rows expects permutations [S, B] and labels [B], got ", perms.sizes(), " and ", labels.sizes());
-  const at::Tensor index = at::arange(labels.size(0), perms.options().dtype(at::kLong));
-  std::vector<at::Tensor> targets, sources;
-  for (int64_t s = 0; s < perms.size(0); ++s) {
-    const at::Tensor perm = perms[s].to(at::kLong);
-    const at::Tensor keep = kept_rows(perm, labels, type);
-    targets.push_back(index.masked_select(keep));
-    sources.push_back(perm.masked_select(keep));
-  }
-  if (targets.empty()) return {at::empty({0}, at::kLong), at::empty({0}, at::kLong)};
-  return {at::cat(targets), at::cat(sources)};
+  const at::Tensor source = perms.to(at::kLong);
+  const at::Tensor target = at::arange(labels.size(0), source.options()).expand_as(source);
+  if (type == Shuffle::Rand) return {target.reshape({-1}), source.reshape({-1})};
+  // One mask for all S permutations; masked_select reads row-major, so permutation order is kept.
+  const at::Tensor keep = type == Shuffle::Rsl ? labels.index({source}).ne(labels.unsqueeze(0)) : source.ne(target);
+  return {target.masked_select(keep), source.masked_select(keep)};
 }
 
 /// Draws S permutations of a batch of B from gen. As in the release, a permutation that keeps at most
@@ -73,7 +69,7 @@ inline at::Tensor draw_permutations(at::Generator& gen, const at::Tensor& labels
     at::Tensor perm;
     for (int tries = 0; tries < max_tries; ++tries) {
       perm = at::randperm(batch, gen, at::TensorOptions().dtype(at::kLong));
-      if (kept_rows(perm, labels, type).sum().item<int64_t>() > 1) break;
+      if (type == Shuffle::Rand ? batch > 1 : kept_rows(perm, labels, type).sum().item<int64_t>() > 1) break;
     }
     out[s].copy_(perm);
   }
