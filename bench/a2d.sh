@@ -29,7 +29,7 @@ for seed in $seeds; do
     for method in baseline a2d npmix; do
       case $method in baseline) extra="" ;; a2d) extra="'$a2d'" ;; npmix) extra="'$npmix'" ;; esac
       echo "\"$host\" run \"$manifest\" --out \"$out/$ds-$method-$seed\" run.seed=$seed $extra >\"$out/$ds-$method-$seed.log\" 2>&1 || echo \"FAILED: $ds-$method-$seed\" >&2" \
-        >"$out/commands/$ds-$method-$seed.sh"
+        >"$out/commands/$seed-$ds-$method.sh"  # seed first: methods alternate in time
     done
   done
 done
@@ -69,7 +69,7 @@ for ds in ["fc", "av"]:
     acc = []
     for m in methods:
         r = rows.get((ds, m, "msp"), [])
-        acc.append(f"{labels[m]}: {ms([x[2] for x in r])} (n = {len(r)}, train {statistics.mean([x[3] for x in r]):.0f} s/run)" if r else f"{labels[m]}: —")
+        acc.append(f"{labels[m]}: {ms([x[2] for x in r])} (n = {len(r)}, median training time {statistics.median([x[3] for x in r]):.1f} s)" if r else f"{labels[m]}: —")
     lines.append("\nID accuracy: " + "; ".join(acc) + ".")
 text = "\n".join(lines)
 print(text)
