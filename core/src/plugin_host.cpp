@@ -61,16 +61,21 @@ std::vector<fs::path> candidates_in(const fs::path& entry) {
 
 }  // namespace
 
-void PluginHost::load(const SearchPath& search, const std::map<std::string, std::string>& pins) {
+std::vector<fs::path> plugin_files(const SearchPath& search) {
+  std::vector<fs::path> out;
   std::set<std::string> seen;
   for (const auto& entry : search.ordered()) {
     for (const auto& file : candidates_in(entry)) {
       std::error_code ec;
       fs::path canonical = fs::weakly_canonical(file, ec);
-      if (!seen.insert((ec ? file : canonical).string()).second) continue;
-      load_file(file, pins);
+      if (seen.insert((ec ? file : canonical).string()).second) out.push_back(file);
     }
   }
+  return out;
+}
+
+void PluginHost::load(const SearchPath& search, const std::map<std::string, std::string>& pins) {
+  for (const auto& file : plugin_files(search)) load_file(file, pins);
   for (const auto& pin : pins) {
     if (loaded_.count(pin.first)) continue;
     bool mentioned = std::any_of(statuses_.begin(), statuses_.end(), [&](const PluginStatus& s) { return s.info.name == pin.first; });

@@ -36,6 +36,9 @@ struct SearchPath {
   static std::filesystem::path builtin_dir();
 };
 
+/// The candidate plugin files of a search path, in search order, each file once (what PluginHost::load opens).
+std::vector<std::filesystem::path> plugin_files(const SearchPath& search);
+
 /// Loads every plugin found on a search path into one registry.
 class PluginHost {
  public:
