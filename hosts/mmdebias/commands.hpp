@@ -25,6 +25,8 @@ int cmd_run(const Args& args);
 int cmd_eval(const Args& args);
 /// `mmdebias demo [--out DIR]`: the embedded default manifest.
 int cmd_demo(const Args& args);
+/// `mmdebias new-plugin NAME [DIR]`: a plugin skeleton that builds against the installed SDK.
+int cmd_new_plugin(const Args& args);
 
 /// Adds --plugin-path and --help to a subcommand's options.
 void add_common_options(boost::program_options::options_description& options);
