@@ -133,9 +133,17 @@ class GlooCollective : public Collective {
       bucket.clear();
       bytes = 0;
     };
-    for (const auto& p : parameters) {
+    // A parameter no rank used keeps no gradient, as in one process (optimizers such as Adam skip it);
+    // one used on some ranks only gets zeros on the others, so every rank sends the same layout.
+    at::Tensor used = at::zeros({static_cast<int64_t>(parameters.size())}, at::kFloat);
+    auto used_by = used.accessor<float, 1>();
+    for (size_t i = 0; i < parameters.size(); ++i) used_by[static_cast<int64_t>(i)] = parameters[i].grad().defined() ? 1.0f : 0.0f;
+    all_reduce_sum(used);
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      const auto& p = parameters[i];
+      if (used_by[static_cast<int64_t>(i)] == 0.0f) continue;
       at::Tensor g = p.mutable_grad();
-      if (!g.defined()) {  // every rank must send the same layout: a missing gradient counts as zero
+      if (!g.defined()) {
         p.mutable_grad() = at::zeros_like(p);
         g = p.mutable_grad();
       }
