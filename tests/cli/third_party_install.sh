@@ -46,6 +46,9 @@ grep -q "mmdebias_sdk_DIR:PATH=$prefix/lib/cmake/mmdebias_sdk" "$work/example-bu
 # Installed into the prefix, the plugin is found by the installed host with no path.
 cmake --install "$work/example-build" --prefix "$prefix" >"$out" 2>"$err" || fail "installing the example failed"
 [[ -f "$prefix/lib/mmdebias/plugins/mmdebias-dropout.so" ]] || fail "the example was not installed where the host searches"
+# Built with the package's flags: the entry symbol is its only export (hidden visibility + version script).
+exports=$(nm -D --defined-only "$prefix/lib/mmdebias/plugins/mmdebias-dropout.so" | awk '{print $3}')
+[[ "$exports" == "mmdebias_plugin_v1" ]] || fail "the example exports more than its entry symbol: $exports"
 MMDEBIAS="$host" run plugins
 expect_code 0
 expect_out "dropout 0.1.0  [loaded]"
