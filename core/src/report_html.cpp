@@ -2,7 +2,6 @@
 // resolved manifests. Everything is inline (styles, SVG), so the file opens offline as it is.
 #include <yaml-cpp/yaml.h>
 
-#include <chrono>
 #include <cstdio>
 
 #include "mmdebias/core/checkpoint.hpp"

@@ -2,6 +2,7 @@
 // and score histograms from per-sample scores, and the confusion matrix. Runs of a comparison share a
 // figure where their curves can be overlaid (same colour per metric, a dash type per run).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <set>
