@@ -17,6 +17,7 @@
 #include "mmdebias/core/checkpoint.hpp"
 #include "mmdebias/core/distributed.hpp"
 #include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/eval_samples.hpp"
 #include "mmdebias/core/evaluator.hpp"
 #include "mmdebias/core/resume_check.hpp"
 #include "mmdebias/core/run_directory.hpp"
@@ -207,7 +208,8 @@ RunOutcome run_pipeline(const RunRequest& request) {
   const std::string digest = params_sha256(model.root());
   fit_scorers(model, state, session->train_data, eval_options);
   if (writer) save_scorer_state(model, run_dir.scorers(), {digest, session->train_data->fingerprint()});
-  nlohmann::json final_eval = evaluate(model, state, session->eval_data, eval_options);
+  SampleScores samples;  // per-sample scores, for the report's ROC curves and histograms
+  nlohmann::json final_eval = evaluate(model, state, session->eval_data, eval_options, &samples);
   final_eval["type"] = "eval";
   final_eval["step"] = trained.steps;
 
@@ -227,6 +229,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
   if (writer) {
     run_dir.append_metrics(final_eval);
     run_dir.write_summary(summary);
+    write_sample_scores(run_dir.dir() / sample_scores_file(eval_options.split), samples);
     state.logger->info("done: {} (params_sha256 {})", run_dir.summary().string(), digest);
   }
   summary["rank"] = collective.rank();  // returned to the caller, not written: the file is rank 0's
@@ -257,7 +260,9 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   const std::set<std::string> restored = load_scorer_state(*session->model, run_dir.scorers(), basis);
   fit_scorers(*session->model, state, session->train_data, options, restored);
   save_scorer_state(*session->model, run_dir.scorers(), basis);
-  nlohmann::json result = evaluate(*session->model, state, session->eval_data, options);
+  SampleScores samples;
+  nlohmann::json result = evaluate(*session->model, state, session->eval_data, options, &samples);
+  write_sample_scores(run_dir.dir() / sample_scores_file(options.split), samples);
   result["step"] = meta.position.step;
   result["checkpoint"] = latest->string();
   result["scorer_statistics_reused"] = restored;

@@ -99,7 +99,8 @@ void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sd
     if (fits(s)) guarded(s.label, "finish_fit", [&] { s.instance->object->finish_fit(*s.context); });
 }
 
-nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& data, const EvalOptions& options) {
+nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& data, const EvalOptions& options,
+                        SampleScores* samples) {
   torch::NoGradGuard no_grad;
   model.root().eval();
   state.phase = sdk::Phase::Eval;
@@ -156,11 +157,14 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
   }
   result["count"] = all_labels.size(0);
   result["count_ood"] = all_ood.sum().item<int64_t>();
+  std::map<std::string, at::Tensor> all_scores;  // short name -> every rank's scores
+  for (const auto& kv : scores) all_scores[kv.first.substr(kv.first.find('.') + 1)] = gather(state, at::cat(kv.second));
   if (all_ood.any().item<bool>() && id.any().item<bool>()) {
     nlohmann::json ood_json = nlohmann::json::object();
-    for (const auto& kv : scores) ood_json[kv.first.substr(kv.first.find('.') + 1)] = to_json(ood_metrics(gather(state, at::cat(kv.second)), all_ood));
+    for (const auto& kv : all_scores) ood_json[kv.first] = to_json(ood_metrics(kv.second, all_ood));
     result["ood"] = ood_json;
   }
+  if (samples) *samples = {all_ood, all_labels.to(at::kLong), all_logits.argmax(1), all_scores};
   if (!metric_averages.empty()) result["components"] = metric_averages.mean(state);
   return result;
 }

@@ -25,6 +25,8 @@ int cmd_run(const Args& args);
 int cmd_eval(const Args& args);
 /// `mmdebias demo [--out DIR]`: the embedded default manifest.
 int cmd_demo(const Args& args);
+/// `mmdebias report RUN_DIR [B_RUN_DIR] [--out FILE]`: a self-contained HTML report of a run, or two compared.
+int cmd_report(const Args& args);
 /// `mmdebias new-plugin NAME [DIR]`: a plugin skeleton that builds against the installed SDK.
 int cmd_new_plugin(const Args& args);
 

@@ -1,6 +1,7 @@
 // Evaluation: the forward without gradients, inference-time interventions, scorer fitting, and every metric.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -19,6 +20,14 @@ struct EvalOptions {
   int threads = 1;             ///< Loader threads.
 };
 
+/// Per-sample results of one evaluation (every rank's samples, in rank order), for plots such as ROC curves.
+struct SampleScores {
+  at::Tensor ood;                            ///< [N] bool: the sample is OOD.
+  at::Tensor label;                          ///< [N] int64: the true label.
+  at::Tensor predicted;                      ///< [N] int64: the argmax of the (adjusted) logits.
+  std::map<std::string, at::Tensor> scores;  ///< Scorer (short name) -> [N] double, higher = more in-distribution.
+};
+
 /// Runs the scorers that need training statistics over a dataset (Phase::Fit), then finishes their fit;
 /// scorers named in already_fitted (restored from the run directory) are left as they are.
 void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& train_data,
@@ -28,8 +37,8 @@ void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sd
 /// worst-group accuracy on in-distribution samples; AUROC, FPR@95TPR, AUPR-In/Out per scorer when the
 /// split has OOD samples. When an intervention adjusts predictions, "factual" holds the metrics of the
 /// unadjusted logits beside them. Metrics components publish during the pass, averaged over batches and
-/// ranks, are under "components".
+/// ranks, are under "components". When samples is given it receives the per-sample labels, predictions and scores.
 nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared_ptr<sdk::Dataset>& data,
-                        const EvalOptions& options);
+                        const EvalOptions& options, SampleScores* samples = nullptr);
 
 }  // namespace mmdebias::core
