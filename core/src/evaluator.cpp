@@ -113,8 +113,11 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
   MetricAverages metric_averages;
   std::vector<at::Tensor> logits, factual_logits, labels, groups, ood;
   std::map<std::string, std::vector<at::Tensor>> modality_logits, scores;
+  const int64_t calls_before = model.other_forward_calls();
+  int64_t batches = 0;
   while (auto batch = loader.next()) {
     if (batch->size() == 0) continue;
+    ++batches;
     sdk::Batch b = to_device(std::move(*batch), state.device);
     sdk::Estimates estimates;
     sdk::ForwardRecord record = model.forward_step(b, estimates);
@@ -133,6 +136,8 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
   }
   nlohmann::json result;
   result["split"] = options.split;
+  // What the components' extra passes cost here, to check `validate --cost` against (this rank's batches).
+  result["host"] = {{"batches", batches}, {"model_forward_calls", model.other_forward_calls() - calls_before}};
   if (logits.empty()) {
     result["count"] = 0;
     return result;

@@ -119,10 +119,16 @@ std::vector<HookSlot> hook_order(const BuiltPipeline& built) {
   for (const auto& h : hook_defs()) {
     HookSlot slot{h.step, h.name, {}};
     if (h.bit == 0) {
-      for (const auto& e : built.estimators) slot.instances.push_back(e.name);
+      for (const auto& e : built.estimators) {
+        slot.instances.push_back(e.name);
+        slot.types.push_back(e.type);
+      }
     } else {
       for (const auto& iv : built.interventions)
-        if (iv.object->hooks() & h.bit) slot.instances.push_back(iv.name);
+        if (iv.object->hooks() & h.bit) {
+          slot.instances.push_back(iv.name);
+          slot.types.push_back(iv.type);
+        }
     }
     out.push_back(std::move(slot));
   }

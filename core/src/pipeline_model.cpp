@@ -61,6 +61,7 @@ sdk::Encoder& PipelineModel::encoder(const std::string& modality) {
 }
 
 sdk::ForwardRecord PipelineModel::forward(const sdk::Batch& batch, const sdk::AttentionSites& sites) {
+  ++(state_.phase == sdk::Phase::Train ? train_forward_calls_ : other_forward_calls_);
   return run_forward(batch, sites, nullptr);
 }
 

@@ -1,4 +1,7 @@
 // Writing the resolved manifest: the config with defaults filled, then its provenance.
+#include <iomanip>
+#include <sstream>
+
 #include <yaml-cpp/yaml.h>
 
 #include "mmdebias/core/plugin_library.hpp"
@@ -46,6 +49,23 @@ std::string emit_yaml(const ResolvedManifest& resolved) {
   YAML::Emitter out;
   out << doc;
   return std::string(out.c_str()) + "\n";
+}
+
+std::string format_hook_order(const ResolvedManifest& resolved) {
+  // Comments, not data: the listing is for people; tools read provenance.hooks above.
+  std::ostringstream out;
+  out << "# hook order (the engine calls hooks top to bottom; within a hook, manifest order):\n";
+  for (const auto& h : resolved.hooks) {
+    std::string label = std::to_string(h.step) + " " + h.hook;
+    // Estimators have no hook bits: every one is offered both looks, before on_fused and after the head.
+    if (h.hook == "observe") label = "4a/5 observe_fused, observe";
+    out << "#   " << std::left << std::setw(30) << label;
+    if (h.instances.empty()) out << "-";
+    for (size_t i = 0; i < h.instances.size(); ++i)
+      out << (i ? ", " : "") << h.instances[i] << (i < h.types.size() ? " (" + h.types[i] + ")" : "");
+    out << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace mmdebias::core

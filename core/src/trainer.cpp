@@ -136,6 +136,7 @@ TrainResult Trainer::run() {
         nlohmann::json parts = nlohmann::json::object();
         for (const auto& [name, sum] : parts_sum) parts[name] = sum / static_cast<double>(std::max<int64_t>(1, accumulate));
         line["terms"] = parts;
+        line["model_forward_calls"] = model_.train_forward_calls();  // components' extra passes so far
         for (const auto& kv : state_.metrics) line["metrics"][kv.first] = kv.second;
         result.last = parts;
         callbacks_.log(line);

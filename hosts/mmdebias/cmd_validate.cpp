@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "mmdebias/core/cost.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/manifest.hpp"
 #include "mmdebias/core/validate.hpp"
@@ -12,11 +13,15 @@ namespace mmdebias::host {
 int cmd_validate(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
+  options.add_options()
+      ("cost", "instead of the resolved manifest, print what each component costs: parameters, parameter + optimizer "
+               "memory, extra model passes and head rows per training step and evaluation batch (components built, not run)")
+      ("json", "with --cost: the estimate as JSON");
   po::positional_options_description positional;
   add_positional_args(options, positional, "MANIFEST then key.path=value overrides");
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
-             "Usage: mmdebias validate MANIFEST [key.path=value ...]\n"
+             "Usage: mmdebias validate [--cost [--json]] MANIFEST [key.path=value ...]\n"
              "Checks the whole manifest against the plugins before any compute and prints it resolved (defaults\n"
              "filled, plugin versions and sha256, hook order), or every error with file:line:column; exit 2 on errors."))
     return 0;
@@ -26,8 +31,14 @@ int cmd_validate(const Args& args) {
   core::PluginHost host;
   host.load(search_path(vm, core::manifest_plugin_paths(manifest)), core::manifest_sha256_pins(manifest));
   try {
+    if (vm.count("cost")) {
+      core::ValidatedPipeline v = core::validate_and_build(manifest, host.registry());
+      core::CostEstimate cost = core::estimate_cost(v.pipeline, v.resolved);
+      std::cout << (vm.count("json") ? core::cost_json(cost) : core::format_cost(cost));
+      return 0;
+    }
     core::ResolvedManifest resolved = core::validate_manifest(manifest, host.registry());
-    std::cout << core::emit_yaml(resolved);
+    std::cout << core::emit_yaml(resolved) << core::format_hook_order(resolved);
   } catch (const core::InputErrors& e) {
     std::vector<std::string> lines = e.messages();
     for (const auto& r : host.refusals()) lines.push_back("note: " + r);

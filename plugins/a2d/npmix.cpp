@@ -50,12 +50,20 @@ NpmixDraw unpack_first(const at::Tensor& rows, int64_t classes) {
 
 class Npmix : public sdk::Intervention {
  public:
-  Npmix(NpmixSettings s, int64_t classes, int64_t dim) : s_(s) {
+  Npmix(NpmixSettings s, int64_t classes, int64_t dim, int64_t modalities) : s_(s), classes_(classes), modalities_(modalities) {
     queues_ = register_buffer("queues", at::zeros({classes, s.queue_size, dim}));
     counts_ = register_buffer("counts", at::zeros({classes}, at::kLong));
   }
 
   uint32_t hooks() const override { return sdk::kLoss; }
+
+  // Once active (queues full, from start_epoch) every step sends C synthesised outliers through each of the
+  // M modality heads, whatever the batch size; before that it adds nothing. The estimate is the active step.
+  sdk::ComputeCost cost() const override {
+    sdk::ComputeCost c;
+    c.train_head_rows_fixed = classes_ * modalities_;
+    return c;
+  }
 
   void loss(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates&, sdk::Model& model,
             sdk::LossTerms& terms, sdk::Context& ctx) override {
@@ -108,6 +116,7 @@ class Npmix : public sdk::Intervention {
   }
 
   NpmixSettings s_;
+  int64_t classes_ = 0, modalities_ = 0;  ///< C and M, for cost().
   at::Tensor queues_, counts_;
 };
 
@@ -133,7 +142,7 @@ std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& a) {
     dim += it->second.dim;
   }
   if (a.model.inputs.size() < 2) throw std::invalid_argument(std::string(kName) + " needs at least two modalities");
-  return std::make_shared<Npmix>(s, a.model.num_classes, dim);
+  return std::make_shared<Npmix>(s, a.model.num_classes, dim, static_cast<int64_t>(a.model.inputs.size()));
 }
 
 }  // namespace

@@ -42,6 +42,22 @@ class CounterfactualAttention : public sdk::Intervention {
 
   std::vector<std::string> claimed_sites() const override { return c_.sites; }
 
+  // Counts the Model::forward calls predict() and loss() make: run_counterfactuals runs `samples` passes for
+  // an edit that draws (random, shuffle) and one otherwise, once per level, per lone site, per swept edit.
+  sdk::ComputeCost cost() const override {
+    auto passes = [&](Edit e) { return edit_is_random(e) ? c_.samples : int64_t{1}; };
+    const auto levels = static_cast<int64_t>(c_.levels.size());
+    sdk::ComputeCost c;
+    c.eval_forwards = levels * passes(c_.edit);
+    if (c_.site_effects)
+      for (const auto& level : c_.levels)
+        if (level.sites.size() > 1) c.eval_forwards += static_cast<int64_t>(level.sites.size()) * passes(c_.edit);
+    if (!c_.sweep.empty())
+      for (Edit e : c_.sweep.edits) c.eval_forwards += levels * passes(e);
+    if (c_.loss_weight > 0) c.train_forwards = levels * passes(c_.edit);
+    return c;
+  }
+
   at::Tensor predict(const sdk::ForwardRecord& record, const at::Tensor& logits, const sdk::Batch& batch,
                      const sdk::Estimates&, sdk::Model& model, sdk::Context& ctx) override {
     at::Generator& gen = ctx.rng(kStream);

@@ -39,7 +39,7 @@ struct Settings {
 /// replay other interventions' on_fused transforms.
 class Competition : public sdk::Intervention {
  public:
-  Competition(Settings s, const sdk::ModelSpec& model) : s_(s) {
+  Competition(Settings s, const sdk::ModelSpec& model) : s_(s), modalities_(static_cast<int64_t>(model.features.size())) {
     int64_t width = 0;
     for (const auto& [name, spec] : model.features) width += spec.dim * (spec.tokens ? spec.length : 1);
     if (s_.lib > 0) {
@@ -49,6 +49,14 @@ class Competition : public sdk::Intervention {
   }
 
   uint32_t hooks() const override { return sdk::kLoss; }
+
+  // The game runs every pass (M, or 2M for greedy) over S permutations of the batch through fuse + head in
+  // one call: at most passes x S rows per sample (a shuffle that keeps only some pairs runs fewer).
+  sdk::ComputeCost cost() const override {
+    sdk::ComputeCost c;
+    if (s_.lambda > 0) c.train_head_rows = (s_.game == Game::Greedy ? 2 : 1) * modalities_ * s_.samples;
+    return c;
+  }
 
   void loss(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates&, sdk::Model& model,
             sdk::LossTerms& terms, sdk::Context& ctx) override {
@@ -92,6 +100,7 @@ class Competition : public sdk::Intervention {
 
  private:
   Settings s_;
+  int64_t modalities_ = 0;  ///< M, for cost().
   std::shared_ptr<CebDecoder> decoder_;
 };
 

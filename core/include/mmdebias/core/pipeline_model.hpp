@@ -72,6 +72,11 @@ class PipelineModel : public sdk::Model {
   };
   /// Scorers in manifest order.
   std::vector<ScorerSlot> scorers();
+  /// Calls of forward() (the sdk::Model pass components make, not the step's own) in the Train phase so far;
+  /// measured against the components' declared cost() by tests/cli/validate_cost.sh.
+  int64_t train_forward_calls() const { return train_forward_calls_; }
+  /// Calls of forward() in any other phase (evaluation, fitting) so far.
+  int64_t other_forward_calls() const { return other_forward_calls_; }
   /// The pipeline as built (dataset, specs, instances).
   const BuiltPipeline& pipeline() const { return pipeline_; }
 
@@ -97,6 +102,8 @@ class PipelineModel : public sdk::Model {
   std::vector<Slot<sdk::Scorer>> scorers_;
   std::shared_ptr<torch::nn::Module> root_;
   std::shared_ptr<torch::nn::Module> scorer_root_;
+  int64_t train_forward_calls_ = 0;
+  int64_t other_forward_calls_ = 0;
 };
 
 }  // namespace mmdebias::core

@@ -32,6 +32,16 @@ struct BuildArgs {
   std::string cache_dir;  ///< Datasets: a directory for generated or downloaded files.
 };
 
+/// The compute a component adds to one training step and one evaluation batch, declared by the component so
+/// that `mmdebias validate --cost` can estimate a run before any compute (all zero: adds nothing).
+struct ComputeCost {
+  int64_t train_forwards = 0;       ///< Extra whole-model passes (Model::forward calls) per training step.
+  int64_t train_head_rows = 0;      ///< Extra rows through the fusion's head / modality heads per training sample.
+  int64_t train_head_rows_fixed = 0;  ///< Extra head rows per training step whatever the batch size (synthesised samples).
+  int64_t eval_forwards = 0;        ///< Extra whole-model passes (Model::forward calls) per evaluation batch.
+  int64_t eval_head_rows = 0;       ///< Extra head rows per evaluation sample.
+};
+
 /// A source of samples. Construction and info() must be cheap: no data is read before prepare().
 class Dataset {
  public:
@@ -57,6 +67,8 @@ class Encoder : public torch::nn::Module {
   virtual std::vector<AttentionSiteInfo> attention_sites() const { return {}; }
   /// Encodes a batch of this modality, applying any site overrides.
   virtual at::Tensor encode(const at::Tensor& input, const AttentionSites& sites) = 0;
+  /// What this component adds per training step and evaluation batch (SDK 1.0 pre-release addition, kept last).
+  virtual ComputeCost cost() const { return {}; }
 };
 
 /// Combines per-modality features; its parts can be called on any features (original, altered, permuted).
@@ -76,6 +88,8 @@ class Fusion : public torch::nn::Module {
   virtual at::Tensor modality_head(const std::string& modality, const at::Tensor& features) {
     throw std::logic_error("this fusion gives no per-modality logits (modality '" + modality + "')");
   }
+  /// What this component adds per training step and evaluation batch (SDK 1.0 pre-release addition, kept last).
+  virtual ComputeCost cost() const { return {}; }
 };
 
 /// Reads each step's forward record and publishes estimates; may own trained parameters and running state.
@@ -89,6 +103,8 @@ class BiasEstimator : public torch::nn::Module {
   virtual void loss(const ForwardRecord& record, const Batch& batch, const Estimates& estimates, LossTerms& terms, Context& ctx) {}
   /// After the optimizer step: update running state.
   virtual void on_step_end(Context& ctx) {}
+  /// What this component adds per training step and evaluation batch (SDK 1.0 pre-release addition, kept last).
+  virtual ComputeCost cost() const { return {}; }
 };
 
 /// The hooks an intervention implements, as bits; the engine calls only these, in this order.
@@ -129,6 +145,8 @@ class Intervention : public torch::nn::Module {
   virtual void on_step_end(Context& ctx) {}
   /// 8: returns adjusted logits at evaluation; may re-run the forward with overridden sites.
   virtual at::Tensor predict(const ForwardRecord& record, const at::Tensor& logits, const Batch& batch, const Estimates& estimates, Model& model, Context& ctx) { return logits; }
+  /// What this component adds per training step and evaluation batch (SDK 1.0 pre-release addition, kept last).
+  virtual ComputeCost cost() const { return {}; }
 };
 
 /// Scores samples for OOD detection: one score per sample, higher = more in-distribution.
@@ -142,6 +160,8 @@ class Scorer : public torch::nn::Module {
   virtual void finish_fit(Context& ctx) {}
   /// Scores [B] for a batch given its record and its (possibly adjusted) logits.
   virtual at::Tensor score(const ForwardRecord& record, const at::Tensor& logits, Context& ctx) = 0;
+  /// What this component adds per training step and evaluation batch (SDK 1.0 pre-release addition, kept last).
+  virtual ComputeCost cost() const { return {}; }
 };
 
 }  // namespace mmdebias::sdk
