@@ -14,7 +14,7 @@ namespace mmdebias::core {
 /// One component's estimate.
 struct ComponentCost {
   std::string instance;      ///< Instance path ("interventions.0").
-  std::string type;          ///< Component type ("mcr.competition").
+  std::string type;          ///< Component type ("std.concat").
   int64_t parameters = 0;    ///< Trainable scalars (scorers: fitted buffers are not counted).
   int64_t buffer_scalars = 0;  ///< Scalars held in buffers (queues, running statistics).
   int64_t memory_bytes = 0;  ///< Parameters + gradients + optimizer state + buffers, in bytes.

@@ -30,7 +30,7 @@ struct HookSlot {
   int step = 0;                         ///< Position in "One training step" (1..8).
   std::string hook;                     ///< "on_batch", "on_features", ..., "predict".
   std::vector<std::string> instances;   ///< Instance paths ("interventions.reweight"), manifest order.
-  std::vector<std::string> types;       ///< Component type of each instance ("arl.reweight"), same order.
+  std::vector<std::string> types;       ///< Component type of each instance ("std.concat"), same order.
 };
 
 /// A manifest after validation: every default filled in, plus the provenance of the run.
@@ -81,7 +81,7 @@ ResolvedManifest validate_manifest(const Manifest& manifest, const Registry& reg
 /// The resolved manifest as YAML: the config followed by a `provenance` section (host, plugins, hook order).
 std::string emit_yaml(const ResolvedManifest& resolved);
 
-/// The hook order as readable YAML comment lines ("#   2 on_features   interventions.0 (arl.reweight)"), one
+/// The hook order as readable YAML comment lines ("#   2 on_features   interventions.0 (myplugin.reweight)"), one
 /// line per hook and component, so `validate` output stays valid YAML.
 std::string format_hook_order(const ResolvedManifest& resolved);
 
