@@ -5,17 +5,8 @@ source "$SRC/tests/cli/lib.bash"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" "$out" "$err"' EXIT
 manifest="$SRC/tests/methods/causalmm/tiny.yaml"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-port=$(free_port)
-pids=()
-for r in 0 1; do
-  MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 \
-    "$MMDEBIAS" run "$manifest" --out "$work/two" >"$work/rank$r.out" 2>"$work/rank$r.err" &
-  pids+=($!)
-done
-rc=0; for p in "${pids[@]}"; do wait "$p" || rc=$?; done
-[[ $rc -eq 0 ]] || { cat "$work"/rank*.err; fail "the 2-rank run failed"; }
+two_ranks "$work/two" "$manifest"
 run run "$manifest" --out "$work/one" train.batch_size=64
 expect_code 0
 

@@ -3,7 +3,6 @@
 source "$SRC/tests/cli/lib.bash"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" "$out" "$err"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 cat >"$work/m.yaml" <<'YAML'
 mmdebias: 1
@@ -19,15 +18,7 @@ train: {epochs: 3, batch_size: 16, optimizer: adam, lr: 0.005, log_every: 4}
 run: {name: infomin-dist, seed: 5, threads: 1, dist_timeout: 60}
 YAML
 
-port=$(free_port)
-pids=()
-for r in 0 1; do
-  MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 \
-    "$MMDEBIAS" run "$work/m.yaml" --out "$work/two" >"$work/rank$r.out" 2>"$work/rank$r.err" &
-  pids+=($!)
-done
-rc=0; for p in "${pids[@]}"; do wait "$p" || rc=$?; done
-[[ $rc -eq 0 ]] || { cat "$work"/rank*.err; fail "the 2-rank run failed"; }
+two_ranks "$work/two" "$work/m.yaml"
 run run "$work/m.yaml" --out "$work/one" train.batch_size=32
 expect_code 0
 
