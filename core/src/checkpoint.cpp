@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <torch/serialize/input-archive.h>
@@ -53,17 +56,20 @@ std::string checkpoint_name(int64_t step) {
   return name;
 }
 
+// Test-only fault hook (scripts/torture, tests/cli/torture_short.sh): MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=N
+// sleeps N ms at each stage of a checkpoint write, so a test can kill the process mid-write. Never set it
+// in real runs; unset, it costs one getenv per process.
+void pause_for_test() {
+  static const long ms = [] {
+    const char* value = std::getenv("MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS");
+    return value ? std::atol(value) : 0L;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
 // Reads the archive after verifying the sidecar digest; every failure names the file.
 void open_archive(const fs::path& file, torch::serialize::InputArchive& archive) {
-  if (!fs::exists(file)) throw InputError("checkpoint " + file.string() + " does not exist");
-  fs::path sidecar = file.string() + ".sha256";
-  if (!fs::exists(sidecar))
-    throw InputError("checkpoint " + file.string() + " has no " + sidecar.filename().string() + " beside it: it was never completed");
-  std::string expected = read_text(sidecar);
-  expected.erase(std::remove_if(expected.begin(), expected.end(), ::isspace), expected.end());
-  std::string actual = sha256_file(file);
-  if (actual != expected)
-    throw InputError("checkpoint " + file.string() + " is corrupt or truncated: its sha256 is " + actual + ", the sidecar says " + expected);
+  if (std::string problem = checkpoint_problem(file); !problem.empty()) throw InputError(problem);
   try {
     archive.load_from(file.string());
   } catch (const c10::Error& e) {
@@ -99,7 +105,22 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const fs::path
 
 }  // namespace
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
+std::string checkpoint_problem(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return "checkpoint " + file.string() + " does not exist";
+  fs::path sidecar = file.string() + ".sha256";
+  if (!fs::exists(sidecar, ec))
+    return "checkpoint " + file.string() + " has no " + sidecar.filename().string() + " beside it: it was never completed";
+  std::string expected = read_text(sidecar);
+  expected.erase(std::remove_if(expected.begin(), expected.end(), ::isspace), expected.end());
+  std::string actual = sha256_file(file);
+  if (actual != expected)
+    return "checkpoint " + file.string() + " is corrupt or truncated: its sha256 is " + actual + ", the sidecar says " +
+           (expected.empty() ? "nothing (it is empty)" : expected);
+  return "";
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text, const std::function<void()>& before_rename) {
   fs::path tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -113,6 +134,7 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
     throw;
   }
   ::close(fd);
+  if (before_rename) before_rename();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     fs::remove(tmp);
     throw RunError("cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno));
@@ -147,8 +169,10 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
   const std::string data = bytes.str();
 
   fs::path file = dir / checkpoint_name(meta.position.step);
-  write_file_atomically(file, data);
-  write_file_atomically(file.string() + ".sha256", sha256_bytes(data.data(), data.size()) + "\n");
+  write_file_atomically(file, data, pause_for_test);
+  pause_for_test();
+  write_file_atomically(file.string() + ".sha256", sha256_bytes(data.data(), data.size()) + "\n", pause_for_test);
+  pause_for_test();
   write_file_atomically(dir / "latest", file.filename().string() + "\n");  // the commit point
 
   std::vector<fs::path> all;

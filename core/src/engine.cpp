@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "mmdebias/core/checkpoint.hpp"
+#include "mmdebias/core/checkpoint_choice.hpp"
 #include "mmdebias/core/distributed.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/eval_samples.hpp"
@@ -22,6 +23,7 @@
 #include "mmdebias/core/resume_check.hpp"
 #include "mmdebias/core/run_directory.hpp"
 #include "mmdebias/core/scorer_state.hpp"
+#include "mmdebias/core/stop_request.hpp"
 #include "mmdebias/core/trainer.hpp"
 #include "session.hpp"
 
@@ -73,6 +75,17 @@ void restore_rng(RunState& state, std::map<std::string, at::Tensor> states) {
     states.erase(it);
   }
   state.rngs.restore(states);
+}
+
+// A plugin's exception during training names the step it stopped after and the checkpoint that is kept.
+TrainResult train_naming_step(Trainer& trainer, const RunState& state, const fs::path& checkpoints) {
+  try {
+    return trainer.run();
+  } catch (const ComponentError& e) {
+    std::optional<fs::path> kept = latest_checkpoint(checkpoints);
+    throw RunError("training stopped after step " + std::to_string(state.step) + ": " + e.what() + "; " +
+                   (kept ? "the last checkpoint " + kept->string() + " is intact" : "no checkpoint was written yet"));
+  }
 }
 
 Manifest manifest_of(const RunRequest& r) {
@@ -141,8 +154,10 @@ RunOutcome run_pipeline(const RunRequest& request) {
   dir = collective.broadcast_string(dir.string());  // the timestamped name is rank 0's
   std::optional<fs::path> latest;
   if (resuming) {
-    latest = latest_checkpoint(dir / "checkpoints");
-    if (!latest) throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet (start it again with run)");
+    latest = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
+    if (!latest)
+      throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet; start it again with `mmdebias run " +
+                       (dir / "manifest.yaml").string() + " --out " + dir.string() + "`");
     std::vector<std::string> differences = resume_differences(read_checkpoint_meta(*latest).resolved_manifest, session->resolved_text);
     if (!differences.empty()) {
       differences.insert(differences.begin(), "cannot resume " + dir.string() + ": what the run was started with has changed:");
@@ -153,9 +168,19 @@ RunOutcome run_pipeline(const RunRequest& request) {
   }
   RunDirectory run_dir(dir);
   state.logger = make_logger(run_dir, collective.rank());
+  if (writer) remove_unfinished_writes(run_dir.checkpoints());
   if (writer && !resuming) {
     write_file_atomically(run_dir.manifest(), session->config_text);
     write_file_atomically(run_dir.resolved(), session->resolved_text);
+    write_file_atomically(run_dir.metrics(), "");  // a start that died before its first checkpoint logged lines
+  }
+  if (writer && resuming && !request.checkpoint.empty()) {  // continuing from an earlier checkpoint: later ones go aside
+    for (const std::string& name : set_aside_later_checkpoints(run_dir.checkpoints(), *latest))
+      state.logger->info("moved {} (after the chosen checkpoint) to {}", name, (run_dir.checkpoints() / "discarded").string());
+    if (fs::exists(run_dir.summary())) {  // it described the end of the discarded continuation
+      fs::create_directories(run_dir.checkpoints() / "discarded");
+      fs::rename(run_dir.summary(), run_dir.checkpoints() / "discarded" / "summary.json");
+    }
   }
 
   PipelineModel& model = *session->model;
@@ -196,7 +221,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
                          "so the run will not match an uninterrupted one bit for bit", meta.rng_by_rank.size(), collective.world_size());
     trainer->resume_from(meta.position);
     state.step = meta.position.step;
-    if (writer) run_dir.truncate_metrics_after(meta.position.step);
+    if (writer) run_dir.truncate_metrics_after(meta.position.step, meta.position.step >= trainer->total_steps());
     state.logger->info("resumed {} at step {} (epoch {}, batch {})", latest->string(), meta.position.step, meta.position.epoch,
                        meta.position.next_batch);
   } else {
@@ -204,7 +229,21 @@ RunOutcome run_pipeline(const RunRequest& request) {
                        collective.world_size(), session->threads, state.device.str());
   }
 
-  TrainResult trained = trainer->run();
+  TrainResult trained;
+  {
+    StopSignalScope stop_on_signal;  // SIGTERM/SIGINT: checkpoint at the next step boundary, then stop
+    trained = train_naming_step(*trainer, state, run_dir.checkpoints());
+  }
+  // A request that came after the last step's all-reduce finds that step checkpointed too (the last one is).
+  if (const int signal = trained.stop_signal != 0 ? trained.stop_signal : stop_signal_received()) {
+    std::optional<fs::path> saved = latest_checkpoint(run_dir.checkpoints());
+    if (writer)
+      state.logger->info("stopped by {} at step {}; checkpoint {} saved; continue with: mmdebias run --resume {}", signal_name(signal),
+                         trained.steps, saved ? saved->filename().string() : "(none)", dir.string());
+    RunOutcome stopped{dir, {{"steps", trained.steps}, {"rank", collective.rank()}}};
+    stopped.stopped_by_signal = signal;
+    return stopped;
+  }
   const std::string digest = params_sha256(model.root());
   fit_scorers(model, state, session->train_data, eval_options);
   if (writer) save_scorer_state(model, run_dir.scorers(), {digest, session->train_data->fingerprint()});
@@ -236,10 +275,11 @@ RunOutcome run_pipeline(const RunRequest& request) {
   return {dir, summary};
 }
 
-nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Override>& overrides, SearchPath search) {
+nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Override>& overrides, SearchPath search,
+                            const std::string& checkpoint) {
   RunDirectory run_dir(run_dir_path);
   if (!fs::exists(run_dir.manifest())) throw InputError(run_dir_path.string() + " is not a run directory (no manifest.yaml)");
-  std::optional<fs::path> latest = latest_checkpoint(run_dir.checkpoints());
+  std::optional<fs::path> latest = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias eval " + run_dir_path.string());
   if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
   Manifest manifest = load_manifest(run_dir.manifest(), overrides);
   std::unique_ptr<Session> session = open_session(manifest, std::move(search));

@@ -31,7 +31,7 @@ void RunDirectory::append_metrics(const nlohmann::json& line) {
   metrics_.flush();
 }
 
-void RunDirectory::truncate_metrics_after(int64_t step) {
+void RunDirectory::truncate_metrics_after(int64_t step, bool drop_eval_at_step) {
   if (metrics_.is_open()) metrics_.close();
   std::ifstream in(metrics());
   if (!in) return;
@@ -41,6 +41,7 @@ void RunDirectory::truncate_metrics_after(int64_t step) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;  // a half-written last line of a killed run
     if (j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() > step) continue;
+    if (drop_eval_at_step && j.value("type", "") == "eval" && j.value("step", int64_t{-1}) == step) continue;
     kept += line + "\n";
   }
   in.close();

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 
 #include <ATen/ATen.h>
 #include <torch/nn/utils/clip_grad.h>
 
 #include "mmdebias/core/data_loader.hpp"
 #include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/stop_request.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -32,6 +34,18 @@ LoaderOptions loader_options(const RunState& state, const sdk::Options& train, i
   lo.prefetch = prefetch;
   lo.threads = std::max(1, threads);
   return lo;
+}
+
+// A stop request rides in the loss all-reduce (two slots: SIGTERM, SIGINT), so every rank learns of any
+// rank's request in the same micro-batch and all stop at the same step, with no collective of their own.
+at::Tensor stop_slots() {
+  const int signal = stop_signal_received();
+  return at::tensor({signal == SIGTERM ? 1.0 : 0.0, signal == SIGINT ? 1.0 : 0.0}, at::kDouble);
+}
+
+int agreed_stop(const at::Tensor& global) {
+  const int64_t n = global.size(0);
+  return global[n - 2].item<double>() > 0 ? SIGTERM : global[n - 1].item<double>() > 0 ? SIGINT : 0;
 }
 
 }  // namespace
@@ -64,8 +78,9 @@ TrainResult Trainer::run() {
   int64_t samples_at_start = position_.samples_seen, samples_since_log = 0;
   auto log_time = start;
   double last_loss = 0;
+  int stopping = 0;  // the signal all ranks agreed to stop for; acted on at the next step boundary
 
-  while (position_.step < total_steps_) {
+  while (position_.step < total_steps_ && result.stop_signal == 0) {
     state_.epoch = position_.epoch;
     loader.start_epoch(position_.epoch, position_.next_batch);
     int64_t micro = 0;
@@ -88,13 +103,14 @@ TrainResult Trainer::run() {
       // any rank's loss is not finite, so they stop together instead of waiting on each other.
       std::vector<at::Tensor> values{loss.total.detach().reshape({1})};
       for (const auto& part : loss.parts) values.push_back(part.second.detach().reshape({1}));
-      at::Tensor global = at::cat(values).to(at::kCPU, at::kDouble);
+      at::Tensor global = at::cat({at::cat(values).to(at::kCPU, at::kDouble), stop_slots()});
       const int world = state_.collective->world_size();
       if (world > 1) {
         state_.collective->all_reduce_sum(global);
         global.div_(static_cast<double>(world));
       }
       double total = global[0].item<double>();
+      if (stopping == 0) stopping = agreed_stop(global);
       // A non-finite loss stops the run before it can reach the weights or a checkpoint.
       if (!std::isfinite(total)) {
         std::string offender = "total";
@@ -151,11 +167,17 @@ TrainResult Trainer::run() {
         position_.next_batch = 0;
       }
       bool last = position_.step >= total_steps_;
-      if (callbacks_.checkpoint && ((checkpoint_every > 0 && position_.step % checkpoint_every == 0) ||
-                                    (checkpoint_every == 0 && epoch_done) || last))
-        callbacks_.checkpoint(position_);
+      // Evaluation before the checkpoint: a run killed between the two resumes from the earlier checkpoint
+      // and evaluates again, so metrics.jsonl never misses an evaluation (nor repeats one).
       if (callbacks_.evaluate && !last && ((eval_every > 0 && position_.step % eval_every == 0) || (eval_every == 0 && epoch_done)))
         callbacks_.evaluate(position_.step);
+      if (callbacks_.checkpoint && ((checkpoint_every > 0 && position_.step % checkpoint_every == 0) ||
+                                    (checkpoint_every == 0 && epoch_done) || last || stopping != 0))
+        callbacks_.checkpoint(position_);
+      if (stopping != 0) {  // every rank saved this step above
+        result.stop_signal = stopping;
+        break;
+      }
       if (epoch_done) break;
     }
   }

@@ -35,8 +35,9 @@ class RunDirectory {
 
   /// Appends one JSON line to metrics.jsonl and flushes it.
   void append_metrics(const nlohmann::json& line);
-  /// Drops metrics lines logged after step (a resumed run replays them).
-  void truncate_metrics_after(int64_t step);
+  /// Drops metrics lines logged after step (a resumed run replays them), and the evaluation at step too
+  /// when drop_eval_at_step (the final evaluation, which a resume of the last step runs again).
+  void truncate_metrics_after(int64_t step, bool drop_eval_at_step = false);
   /// Writes summary.json atomically.
   void write_summary(const nlohmann::json& summary);
 

@@ -32,6 +32,7 @@ struct TrainResult {
   double samples_per_second = 0;    ///< Over this process's loop.
   double data_wait_fraction = 0;    ///< Share of the loop spent waiting for the data loader.
   nlohmann::json last = nlohmann::json::object();  ///< The last logged loss parts.
+  int stop_signal = 0;              ///< SIGTERM/SIGINT when a stop request ended the loop early (step `steps` was checkpointed).
 };
 
 /// Trains a PipelineModel on a prepared dataset following the `train` section.
@@ -51,7 +52,9 @@ class Trainer {
   const RunPosition& position() const { return position_; }
   /// Optimizer steps the whole run takes (train.steps, or epochs x steps per epoch).
   int64_t total_steps() const { return total_steps_; }
-  /// Runs until total_steps(). Throws RunError naming the step and term on a non-finite loss.
+  /// Runs until total_steps(), or until a stop request (stop_request.hpp) on any rank: then every rank
+  /// checkpoints the step it reached and returns with stop_signal set. Throws RunError naming the step
+  /// and term on a non-finite loss.
   TrainResult run();
 
  private:
