@@ -1,5 +1,5 @@
 // mmdebias: the command-line host. Dispatches to subcommands and maps errors to exit codes
-// (0 ok, 2 bad input, 1 failure while running).
+// (0 ok, 2 bad input, 1 failure while running; a run stopped by a signal returns 128 + signal).
 #include <iostream>
 #include <map>
 
@@ -34,7 +34,8 @@ const std::map<std::string, Entry>& commands() {
 void print_usage(std::ostream& out) {
   out << "Usage: mmdebias COMMAND [ARGS...]   (mmdebias COMMAND --help for a command's options)\n\nCommands:\n";
   for (const auto& kv : commands()) out << "  " << kv.first << std::string(12 - kv.first.size(), ' ') << kv.second.summary << "\n";
-  out << "\nExit codes: 0 ok, 2 bad input (manifest, arguments, refused plugin), 1 failure while running.\n";
+  out << "\nExit codes: 0 ok, 2 bad input (manifest, arguments, refused plugin), 1 failure while running,\n"
+         "143 / 130 a run stopped by SIGTERM / SIGINT (its checkpoint saved; continue with run --resume).\n";
 }
 
 }  // namespace
