@@ -67,6 +67,23 @@ void pause_for_test() {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
+// A write of the checkpoint for step failed (disk full, I/O error): the temp file is already gone; the
+// new file and its sidecar go too unless latest points at them, so the previous checkpoint stays the
+// latest and nothing half-made is left. Returns the message to stop the run with.
+std::string checkpoint_write_failed(const fs::path& dir, const fs::path& file, int64_t step, const std::string& why) {
+  std::optional<fs::path> latest = latest_checkpoint(dir);
+  std::error_code ec;
+  if (!latest || latest->filename() != file.filename()) {
+    fs::remove(file.string() + ".sha256", ec);
+    fs::remove(file, ec);
+  }
+  std::string message = "the checkpoint of step " + std::to_string(step) + " was not saved: " + why + "; ";
+  if (latest && latest->filename() != file.filename())
+    return message + "the previous checkpoint " + latest->string() + " is intact and still the latest: free some space, then continue with `mmdebias run --resume " + dir.parent_path().string() + "`";
+  if (latest) return message + "latest still points at " + latest->string() + "; free some space, then continue with `mmdebias run --resume " + dir.parent_path().string() + "`";
+  return message + "the run has no earlier checkpoint; free some space and start it again";
+}
+
 // Reads the archive after verifying the sidecar digest; every failure names the file.
 void open_archive(const fs::path& file, torch::serialize::InputArchive& archive) {
   if (std::string problem = checkpoint_problem(file); !problem.empty()) throw InputError(problem);
@@ -169,11 +186,15 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
   const std::string data = bytes.str();
 
   fs::path file = dir / checkpoint_name(meta.position.step);
-  write_file_atomically(file, data, pause_for_test);
-  pause_for_test();
-  write_file_atomically(file.string() + ".sha256", sha256_bytes(data.data(), data.size()) + "\n", pause_for_test);
-  pause_for_test();
-  write_file_atomically(dir / "latest", file.filename().string() + "\n");  // the commit point
+  try {
+    write_file_atomically(file, data, pause_for_test);
+    pause_for_test();
+    write_file_atomically(file.string() + ".sha256", sha256_bytes(data.data(), data.size()) + "\n", pause_for_test);
+    pause_for_test();
+    write_file_atomically(dir / "latest", file.filename().string() + "\n");  // the commit point
+  } catch (const RunError& e) {
+    throw RunError(checkpoint_write_failed(dir, file, meta.position.step, e.what()));
+  }
 
   std::vector<fs::path> all;
   for (const auto& e : fs::directory_iterator(dir))

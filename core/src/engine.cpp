@@ -16,6 +16,7 @@
 
 #include "mmdebias/core/checkpoint.hpp"
 #include "mmdebias/core/checkpoint_choice.hpp"
+#include "mmdebias/core/disk_space.hpp"
 #include "mmdebias/core/distributed.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/eval_samples.hpp"
@@ -167,6 +168,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
     throw InputError(dir.string() + " already holds a run; continue it with `mmdebias run --resume " + dir.string() + "` or choose another --out");
   }
   RunDirectory run_dir(dir);
+  if (writer) require_run_space(dir, session->model->root(), train);  // exit 2 now rather than a failed checkpoint later
   state.logger = make_logger(run_dir, collective.rank());
   if (writer) remove_unfinished_writes(run_dir.checkpoints());
   if (writer && !resuming) {

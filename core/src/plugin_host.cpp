@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "load_crash_note.hpp"
 #include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {
@@ -92,6 +93,7 @@ void PluginHost::load_file(const fs::path& file, const std::map<std::string, std
   PluginStatus status;
   status.path = fs::absolute(file).lexically_normal();
   try {
+    detail::LoadCrashNote crash_note(status.path);  // a segfault while loading names the file and --verify
     std::shared_ptr<PluginLibrary> plugin = PluginLibrary::open(file);
     status.info = plugin->info();
     if (auto refusal = handshake_refusal(plugin->info(), host_build_info(), plugin->path())) throw InputError(*refusal);

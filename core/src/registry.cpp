@@ -1,6 +1,7 @@
 #include "mmdebias/core/registry.hpp"
 
 #include <array>
+#include <cstdio>
 
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/guard.hpp"
@@ -38,13 +39,25 @@ void Registry::register_plugin(const std::shared_ptr<PluginLibrary>& plugin) {
   current_ = plugin;
   added_.clear();
   char error[1024] = {0};
-  // The trampoline catches everything (also our own InputError from add()) and reports it as a code.
-  int rc = plugin->register_fn()(static_cast<sdk::Registrar*>(this), error, sizeof error);
+  int rc = 0;
+  // The SDK's trampoline catches everything (also our own InputError from add()) and reports it as a
+  // code; a hand-written registration function may not, so nothing may escape past here either.
+  try {
+    rc = plugin->register_fn()(static_cast<sdk::Registrar*>(this), error, sizeof error);
+  } catch (const std::exception& e) {
+    rc = -1;
+    std::snprintf(error, sizeof error, "%s (an exception escaped its registration function)", e.what());
+  } catch (...) {
+    rc = -1;
+    std::snprintf(error, sizeof error, "an exception not derived from std::exception escaped its registration function");
+  }
+  error[sizeof error - 1] = '\0';  // a plugin may fill the buffer without terminating it
   current_.reset();
   if (rc != 0) {
     for (const auto& name : added_) entries_.erase(name);  // all or nothing
     added_.clear();
-    throw InputError("plugin '" + plugin->info().name + "' (" + plugin->path().string() + ") failed to register its components: " + error);
+    std::string why = error[0] ? std::string(error) : "it returned " + std::to_string(rc) + " and gave no message";
+    throw InputError("refused " + plugin->path().string() + " (plugin '" + plugin->info().name + "'): its registration failed: " + why);
   }
   added_.clear();
 }

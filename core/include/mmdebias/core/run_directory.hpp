@@ -13,7 +13,8 @@ namespace mmdebias::core {
 /// The files of one run, under one directory.
 class RunDirectory {
  public:
-  /// Uses dir (created when missing); throws RunError when it cannot be created or written.
+  /// Uses dir (created when missing); throws InputError (exit 2) when it cannot be created or a file in it
+  /// cannot be created, written, flushed and removed.
   explicit RunDirectory(std::filesystem::path dir);
 
   /// The directory.
