@@ -139,6 +139,9 @@ int set_thread_count(int threads) {
 }
 
 RunOutcome run_pipeline(const RunRequest& request) {
+  // From setup to the last step, SIGTERM/SIGINT only ask the trainer to checkpoint and stop (every rank
+  // at the same step, even when one rank alone was signalled); the final evaluation is not covered.
+  auto stop_on_signal = std::make_unique<StopSignalScope>();
   const bool resuming = !request.resume.empty();
   const DistributedConfig dist = distributed_config_from_env();
   Manifest manifest = manifest_of(request);
@@ -231,11 +234,8 @@ RunOutcome run_pipeline(const RunRequest& request) {
                        collective.world_size(), session->threads, state.device.str());
   }
 
-  TrainResult trained;
-  {
-    StopSignalScope stop_on_signal;  // SIGTERM/SIGINT: checkpoint at the next step boundary, then stop
-    trained = train_naming_step(*trainer, state, run_dir.checkpoints());
-  }
+  TrainResult trained = train_naming_step(*trainer, state, run_dir.checkpoints());
+  stop_on_signal.reset();  // a signal during the final evaluation ends the process: resume evaluates again
   // A request that came after the last step's all-reduce finds that step checkpointed too (the last one is).
   if (const int signal = trained.stop_signal != 0 ? trained.stop_signal : stop_signal_received()) {
     std::optional<fs::path> saved = latest_checkpoint(run_dir.checkpoints());

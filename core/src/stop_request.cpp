@@ -26,8 +26,8 @@ void on_stop_signal(int signal) {
     return;  // a repeated SIGTERM (launchers often forward one to every process) changes nothing
   }
   g_signal = signal;
-  say(signal == SIGTERM ? "\nmmdebias: SIGTERM received: saving a checkpoint at the end of this step, then exiting\n"
-                        : "\nmmdebias: SIGINT received: saving a checkpoint at the end of this step, then exiting "
+  say(signal == SIGTERM ? "\nmmdebias: SIGTERM received: saving a checkpoint at the end of the current step, then exiting\n"
+                        : "\nmmdebias: SIGINT received: saving a checkpoint at the end of the current step, then exiting "
                           "(press Ctrl-C again to quit at once)\n");
 }
 

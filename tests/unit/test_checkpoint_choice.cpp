@@ -55,7 +55,7 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 }  // namespace
 
-TEST_CASE("checkpoints are listed newest first; sidecars, temp files and others are not checkpoints") {
+TEST_CASE("checkpoints are listed newest first, and sidecars, temp files and others are not checkpoints") {
   CheckpointDir c;
   c.add(10), c.add(200), c.add(30);
   CheckpointDir::write(c.dir / "ckpt-000000040.pt.tmp-123", "x");
@@ -67,7 +67,7 @@ TEST_CASE("checkpoints are listed newest first; sidecars, temp files and others 
   CHECK(all[2].step == 10);
 }
 
-TEST_CASE("no latest: nothing to resume; a good latest is chosen") {
+TEST_CASE("no latest means nothing to resume, and a good latest is chosen") {
   CheckpointDir c;
   CHECK_FALSE(core::choose_checkpoint(c.dir, "", "x").has_value());
   c.add(10), c.add(20);
@@ -184,7 +184,7 @@ TEST_CASE("temporary files of a killed write are removed, checkpoints are not") 
   CHECK(core::checkpoint_problem(c.file(10)).empty());
 }
 
-TEST_CASE("SIGTERM and SIGINT inside a StopSignalScope only record a stop request; outside, the old handlers") {
+TEST_CASE("SIGTERM and SIGINT inside a StopSignalScope only record a stop request, and the old handlers return after it") {
   core::clear_stop_request();
   struct sigaction before {};
   ::sigaction(SIGTERM, nullptr, &before);
