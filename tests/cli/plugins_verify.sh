@@ -2,6 +2,9 @@
 # registering is reported (crashed with its signal; timed out) and the parent survives; text and JSON.
 source "$(dirname "$0")/lib.bash"
 unset MMDEBIAS_PLUGIN_PATH
+# Under AddressSanitizer (scripts/sanitize) the fixture's SIGSEGV must kill the process, as in a normal
+# build, not become an ASan report and exit 1: what is checked here is that the signal is seen and named.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 crash="$FIXTURES/fixture_crash/mmdebias-fixture_crash.so"
 hang="$FIXTURES/fixture_hang/mmdebias-fixture_hang.so"
 
