@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <csignal>
 
 #include <ATen/ATen.h>
@@ -15,6 +16,12 @@ namespace mmdebias::core {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 sdk::Batch to_device(sdk::Batch batch, c10::Device device) {
   if (device.is_cpu()) return batch;
@@ -119,7 +126,8 @@ TrainResult Trainer::run() {
         throw RunError("step " + std::to_string(position_.step + 1) + ": the loss is not finite (term '" + offender +
                        "' = " + std::to_string(total) + "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
       }
-      (loss.total / static_cast<double>(accumulate)).backward();
+      // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
+      (accumulate == 1 ? loss.total : loss.total / static_cast<double>(accumulate)).backward();
       if (parts_sum.empty()) for (const auto& p : loss.parts) parts_sum.emplace_back(p.first, 0.0);
       for (size_t i = 0; i < loss.parts.size() && i < parts_sum.size(); ++i) parts_sum[i].second += global[static_cast<int64_t>(i) + 1].item<double>();
       last_loss = total;
@@ -148,7 +156,11 @@ TrainResult Trainer::run() {
         double since = std::chrono::duration<double>(Clock::now() - log_time).count();
         nlohmann::json line = {{"type", "train"}, {"step", position_.step}, {"epoch", position_.epoch},
                                {"lr", optimizer_->param_groups()[0].options().get_lr()}, {"loss", last_loss},
-                               {"samples_per_s", since > 0 ? samples_since_log / since : 0.0}};
+                               {"samples_per_s", since > 0 ? samples_since_log / since : 0.0},
+                               // Cumulative, so a steady-state rate between two lines excludes start-up (bench/run).
+                               {"seconds", std::chrono::duration<double>(Clock::now() - start).count()},
+                               {"cpu_seconds", process_cpu_seconds()},  // all threads: robust to other processes' load
+                               {"samples", position_.samples_seen}};
         nlohmann::json parts = nlohmann::json::object();
         for (const auto& [name, sum] : parts_sum) parts[name] = sum / static_cast<double>(std::max<int64_t>(1, accumulate));
         line["terms"] = parts;

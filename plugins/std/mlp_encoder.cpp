@@ -48,7 +48,8 @@ class MlpEncoder : public sdk::Encoder {
     for (size_t i = 0; i < layers_.size(); ++i) {
       x = layers_[i]->forward(x);
       if (!norms_.empty()) x = norms_[i]->forward(x);
-      x = at::dropout(activate(x, activation_), dropout_, is_training());
+      x = activate(x, activation_);
+      if (dropout_ > 0) x = at::dropout(x, dropout_, is_training());  // p = 0 returns x: skip the dispatch
     }
     return out_->forward(x);
   }

@@ -160,6 +160,38 @@ TEST_CASE("test_data_loader: collate stacks modalities and annotations") {
   CHECK((none.ood.scalar_type() == at::kBool));
 }
 
+// collate copies contiguous CPU samples with memcpy and stacks the rest (views, other strides): both must give
+// at::stack's result exactly, for every dtype a dataset yields, and the batch must take part in autograd.
+TEST_CASE("test_data_loader: collate equals at::stack for contiguous, strided and view samples") {
+  const std::vector<int64_t> indices = {0, 1, 2};
+  for (auto dtype : {at::kFloat, at::kDouble, at::kLong, at::kByte, at::kBool}) {
+    at::Tensor source = (at::arange(3 * 4 * 5, at::kLong).reshape({3, 4, 5}) % 7).to(dtype);
+    std::vector<sdk::Sample> rows(3), columns(3);
+    std::vector<at::Tensor> row_parts, column_parts;
+    for (int64_t i = 0; i < 3; ++i) {
+      rows[static_cast<size_t>(i)].inputs["x"] = source[i];                       // contiguous views
+      columns[static_cast<size_t>(i)].inputs["x"] = source[i].transpose(0, 1);    // strided: the stack path
+      row_parts.push_back(source[i]);
+      column_parts.push_back(source[i].transpose(0, 1));
+    }
+    CHECK(at::equal(core::collate(rows, indices).inputs.at("x"), at::stack(row_parts, 0)));
+    CHECK(at::equal(core::collate(columns, indices).inputs.at("x"), at::stack(column_parts, 0)));
+    CHECK(core::collate(rows, indices).inputs.at("x").is_contiguous());
+  }
+}
+
+// The loader reads samples with autograd off (InferenceMode) and collates outside it: a batch is a normal
+// tensor that autograd may save for backward, as a model's first layer does with its input.
+TEST_CASE("test_data_loader: loaded batches can be saved for backward") {
+  core::DataLoader loader(tiny(10), opts(4));
+  loader.start_epoch(0, 0);
+  at::Tensor x = loader.next()->inputs.at("a");
+  CHECK_FALSE(x.is_inference());
+  at::Tensor w = at::ones({3}).set_requires_grad(true);
+  (x * w).sum().backward();  // mul saves x for w's gradient
+  CHECK(at::allclose(w.grad(), x.sum(0)));
+}
+
 TEST_CASE("test_data_loader: collate refuses samples that disagree") {
   TinyDataset ds(10);
   std::vector<int64_t> indices = {0, 1, 5};

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""The equivalent PyTorch training script that bench/run compares the host against.
+
+The same model, loop and timing as bench/baseline_train.cpp (read it for the model): per-modality MLPs
+(Linear -> ReLU ... -> Linear), concatenation, one Linear head, cross-entropy, torch.optim.Adam with the
+manifest's lr; data generated in memory up front, each batch an index_select of a per-epoch permutation.
+Timed from the end of step --warmup to the end of step --steps; prints one JSON line.
+
+  /usr/bin/python3 bench/pytorch_train.py --modalities 2 --dim 16 --hidden 64 --out-dim 32 --classes 4 \
+      --batch 64 --steps 2000 --warmup 200 --threads 1
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self, dim, hidden, out):
+        super().__init__()
+        widths = [dim] + hidden
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+        self.out = torch.nn.Linear(widths[-1], out)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = F.relu(layer(x))
+        return self.out(x)
+
+
+class ConcatModel(torch.nn.Module):
+    def __init__(self, modalities, dim, hidden, out_dim, classes):
+        super().__init__()
+        self.encoders = torch.nn.ModuleList(Mlp(dim, hidden, out_dim) for _ in range(modalities))
+        self.head = torch.nn.Linear(out_dim * modalities, classes)
+
+    def forward(self, inputs):
+        return self.head(torch.cat([e(x) for e, x in zip(self.encoders, inputs)], 1))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--modalities", type=int, default=2)
+    p.add_argument("--dim", type=int, default=16)
+    p.add_argument("--hidden", default="64", help="comma-separated widths")
+    p.add_argument("--out-dim", type=int, default=32)
+    p.add_argument("--classes", type=int, default=4)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--samples", type=int, default=4000)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    a = p.parse_args()
+    warmup = a.steps // 10 if a.warmup is None else a.warmup
+    if warmup >= a.steps:
+        p.error("--warmup must be below --steps")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    dev = torch.device(a.device)
+    hidden = [int(h) for h in a.hidden.split(",") if h]
+
+    y = torch.randint(a.classes, (a.samples,)).to(dev)
+    x = [torch.randn(a.samples, a.dim).to(dev) for _ in range(a.modalities)]
+    model = ConcatModel(a.modalities, a.dim, hidden, a.out_dim, a.classes).to(dev)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=a.lr)
+
+    per_epoch = a.samples // a.batch
+    order = None
+    t0 = cpu0 = None
+    last_loss = 0.0
+    for step in range(a.steps):
+        b = step % per_epoch
+        if b == 0:
+            order = torch.randperm(a.samples).to(dev)
+        idx = order.narrow(0, b * a.batch, a.batch)
+        loss = F.cross_entropy(model([t.index_select(0, idx) for t in x]), y.index_select(0, idx))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if (step + 1) % a.log_every == 0 or step + 1 == a.steps:
+            last_loss = loss.item()
+        if step + 1 == warmup:
+            if dev.type == "cuda":
+                loss.item()
+            t0, cpu0 = time.perf_counter(), time.process_time()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    samples = (a.steps - warmup) * a.batch
+    print(json.dumps({"steady_samples_per_s": samples / seconds, "steady_samples_per_cpu_s": samples / cpu, "steady_seconds": seconds,
+                      "steady_steps": a.steps - warmup, "threads": torch.get_num_threads(), "last_loss": last_loss,
+                      "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()

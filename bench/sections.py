@@ -1,0 +1,322 @@
+"""bench/run's sections: each measures one item of the benchmark and returns a dict of figures and commands."""
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from harness import (PYTHON_WITH_TORCH, BenchError, alternate, both, cores, json_line, pick, program_rate, ratios, run,
+                     say, spread, spreads, steady_rate, summary, thread_env)
+
+SRC = Path(__file__).resolve().parent.parent
+MODELS = SRC / "bench" / "models"
+
+# The model sizes of bench/models/{small,gemm}.yaml, as the baseline and the PyTorch script take them.
+SMALL = {"modalities": 2, "dim": 16, "hidden": [64], "out-dim": 32, "classes": 4, "batch": 64, "samples": 4096}
+GEMM = {"modalities": 2, "dim": 256, "hidden": [1024, 1024], "out-dim": 256, "classes": 16, "batch": 256, "samples": 4096}
+
+
+class Bench:
+    """What every section shares: binaries, the scratch directory, threads, sizes for --quick or full."""
+
+    def __init__(self, build, work, threads, quick, device):
+        self.host = Path(build) / "bin" / "mmdebias"
+        self.baseline_bin = Path(build) / "bin" / "mmdebias-bench-baseline"
+        for b in (self.host, self.baseline_bin):
+            if not b.exists():
+                raise BenchError(f"{b} is missing: build it first (cmake --build {build} --target mmdebias mmdebias-bench-baseline)")
+        self.work = Path(work)
+        self.threads = threads
+        self.quick = quick
+        self.device = device
+        self.repeats = 3 if quick else 5
+        self.counter = 0
+
+    def fresh(self, name):
+        self.counter += 1
+        d = self.work / f"{self.counter:04d}-{name}"
+        shutil.rmtree(d, ignore_errors=True)
+        return d
+
+    def host_cmd(self, manifest, out, overrides):
+        return [self.host, "run", manifest, "--out", out, f"run.threads={self.threads}", f"run.device={self.device}"] + list(overrides)
+
+    def host_steady(self, manifest, overrides, warmup, name):
+        out = self.fresh(name)
+        run(self.host_cmd(manifest, out, overrides), self.threads, log=str(out) + ".log")
+        return steady_rate(out, warmup)
+
+    def model_args(self, sizes, steps, warmup):
+        args = []
+        for k, v in sizes.items():
+            args += [f"--{k}", ",".join(map(str, v)) if isinstance(v, list) else str(v)]
+        return args + ["--steps", str(steps), "--warmup", str(warmup), "--threads", str(self.threads), "--device", self.device]
+
+    def baseline(self, sizes, steps, warmup):
+        out, _ = run([self.baseline_bin, "train"] + self.model_args(sizes, steps, warmup), self.threads)
+        return program_rate(out)
+
+    def python(self, sizes, steps, warmup):
+        out, _ = run([PYTHON_WITH_TORCH, SRC / "bench" / "pytorch_train.py"] + self.model_args(sizes, steps, warmup), self.threads)
+        return program_rate(out)
+
+
+def rel(path):
+    return os.path.relpath(path, SRC)
+
+
+def host_line(b, manifest, overrides):
+    return " ".join([rel(b.host), "run", rel(manifest), "--out DIR", f"run.threads={b.threads}"] + [f"'{o}'" if " " in o else o for o in overrides])
+
+
+def model_line(b, what, sizes, steps, warmup):
+    args = " ".join(b.model_args(sizes, steps, warmup))
+    if what == "baseline":
+        return f"{rel(b.baseline_bin)} train {args}"
+    return f"/usr/bin/python3 bench/pytorch_train.py {args}"
+
+
+def size_overrides(sizes):
+    """The model sizes as host overrides, so the host trains exactly what the baseline and the script build
+    (the manifest's encoders are m0..m{M-1}, as std.gaussian names its modalities)."""
+    out = [f"data.modalities={sizes['modalities']}", f"data.dim={sizes['dim']}", f"data.classes={sizes['classes']}",
+           f"data.train_size={sizes['samples']}", f"train.batch_size={sizes['batch']}"]
+    for m in range(sizes["modalities"]):
+        out += [f"model.encoders.m{m}.hidden=[{','.join(map(str, sizes['hidden']))}]", f"model.encoders.m{m}.out_dim={sizes['out-dim']}"]
+    return out
+
+
+def _three_way(b, manifest, sizes, steps, warmup, label):
+    """Host, LibTorch baseline and PyTorch script on one model, alternating; samples/s of each round."""
+    overrides = [f"train.steps={steps}", f"train.log_every={1 if steps < 100 else 10}"] + size_overrides(sizes)
+    arms = {
+        "host": lambda: b.host_steady(manifest, overrides, warmup, label),
+        "baseline": lambda: b.baseline(sizes, steps, warmup),
+        "python": lambda: b.python(sizes, steps, warmup),
+    }
+    values = alternate(arms, b.repeats, lambda m: say(f"{label}: {m}"))
+    return values, {"host": host_line(b, manifest, overrides), "baseline": model_line(b, "baseline", sizes, steps, warmup),
+                    "python": model_line(b, "python", sizes, steps, warmup)}
+
+
+def linear_flops(sizes):
+    """FLOPs of one training step of the model, counted per Linear layer: forward 2·B·in·out; backward the
+    weight gradient 2·B·in·out plus the input gradient 2·B·in·out, except for the first layer of each encoder
+    (its input is data, which needs no gradient). Bias, ReLU, loss and Adam are elementwise and left out."""
+    B = sizes["batch"]
+    widths = [sizes["dim"]] + sizes["hidden"] + [sizes["out-dim"]]
+    total = 0
+    for m in range(sizes["modalities"]):
+        for i, (a, o) in enumerate(zip(widths, widths[1:])):
+            total += 2 * B * a * o * (2 if i == 0 else 3)
+    head_in = sizes["out-dim"] * sizes["modalities"]
+    total += 2 * B * head_in * sizes["classes"] * 3
+    return total
+
+
+def overhead_and_python(b):
+    """Sections 1-3: plugin overhead (host vs the hand-written LibTorch loop), host vs PyTorch on a small and a
+    GEMM-bound model, and the GEMM-bound step's FLOP/s against a measured torch.mm peak."""
+    small_steps, small_warm = (1000, 200) if b.quick else (3000, 500)
+    gemm_steps, gemm_warm = (10, 3) if b.quick else (25, 5)
+    out = {}
+    v, cmds = _three_way(b, MODELS / "small.yaml", SMALL, small_steps, small_warm, "small")
+    out["small"] = {"values": v, "commands": cmds,
+                    "host_vs_baseline": both(v["host"], v["baseline"]), "host_vs_python": both(v["host"], v["python"]),
+                    "host": spreads(v["host"]), "baseline": spreads(v["baseline"]), "python": spreads(v["python"])}
+    mm_size = 1024 if b.quick else 2048
+    mm_cmd = [b.baseline_bin, "mm", "--size", mm_size, "--repeats", 5, "--threads", b.threads, "--device", b.device]
+    overrides = [f"train.steps={gemm_steps}", "train.log_every=1"] + size_overrides(GEMM)
+    arms = {
+        "host": lambda: b.host_steady(MODELS / "gemm.yaml", overrides, gemm_warm, "gemm"),
+        "baseline": lambda: b.baseline(GEMM, gemm_steps, gemm_warm),
+        "python": lambda: b.python(GEMM, gemm_steps, gemm_warm),
+        "mm": lambda: (lambda d: {"wall": d["mm_flops"], "cpu": d["mm_flops_per_cpu_s"]})(json_line(run(mm_cmd, b.threads)[0])),
+    }
+    v = alternate(arms, b.repeats, lambda m: say(f"gemm: {m}"))
+    flops = linear_flops(GEMM)
+    per_sample = flops / GEMM["batch"]
+    out["gemm"] = {"values": v, "flops_per_step": flops,
+                   "commands": {"host": host_line(b, MODELS / "gemm.yaml", overrides),
+                                "baseline": model_line(b, "baseline", GEMM, gemm_steps, gemm_warm),
+                                "python": model_line(b, "python", GEMM, gemm_steps, gemm_warm),
+                                "mm": " ".join(map(str, [rel(b.baseline_bin)] + mm_cmd[1:]))},
+                   "host_vs_baseline": both(v["host"], v["baseline"]), "host_vs_python": both(v["host"], v["python"]),
+                   "host": spreads(v["host"]), "baseline": spreads(v["baseline"]), "python": spreads(v["python"]),
+                   "mm": spreads(v["mm"]),
+                   # Wall with wall, CPU time with CPU time, within each round.
+                   "host_fraction_of_peak": {k: ratios([h * per_sample for h in pick(v["host"], k)], pick(v["mm"], k)) for k in ("wall", "cpu")},
+                   "baseline_fraction_of_peak": {k: ratios([h * per_sample for h in pick(v["baseline"], k)], pick(v["mm"], k)) for k in ("wall", "cpu")}}
+    return out
+
+
+def data_pipeline(b):
+    """Section 4: the share of training time the trainer waits for the loader, for every built-in dataset."""
+    files_root = b.work / "digits-files"
+    if not (files_root / "train").exists():
+        run([PYTHON_WITH_TORCH, SRC / "examples" / "files" / "make_digits.py", files_root], 1)
+    steps = 60 if b.quick else 200
+    common = [f"train.steps={steps}", "train.log_every=10", "train.checkpoint_every=1000000", "train.eval_every=1000000",
+              "eval.scorers=[]"]
+    datasets = {
+        "std.gaussian": (MODELS / "small.yaml", []),
+        "data.fashion_captions": (SRC / "examples" / "fashion-captions.yaml", ["data.train_size=3000", "data.test_size=500"]),
+        "data.av_digits": (SRC / "examples" / "av-digits.yaml", []),
+        "data.files": (SRC / "examples" / "files" / "digits.yaml", [f"data.root={files_root}"]),
+    }
+    out = {}
+    for name, (manifest, extra) in datasets.items():
+        fractions, rates = [], []
+        for r in range(b.repeats):
+            say(f"data {name}: round {r + 1}/{b.repeats}")
+            d = b.fresh("data")
+            run(b.host_cmd(manifest, d, common + extra), b.threads, log=str(d) + ".log")
+            s = summary(d)
+            fractions.append(s["train"]["data_wait_fraction"])
+            rates.append(s["train"]["samples_per_s"])
+        out[name] = {"wait_fraction": spread(fractions), "samples_per_s": spread(rates),
+                     "command": host_line(b, manifest, common + extra)}
+    return out
+
+
+METHOD_ARMS = {
+    "joint": [],
+    "ARL": ["estimators=[{type: arl.uncertainty}]", "interventions=[{type: arl.reweight}]"],
+    "MCR (S = 32)": ["interventions=[{type: mcr.competition, num_samples: 32}]"],
+    "A2D": ["interventions=[{type: a2d.disagree}]"],
+    "A2D + NP-Mix": ["interventions=[{type: a2d.disagree}, {type: a2d.npmix, start_epoch: 0, queue_size: 20}]"],
+    "InfoMin (TE-D)": ["estimators=[{type: infomin.confounder}]", "interventions=[{type: infomin.debias}]"],
+}
+
+
+def method_overheads(b):
+    """Section 5: steady step time of each method against joint training on the same pipeline, alternating;
+    and CausalMM's inference cost (`mmdebias eval` of the same weights, with and without the intervention)."""
+    steps, warm = (80, 20) if b.quick else (250, 50)
+    manifest = MODELS / "methods.yaml"
+    base = [f"train.steps={steps}", "train.log_every=10"]
+    arms = {name: (lambda extra=extra: b.host_steady(manifest, base + extra, warm, "method")) for name, extra in METHOD_ARMS.items()}
+    v = alternate(arms, b.repeats, lambda m: say(f"methods: {m}"))
+    out = {"rates": {k: spreads(x) for k, x in v.items()},
+           "step_time_ratio": {k: both(v["joint"], x) for k, x in v.items() if k != "joint"},
+           "commands": {k: host_line(b, manifest, base + extra) for k, extra in METHOD_ARMS.items()}}
+
+    # CausalMM at inference: train once (untimed), then evaluate the same weights with and without it.
+    test = ["data.test_size=2000" if b.quick else "data.test_size=5000"]
+    setup = ["train.steps=20", "train.log_every=10"] + test
+    runs = {}
+    for name, extra in {"factual": ["interventions=[]"],
+                        "CausalMM": ['interventions=[{type: causalmm.counterfactual_attention, sites: ["encoders.text.*"], sweep_edits: []}]']}.items():
+        d = b.fresh("causalmm-" + name)
+        run(b.host_cmd(manifest, d, setup + extra), b.threads, log=str(d) + ".log")
+        runs[name] = d
+
+    def eval_time(d):
+        _, wall = run([b.host, "eval", d, f"run.threads={b.threads}"], b.threads)
+        return wall
+
+    ev = alternate({k: (lambda d=d: eval_time(d)) for k, d in runs.items()}, b.repeats, lambda m: say(f"causalmm eval: {m}"))
+    host_stats = {k: summary(d)["eval"].get("host", {}) for k, d in runs.items()}
+    out["causalmm"] = {"seconds": {k: spread(x) for k, x in ev.items()}, "ratio": ratios(ev["CausalMM"], ev["factual"]),
+                       "host": host_stats,
+                       "command": f"{rel(b.host)} run {rel(manifest)} --out DIR {' '.join(setup)} 'interventions=[...]' && "
+                                  f"{rel(b.host)} eval DIR run.threads={b.threads}"}
+    return out
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _two_ranks(b, manifest, overrides, warmup, bucket_mb=None):
+    """Two processes of one thread each, pinned to cores 0 and 1; rank 0's steady samples/s (global samples)."""
+    d = b.fresh("ranks2")
+    port = _free_port()
+    extra = [f"run.bucket_mb={bucket_mb}"] if bucket_mb is not None else []
+    procs = []
+    for r in range(2):
+        env = thread_env(1)
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(r), LOCAL_WORLD_SIZE="2")
+        cmd = cores(r, 1) + [str(c) for c in [b.host, "run", manifest, "--out", d, "run.threads=1"] + overrides + extra]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise BenchError(f"2-rank run failed: {' '.join(map(str, cmd))}\n{outs[0][-1500:]}\n{outs[1][-1500:]}")
+    return steady_rate(d, warmup)
+
+
+def distributed(b):
+    """Section 6: 2 ranks x 1 thread vs 1 rank x 1 thread (and x 2 threads), global batch kept; bucket sweep."""
+    if (os.cpu_count() or 1) < 2:
+        raise BenchError("two ranks need two cores")
+    steps, warm = (60, 20) if b.quick else (200, 50)
+    manifest = SRC / "examples" / "default.yaml"
+    wide = ["model.encoders.m0.hidden=[512,512]", "model.encoders.m1.hidden=[512,512]", "data.train_size=8192",
+            f"train.steps={steps}", "train.log_every=10", "train.checkpoint_every=1000000", "train.eval_every=1000000"]
+    one = lambda threads: (lambda: _one_rank(b, manifest, wide + ["train.batch_size=256"], warm, threads))
+    arms = {"1 rank x 1 thread": one(1), "1 rank x 2 threads": one(2),
+            "2 ranks x 1 thread": lambda: _two_ranks(b, manifest, wide + ["train.batch_size=128"], warm)}
+    v = alternate(arms, b.repeats, lambda m: say(f"distributed: {m}"))
+    wall = {k: pick(x, "wall") for k, x in v.items()}  # CPU time means little across process counts
+    out = {"rates": {k: spread(x) for k, x in wall.items()},
+           "speedup_vs_1x1": ratios(wall["2 ranks x 1 thread"], wall["1 rank x 1 thread"]),
+           "speedup_vs_1x2": ratios(wall["2 ranks x 1 thread"], wall["1 rank x 2 threads"]),
+           "command_one": f"{rel(b.host)} run {rel(manifest)} --out DIR run.threads=T train.batch_size=256 " + " ".join(wide),
+           "command_two": "MASTER_ADDR=127.0.0.1 MASTER_PORT=P WORLD_SIZE=2 RANK=r LOCAL_WORLD_SIZE=2 taskset -c r "
+                          f"{rel(b.host)} run {rel(manifest)} --out DIR run.threads=1 train.batch_size=128 " + " ".join(wide)}
+    sizes = [0.25, 1, 25]
+    sweep = alternate({f"{mb} MiB": (lambda mb=mb: _two_ranks(b, manifest, wide + ["train.batch_size=128"], warm, mb)) for mb in sizes},
+                      b.repeats, lambda m: say(f"bucket sweep: {m}"))
+    sweep = {k: pick(x, "wall") for k, x in sweep.items()}
+    out["buckets"] = {k: spread(x) for k, x in sweep.items()}
+    out["buckets_vs_25"] = {k: ratios(x, sweep["25 MiB"]) for k, x in sweep.items()}
+    return out
+
+
+def _one_rank(b, manifest, overrides, warmup, threads):
+    d = b.fresh("ranks1")
+    run([b.host, "run", manifest, "--out", d, f"run.threads={threads}"] + overrides, threads, log=str(d) + ".log")
+    return steady_rate(d, warmup)
+
+
+def startup(b):
+    """Section 7: `mmdebias validate` of a manifest naming every shipped plugin; time to the first training step
+    (process start to the first train line in metrics.jsonl, polled every millisecond)."""
+    composed = SRC / "examples" / "composed.yaml"
+    validate = [b.host, "validate", composed]
+    plugins = [b.host, "plugins"]
+
+    def first_step(manifest, extra):
+        d = b.fresh("first-step")
+        cmd = cores(0, b.threads) + [str(c) for c in b.host_cmd(manifest, d, ["train.log_every=1", "train.steps=3"] + extra)]
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, env=thread_env(b.threads), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        metrics = d / "metrics.jsonl"
+        seen = None
+        while seen is None and p.poll() is None:
+            if metrics.exists() and metrics.stat().st_size > 0:
+                seen = time.perf_counter() - t0
+            else:
+                time.sleep(0.001)
+        p.wait()
+        if p.returncode != 0 or seen is None and not metrics.exists():
+            raise BenchError(f"first-step run failed: {' '.join(cmd)}")
+        return seen if seen is not None else time.perf_counter() - t0
+
+    arms = {"validate (all plugins)": lambda: run(validate, b.threads)[1],
+            "plugins (list)": lambda: run(plugins, b.threads)[1],
+            "first step: std.gaussian": lambda: first_step(MODELS / "small.yaml", []),
+            "first step: fashion-captions, all plugins": lambda: first_step(composed, ["data.train_size=3000"])}
+    v = alternate(arms, b.repeats, lambda m: say(f"start-up: {m}"))
+    return {"seconds": {k: spread(x) for k, x in v.items()},
+            "commands": {"validate (all plugins)": f"{rel(b.host)} validate {rel(composed)}",
+                         "plugins (list)": f"{rel(b.host)} plugins",
+                         "first step: std.gaussian": host_line(b, MODELS / "small.yaml", ["train.log_every=1", "train.steps=3"]),
+                         "first step: fashion-captions, all plugins": host_line(b, composed, ["train.log_every=1", "train.steps=3", "data.train_size=3000"])}}
