@@ -4,6 +4,8 @@
 # hand-written entry symbols with garbage fields.
 source "$(dirname "$0")/lib.bash"
 unset MMDEBIAS_PLUGIN_PATH
+# Under AddressSanitizer (scripts/sanitize) the crashing fixture must die of its SIGSEGV, as in a normal build.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
 manifest="$SRC/tests/runs/tiny.yaml"

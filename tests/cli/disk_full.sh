@@ -5,6 +5,8 @@
 # disk_full_shim.cpp); unwritable directories are tried as a non-root user (setpriv when root, as CI is).
 source "$(dirname "$0")/lib.bash"
 unset MMDEBIAS_PLUGIN_PATH
+# Under AddressSanitizer (scripts/sanitize) the shim is preloaded ahead of the ASan runtime; allow that.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work"; rm -rf "$work" "$out" "$err"' EXIT
 chmod 755 "$work"  # the unprivileged user below must reach it
@@ -20,7 +22,13 @@ reference=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["par
 
 # as_user CMD...: runs CMD as an unprivileged user: itself when not root, nobody (via setpriv) when root.
 as_user() {
-  if [[ $(id -u) -eq 0 ]]; then setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; else "$@"; fi
+  # Sanitizer reports of nobody's process go to its stderr: it may not write scripts/sanitize's log directory.
+  if [[ $(id -u) -eq 0 ]]; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=stderr" UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=stderr" \
+      setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+  else
+    "$@"
+  fi
 }
 run_as_user() { as_user "$MMDEBIAS" "$@" >"$out" 2>"$err"; code=$?; }
 
