@@ -91,6 +91,57 @@ void open_archive(const fs::path& file, torch::serialize::InputArchive& archive)
     archive.load_from(file.string());
   } catch (const c10::Error& e) {
     throw InputError("checkpoint " + file.string() + " cannot be read: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {  // LibTorch's unpickler also throws std::out_of_range and the like
+    throw InputError("checkpoint " + file.string() + " cannot be read: " + e.what());
+  }
+}
+
+// "Float [2, 3]" of every parameter and buffer by name.
+std::map<std::string, std::string> tensor_layout(const torch::nn::Module& model) {
+  std::map<std::string, std::string> out;
+  auto add = [&](const std::string& name, const at::Tensor& t) {
+    std::string shape;
+    for (int64_t d : t.sizes()) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    out[name] = std::string(c10::toString(t.scalar_type())) + " [" + shape + "]";
+  };
+  for (const auto& p : model.named_parameters(true)) add(p.key(), p.value());
+  for (const auto& b : model.named_buffers(true)) add(b.key(), b.value());
+  return out;
+}
+
+// Module::load replaces each tensor by the saved one whatever its shape; state of another shape or dtype does
+// not fit this pipeline, however valid the file.
+void check_layout(const std::map<std::string, std::string>& built, const std::map<std::string, std::string>& loaded,
+                  const fs::path& file) {
+  for (const auto& [name, layout] : built) {
+    auto it = loaded.find(name);
+    if (it != loaded.end() && it->second != layout)
+      throw InputError("checkpoint " + file.string() + " does not fit this pipeline: '" + name + "' is " +
+                       it->second + " in the checkpoint, " + layout + " in the model");
+  }
+}
+
+// One rank's RNG streams: a byte tensor holding what pack_rng wrote, unpacked here once so that a damaged one
+// is an error naming the checkpoint now, not an exception from deep inside resume.
+std::string read_rng(torch::serialize::InputArchive& archive, int64_t rank, const fs::path& file) {
+  const std::string key = "rng_" + std::to_string(rank);
+  try {
+    at::Tensor blob;
+    if (!archive.try_read(key, blob) || !blob.defined() || blob.scalar_type() != at::kByte || blob.dim() != 1)
+      throw InputError("checkpoint " + file.string() + " lacks '" + key + "' (rank " + std::to_string(rank) +
+                       "'s RNG streams, a 1-D byte tensor)");
+    blob = blob.contiguous();
+    std::string bytes(static_cast<const char*>(blob.data_ptr()), static_cast<size_t>(blob.numel()));
+    unpack_rng(bytes);
+    return bytes;
+  } catch (const InputError&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw InputError("checkpoint " + file.string() + ": rank " + std::to_string(rank) +
+                     "'s RNG streams cannot be read: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw InputError("checkpoint " + file.string() + ": rank " + std::to_string(rank) +
+                     "'s RNG streams cannot be read: " + e.what());
   }
 }
 
@@ -112,11 +163,7 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const fs::path
   if (archive.try_read("manifest", manifest) && manifest.isString()) meta.resolved_manifest = manifest.toStringRef();
   c10::IValue ranks;
   if (archive.try_read("rng_ranks", ranks) && ranks.isInt())
-    for (int64_t r = 0; r < ranks.toInt(); ++r) {
-      at::Tensor blob;
-      archive.read("rng_" + std::to_string(r), blob);
-      meta.rng_by_rank.emplace_back(static_cast<const char*>(blob.data_ptr()), static_cast<size_t>(blob.numel()));
-    }
+    for (int64_t r = 0; r < ranks.toInt(); ++r) meta.rng_by_rank.push_back(read_rng(archive, r, file));
   return meta;
 }
 
@@ -230,12 +277,19 @@ CheckpointMeta load_checkpoint(const fs::path& file, torch::nn::Module& model, t
   torch::serialize::InputArchive model_archive, optimizer_archive;
   try {
     archive.read("model", model_archive);
+    const std::map<std::string, std::string> built = tensor_layout(model);
     model.load(model_archive);
+    check_layout(built, tensor_layout(model), file);
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);
+  } catch (const InputError&) {
+    throw;
   } catch (const c10::Error& e) {
     throw InputError("checkpoint " + file.string() + " does not fit this pipeline (state missing or shaped differently): " +
                      e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw InputError("checkpoint " + file.string() + " does not fit this pipeline (state missing or shaped differently): " +
+                     e.what());
   }
   return meta;
 }

@@ -95,6 +95,27 @@ std::vector<int64_t> parse_shape(const std::string& path, const std::string& dic
   return shape;
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+// Every product Array forms from the shape (row_elements, row_bytes, data_bytes, and data_offset plus it) must
+// fit in int64, in the order it is formed: a wrapped product would pass map_data's size check and let rows be
+// read past the end of the mapping.
+void check_size(const std::string& path, const std::vector<int64_t>& shape, DType dtype) {
+  int64_t n = 1;
+  bool wraps = false;
+  for (size_t i = 1; i < shape.size(); ++i) wraps = wraps || __builtin_mul_overflow(n, shape[i], &n);
+  int64_t bytes = 0;
+  wraps = wraps || __builtin_mul_overflow(n, static_cast<int64_t>(item_size(dtype)), &bytes);
+  wraps = wraps || __builtin_mul_overflow(shape.empty() ? int64_t{1} : shape[0], bytes, &bytes);
+  wraps = wraps || __builtin_add_overflow(bytes, int64_t{1} << 33, &bytes);  // data_offset < 2^33
+  if (wraps)
+    fail(path, "shape " + shape_text(shape) + " is too large: its size in bytes does not fit in 63 bits");
+}
+
 }  // namespace
 
 const char* descr_name(DType t) {
@@ -171,12 +192,8 @@ void Array::map_data() {
   auto m = std::make_shared<const Mapping>(path);
   const size_t need = data_offset + data_bytes();
   if (m->size() < need)
-    fail(path, "truncated data: the header's shape " + [&] {
-      std::string s = "(";
-      for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-      return s + (shape.size() == 1 ? ",)" : ")");
-    }() + " of " + descr_name(dtype) + " needs " + std::to_string(need) + " bytes but the file has " +
-               std::to_string(m->size()));
+    fail(path, "truncated data: the header's shape " + shape_text(shape) + " of " + descr_name(dtype) + " needs " +
+                   std::to_string(need) + " bytes but the file has " + std::to_string(m->size()));
   map = std::move(m);
 }
 
@@ -231,6 +248,7 @@ Array read_header(const std::string& path) {
   if (parse_fortran(path, dict))
     fail(path, "fortran_order True is not supported; save a C-ordered array (np.save(path, np.ascontiguousarray(x)))");
   a.shape = parse_shape(path, dict);
+  check_size(path, a.shape, a.dtype);
   a.data_offset = prefix + hlen;
   a.file_size = size;
   a.header.assign(reinterpret_cast<const char*>(pre), prefix);
