@@ -30,7 +30,10 @@ Where one host process spends its CPU time on the small model (3000 steps, one c
 | start-up, final evaluation, checkpoint | the rest | not in the steady-state figures |
 
 So about a quarter of the host's steady-state CPU time per step is work the hand-written loop does not do,
-which is what section 1 measures (host / baseline by CPU time about 0.6 on this model). Fixed here, each
+and section 1 measures more than that (host / baseline about 0.6 by CPU time on this model); the rest of
+the gap is not attributed by this profile. PyTorch's own per-op cost on
+this model is smaller than the host's loader and bookkeeping, so the host is only slightly ahead of it
+(section 2), short of 1.5x. Fixed here, each
 with the weights bitwise unchanged (`params_sha256` 82af8b18… for `bench/models/small.yaml` before and after):
 
 - the loader reads samples under `c10::InferenceMode` (per-sample slices skip the autograd and
@@ -54,9 +57,22 @@ the step's critical path; the figures here pin every process to exactly `--threa
 ### The GEMM-bound model against PyTorch (goal 2, large model)
 
 Host, hand-written loop and PyTorch run the same OpenBLAS kernels (`sgemm_kernel_COOPERLAKE` is the top
-symbol of all three); a direct pair on one core gave 3448 samples per CPU second for the host and 3464 for
-the loop (-0.5%). A ratio within a few percent of 1 is the floor: the Python interpreter's cost per step is
-small against 4.6 GFLOP, and the spread of the rounds on a shared machine is wider than the difference.
+symbol of each in `perf report`). What separated them was glibc: LibTorch's CPU allocator takes the step's
+1-4 MiB buffers from `malloc`, which by default maps and unmaps them (and trims the heap) every step, so each
+step page-faults them in again (`exc_page_fault` and `clear_page_erms` rank high in the host's profile). The
+Python process was less affected (why, we did not establish). The baseline program, alternating on one core:
+
+```sh
+B="build/bin/mmdebias-bench-baseline train --modalities 2 --dim 256 --hidden 1024,1024 --out-dim 256 --classes 16 --batch 256 --samples 4096 --steps 12 --warmup 4 --threads 1"
+OMP_NUM_THREADS=1 taskset -c 1 $B
+GLIBC_TUNABLES=glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshold=2000000000 OMP_NUM_THREADS=1 taskset -c 1 $B
+```
+
+gave 3323 and 3509 samples per CPU second by default, 3757 and 3843 with the buffers kept (PyTorch 3499 and
+3881 in the same rounds). The host now keeps freed memory in the process (`mallopt(M_MMAP_THRESHOLD, 32 MiB)`,
+`mallopt(M_TRIM_THRESHOLD, 1 GiB)` first thing in `hosts/mmdebias/main.cpp`; the weights are bitwise
+unchanged); in two direct rounds afterwards the host gave 3789 and 3442, the loop 3215 and 3229 and PyTorch
+3228 and 3504 samples per CPU second. The rest is noise: at this load the rounds spread by about 10%.
 
 ### Data wait (goal 4)
 
@@ -67,9 +83,17 @@ loader fixes above lower it; on more cores than `run.threads` the loader runs be
 
 ### Distributed and threads on a loaded machine (section 6)
 
-Two ranks of one thread each, pinned to different cores, scale as the free cores allow. A single process
-with two OpenMP threads on two cores that other processes also use can be far slower than one thread:
-OpenMP's threads wait for each other at every parallel region, and a thread that is descheduled stalls the
-other. On a quiet machine `1 rank x 2 threads` should sit between the one-thread and the two-rank figures;
-a figure far below the one-thread one means the cores were busy (see the load average in the header).
+Two ranks of one thread each, pinned to different cores, scale as the free cores allow. One process with two
+OpenMP threads on two cores that other processes also use is far slower than one thread, and that is
+LibTorch's OpenMP, not the host: at load average 13.6 the hand-written loop itself gave 2250 samples/s with
+one thread and 199 with two (16x the CPU time per sample with two: the threads spin at every parallel
+region's barrier while the other is descheduled), and the host 3077 and 167 on the same model:
+
+```sh
+OMP_NUM_THREADS=T taskset -c 0-1 build/bin/mmdebias-bench-baseline train --modalities 2 --dim 16 \
+  --hidden 512,512 --out-dim 32 --classes 4 --batch 256 --samples 8192 --steps 60 --warmup 20 --threads T
+```
+
+On a quiet machine `1 rank x 2 threads` sits between the one-thread and the two-rank figures; a figure far
+below the one-thread one means the cores were busy (see the load average in the header).
 """
