@@ -215,18 +215,24 @@ infomin; mcr is loaded by `plugins`).
 GPU = """
 ## 8. GPU
 
-No GPU was available to the machine that wrote this page: **no GPU figures were measured**. The CUDA path
-compiles with the same sources: build against an upstream CUDA LibTorch (the Debian package is CPU-only) as
-docs/distributed.md describes, then run the same suite on the device:
+No GPU was available to the machine that wrote this page: **no GPU figures were measured**, and the CUDA
+build was not compiled here either (Debian's LibTorch is CPU-only and this machine cannot download an
+upstream one). What keeps that path open: the host, the plugins and `bench/baseline_train.cpp` use only
+device-neutral LibTorch calls (`run.device` / `--device` pick the device; tensors move with `.to(device)`),
+and the build finds LibTorch through `find_package(Torch)`, so pointing CMake at an upstream CUDA LibTorch
+is the whole change. Every plugin must be built against that same LibTorch (the plugin ABI fingerprint
+records its CUDA version and the host refuses a mismatch). On a CUDA machine:
 
 ```sh
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=/path/to/libtorch
-cmake --build build-cuda --target mmdebias mmdebias-bench-baseline
-bench/run --build build-cuda --device cuda --out docs/benchmarks-cuda.md
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=/path/to/libtorch-cuda
+cmake --build build-cuda
+bench/run --build build-cuda --device cuda --only 1-3,4,5,7 --out docs/benchmarks-cuda.md
 ```
 
 `--device cuda` passes `run.device=cuda` to the host and `--device cuda` to the baseline and the PyTorch
-script (which then needs a CUDA PyTorch); both drain the stream (`loss.item()`) before reading the clock.
+script (which then needs a CUDA build of PyTorch); both read the loss (`item()`) before reading the clock,
+which drains the stream. Section 6 stays CPU-only: data-parallel training uses Gloo, and NCCL selection is
+not implemented yet (docs/distributed.md, "CUDA").
 """
 
 
