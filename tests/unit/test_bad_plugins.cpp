@@ -82,7 +82,7 @@ TEST_CASE("a registration that throws (std::exception or not) is refused and reg
   }
 }
 
-TEST_CASE("factories that throw or return null become errors naming plugin, instance, type and construct") {
+TEST_CASE("factories that throw or return null become errors naming plugin and instance and type and hook") {
   auto host = load(fixture_file("fixture"));
   REQUIRE(host.statuses().at(0).loaded);
   const auto& entry = host.registry().get("fixture.bad_factory");
@@ -102,7 +102,7 @@ TEST_CASE("factories that throw or return null become errors naming plugin, inst
   }
 }
 
-TEST_CASE("the free-space check names the directory, the bytes needed and free; a resumed run needs fewer checkpoints") {
+TEST_CASE("the free-space check names the directory and the bytes needed and free") {
   core::SpaceNeed need;
   need.checkpoint_bytes = 1000;
   need.checkpoints = 3;
