@@ -27,17 +27,20 @@ expect_err "$crash: crashed:"
 run plugins --plugin-path "$crash"
 [[ $code -ne 0 && $code -ne 2 ]] || fail "plain 'plugins' survived a crashing plugin (exit $code); the fixture does not crash"
 
-# A hanging plugin is killed at the timeout (8 s: every other plugin must load within it on a loaded CI machine); a refused one keeps its handshake reason; twins are refused.
-run plugins --verify --json --timeout 8 --plugin-path "$hang" --plugin-path "$FIXTURES/fixture_abi_major" \
+# A hanging plugin is killed at the timeout (8 s: every other plugin must load within it on a loaded CI machine;
+# times MMDEBIAS_TEST_TIME_SCALE, which scripts/sanitize sets: an ASan host starts several times slower);
+# a refused one keeps its handshake reason; twins are refused.
+timeout=$((8 * ${MMDEBIAS_TEST_TIME_SCALE:-1}))
+run plugins --verify --json --timeout "$timeout" --plugin-path "$hang" --plugin-path "$FIXTURES/fixture_abi_major" \
   --plugin-path "$crash" --plugin-path "$FIXTURES/twin_a" --plugin-path "$FIXTURES/twin_b"
 expect_code 2
-python3 - "$out" "$crash" <<'PY' || fail "JSON report is wrong"
+python3 - "$out" "$crash" "$timeout" <<'PY' || fail "JSON report is wrong"
 import json, sys
 d = json.load(open(sys.argv[1]))
 by = {p["path"].split("/")[-1]: p for p in d["plugins"]}
 assert d["ok"] is False and d["host"]["abi"] == "1.0", d
 assert by["mmdebias-fixture_hang.so"]["status"] == "timed_out", by["mmdebias-fixture_hang.so"]
-assert "within 8 s (stuck while registering" in by["mmdebias-fixture_hang.so"]["reason"]
+assert f"within {sys.argv[3]} s (stuck while registering" in by["mmdebias-fixture_hang.so"]["reason"]
 assert by["mmdebias-fixture_abi_major.so"]["status"] == "refused"
 assert "SDK ABI 2.0" in by["mmdebias-fixture_abi_major.so"]["reason"]
 c = by["mmdebias-fixture_crash.so"]
