@@ -1,6 +1,5 @@
 // mmdebias: the command-line host. Dispatches to subcommands and maps errors to exit codes
 // (0 ok, 2 bad input, 1 failure while running; a run stopped by a signal returns 128 + signal).
-#include <malloc.h>
 #include <iostream>
 #include <map>
 
@@ -42,11 +41,6 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A training step frees and allocates the same large tensors every step; by default glibc hands blocks of
-  // a few MiB back to the kernel (munmap, heap trimming) and the next step page-faults them in again, 8-10%
-  // of a GEMM-bound step's CPU time (docs/benchmarks.md). Keep freed memory in the process for reuse.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest allowed threshold
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage(args.empty() ? std::cerr : std::cout);
