@@ -69,10 +69,13 @@ GLIBC_TUNABLES=glibc.malloc.trim_threshold=2000000000:glibc.malloc.mmap_threshol
 ```
 
 gave 3323 and 3509 samples per CPU second by default, 3757 and 3843 with the buffers kept (PyTorch 3499 and
-3881 in the same rounds). The host now keeps freed memory in the process (`mallopt(M_MMAP_THRESHOLD, 32 MiB)`,
-`mallopt(M_TRIM_THRESHOLD, 1 GiB)` first thing in `hosts/mmdebias/main.cpp`; the weights are bitwise
-unchanged); in two direct rounds afterwards the host gave 3789 and 3442, the loop 3215 and 3229 and PyTorch
-3228 and 3504 samples per CPU second. The rest is noise: at this load the rounds spread by about 10%.
+3881 in the same rounds). Doing the same in the host (`mallopt(M_MMAP_THRESHOLD, 32 MiB)` and
+`mallopt(M_TRIM_THRESHOLD, 1 GiB)` at start) made it 3789 and 3442 against PyTorch's 3228 and 3504 in two
+direct rounds, but it was taken back: the kept heap fragments, and the peak RSS of an MCR run grew to 3.2x
+the memory `mmdebias validate --cost` estimates (test `cli.validate_cost` allows 1x..3x). So the remaining
+gap to PyTorch on this model, a few percent and inside the rounds' spread at this load, is glibc's
+returning and re-faulting of step buffers; a caching CPU allocator for LibTorch (or a trim threshold chosen
+against that test) is the way to close it without the memory cost. Everything else is the same kernels.
 
 ### Data wait (goal 4)
 

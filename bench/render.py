@@ -109,7 +109,8 @@ classes, batch 256. FLOPs per step counted per Linear layer: forward 2·B·in·o
 the weight gradient plus 2·B·in·out for the input gradient (none for each encoder's first layer, whose
 input is data): **{gflops:.3f} GFLOP per step** (bias, ReLU, loss and Adam are elementwise and left out).
 The peak is LibTorch's own float32 `torch::mm` of square matrices ({_code(g['commands']['mm'])}), median
-of 5 products, measured in every round beside the training arms; both are wall-clock rates.
+of 5 products, measured in every round beside the training arms; wall-clock rates are compared with
+wall-clock rates and CPU-time rates with CPU-time rates, within each round.
 
 | | GFLOP/s, wall | GFLOP/s, CPU | fraction of the mm peak, wall | fraction, CPU |
 |---|---|---|---|---|
