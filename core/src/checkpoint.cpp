@@ -105,7 +105,12 @@ std::map<std::string, std::string> tensor_layout(const torch::nn::Module& model)
     out[name] = std::string(c10::toString(t.scalar_type())) + " [" + shape + "]";
   };
   for (const auto& p : model.named_parameters(true)) add(p.key(), p.value());
-  for (const auto& b : model.named_buffers(true)) add(b.key(), b.value());
+  // An empty buffer is state its component sizes on first use (e.g. statistics grown from the data): any
+  // saved shape fits it, so only its dtype is compared.
+  for (const auto& b : model.named_buffers(true)) {
+    if (b.value().numel() == 0) out[b.key()] = std::string(c10::toString(b.value().scalar_type())) + " [*]";
+    else add(b.key(), b.value());
+  }
   return out;
 }
 
@@ -115,7 +120,9 @@ void check_layout(const std::map<std::string, std::string>& built, const std::ma
                   const fs::path& file) {
   for (const auto& [name, layout] : built) {
     auto it = loaded.find(name);
-    if (it != loaded.end() && it->second != layout)
+    bool lazy = layout.size() > 4 && layout.compare(layout.size() - 4, 4, " [*]") == 0;
+    bool fits = it == loaded.end() || (lazy ? it->second.rfind(layout.substr(0, layout.size() - 3), 0) == 0 : it->second == layout);
+    if (!fits)
       throw InputError("checkpoint " + file.string() + " does not fit this pipeline: '" + name + "' is " +
                        it->second + " in the checkpoint, " + layout + " in the model");
   }
