@@ -45,7 +45,9 @@ void probe_writable(const fs::path& dir) {
 
 RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
-  fs::create_directories(dir_, ec);
+  // Only a missing directory is created: create_directories on an existing read-only one fails with EACCES
+  // in some builds (seen under ASan), which would misname the problem.
+  if (!fs::is_directory(dir_, ec)) fs::create_directories(dir_, ec);
   if (ec)
     throw InputError("cannot create the run directory " + dir_.string() + ": " + ec.message() +
                      "; choose another --out or fix its permissions");
