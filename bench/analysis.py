@@ -84,19 +84,34 @@ and the step share that core, so the step waits whenever the loader has not yet 
 then the loader's share of the core (about 15% of the CPU time on std.gaussian, above), not idle time. The
 loader fixes above lower it; on more cores than `run.threads` the loader runs beside the step.
 
-### Distributed and threads on a loaded machine (section 6)
+### Distributed (section 6): two ranks do not scale yet — open
 
-Two ranks of one thread each, pinned to different cores, scale as the free cores allow. One process with two
-OpenMP threads on two cores that other processes also use is far slower than one thread, and that is
+On a quiet machine (load average about 0.1 when the full run began) two ranks of one thread each, pinned to
+different cores, train no faster than one rank of one thread (about 1.0x, efficiency about 50%), while one
+process with two OpenMP threads is about 1.45x. This is **not explained yet** and is the next thing to
+profile (perf on both ranks: time in Gloo's allreduce and its threads, which share the rank's pinned core
+with the step and the loader; each rank's own step time against the one-rank step at half the batch).
+Larger buckets help (25 MiB is the fastest of the sizes tried), which points at per-collective cost.
+A first measurement (quiet machine, same model, unpinned, 200 steps): one rank at batch 128 steps at 8.2 ms
+(121 steps/s), one rank at batch 256 at 15.3 ms, and two ranks at batch 128 each at 15.8 ms — so a
+data-parallel step costs about 7.6 ms more than its own compute, far more than a 2-rank loopback allreduce of
+these gradients should take.
+
+On a loaded machine one process with two OpenMP threads is far slower than one thread, and that is
 LibTorch's OpenMP, not the host: at load average 13.6 the hand-written loop itself gave 2250 samples/s with
-one thread and 199 with two (16x the CPU time per sample with two: the threads spin at every parallel
-region's barrier while the other is descheduled), and the host 3077 and 167 on the same model:
+one thread and 199 with two (the threads spin at every parallel region's barrier while the other is
+descheduled), and the host 3077 and 167 on the same model:
 
 ```sh
 OMP_NUM_THREADS=T taskset -c 0-1 build/bin/mmdebias-bench-baseline train --modalities 2 --dim 16 \
   --hidden 512,512 --out-dim 32 --classes 4 --batch 256 --samples 8192 --steps 60 --warmup 20 --threads T
 ```
 
-On a quiet machine `1 rank x 2 threads` sits between the one-thread and the two-rank figures; a figure far
-below the one-thread one means the cores were busy (see the load average in the header).
+### The GEMM-bound step against the mm peak (goal 3)
+
+The host's step and the hand-written LibTorch loop reach the same fraction of the 2048x2048 `torch::mm`
+peak (section 3, within a point of each other in every round), so what separates the step from the peak is
+not the host: it is OpenBLAS on the step's narrower shapes (256 x 1024, 1024 x 256 and batch 256) and the
+elementwise work (bias, ReLU, Adam) left out of the FLOP count. The same figure at load average 8-13 in a
+quick run was 75%; on the quiet machine it sits at the 70% line.
 """
