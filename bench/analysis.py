@@ -95,7 +95,15 @@ Larger buckets help (25 MiB is the fastest of the sizes tried), which points at 
 A first measurement (quiet machine, same model, unpinned, 200 steps): one rank at batch 128 steps at 8.2 ms
 (121 steps/s), one rank at batch 256 at 15.3 ms, and two ranks at batch 128 each at 15.8 ms — so a
 data-parallel step costs about 7.6 ms more than its own compute, far more than a 2-rank loopback allreduce of
-these gradients should take.
+these gradients should take. With 8-wide encoders (batch 64, gradients of a few KiB) the step is 0.42 ms with
+one rank and 4.4 ms with two: about 4 ms per step is latency, not bandwidth, and binding Gloo to `lo`
+(`GLOO_SOCKET_IFNAME=lo`) does not change it. A step makes three allreduces (the loss terms with the stop
+request, the used-parameter flags, the gradient bucket); `strace -f -c` of rank 0 counts about 36 `writev`
+and 93 `futex` calls per step: each allreduce hands off between the step's thread, Gloo's worker and its
+device loop on both ranks, and on this 2-vCPU virtual machine each wake-up of a thread on the other vCPU
+is slow. The fix to try first is one allreduce per step: the loss terms, the stop request and the
+used-parameter flags ride in the gradient bucket (the finite check then runs after backward, still before
+the optimizer step, so a non-finite loss still never reaches the weights).
 
 On a loaded machine one process with two OpenMP threads is far slower than one thread, and that is
 LibTorch's OpenMP, not the host: at load average 13.6 the hand-written loop itself gave 2250 samples/s with
