@@ -101,10 +101,7 @@ check_interrupted() {
   expect_err "the checkpoint of step 40 was not saved:"
   expect_err "the previous checkpoint $dir/checkpoints/ckpt-000000030.pt is intact and still the latest"
   expect_err "then continue with \`mmdebias run --resume $dir\`"
-  [[ "$(cat "$dir/checkpoints/latest")" == "ckpt-000000030.pt" ]] || fail "latest is $(cat "$dir/checkpoints/latest")"
-  for c in "$dir"/checkpoints/ckpt-*.pt; do
-    [[ "$(sha256sum "$c" | cut -d' ' -f1)" == "$(tr -d '[:space:]' <"$c.sha256")" ]] || fail "$c does not match its sidecar"
-  done
+  expect_checkpoints_intact "$dir" ckpt-000000030.pt
   [[ -z "$(find "$dir" -name '*.tmp-*')" ]] || fail "temp files left: $(find "$dir" -name '*.tmp-*')"
   [[ ! -e "$dir/checkpoints/ckpt-000000040.pt" && ! -e "$dir/checkpoints/ckpt-000000040.pt.sha256" ]] ||
     fail "a half-made checkpoint of step 40 was left"

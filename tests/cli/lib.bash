@@ -26,3 +26,12 @@ two_ranks() {
   for p in "${pids[@]}"; do wait "$p" || rc=$?; done
   [[ $rc -eq 0 ]] || { cat "$dest".rank*.err; fail "the 2-rank run failed"; }
 }
+
+# expect_checkpoints_intact DIR NAME: DIR/checkpoints/latest names NAME and every checkpoint matches its sidecar.
+expect_checkpoints_intact() {
+  local dir=$1 name=$2 c
+  [[ "$(cat "$dir/checkpoints/latest")" == "$name" ]] || fail "latest is $(cat "$dir/checkpoints/latest")"
+  for c in "$dir"/checkpoints/ckpt-*.pt; do
+    [[ "$(sha256sum "$c" | cut -d' ' -f1)" == "$(tr -d '[:space:]' <"$c.sha256")" ]] || fail "$c does not match its sidecar"
+  done
+}
