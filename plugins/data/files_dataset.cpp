@@ -14,7 +14,8 @@
 // once from the label / group / token files of every split (max + 1, OOD rows excluded for labels) and caches
 // it. prepare() maps the served split's files read-only (checking that no file is truncated), checks labels,
 // groups and environments, and computes the fingerprint. get(i) copies one row of each file out of the
-// mapping: no data is held in memory beyond the mapping, and get() is safe from several threads.
+// mapping, get_batch(indices) those rows into one tensor per column: no data is held in memory beyond the
+// mapping, and both are safe from several threads.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -173,33 +174,37 @@ class FilesDataset : public sdk::Dataset {
   int64_t size() const override { return files_.label.rows(); }
 
   sdk::Sample get(int64_t index) const override {
-    if (!prepared_)
-      throw std::logic_error(std::string(kName) + ": get() called before prepare() (prepare() maps the files)");
-    if (index < 0 || index >= size())
-      throw std::out_of_range(std::string(kName) + ": index " + std::to_string(index) + " is outside split '" +
-                              c_.split + "' of size " + std::to_string(size()));
+    require_readable("get()", {index});
     sdk::Sample s;
-    for (size_t m = 0; m < c_.modalities.size(); ++m) {
-      const auto& a = files_.modalities[m];
-      at::Tensor row = at::empty(sample_shape(a), at::TensorOptions().dtype(npy::scalar_type(a.dtype)));
-      std::memcpy(row.data_ptr(), a.row(index), a.row_bytes());
-      if (is_tokens(a)) {
-        row = row.to(at::kLong);
-        const auto* ids = row.data_ptr<int64_t>();
-        for (int64_t t = 0; t < row.numel(); ++t)
-          if (ids[t] < 0 || ids[t] >= vocab_[m])
-            fail(a.path + ": row " + std::to_string(index) + " holds token id " + std::to_string(ids[t]) +
-                 ", outside [0, " + std::to_string(vocab_[m]) + ") (vocabulary of '" + c_.modalities[m] + "')");
-      } else {
-        row = row.to(at::kFloat);
-      }
-      s.inputs[c_.modalities[m]] = std::move(row);
-    }
+    for (size_t m = 0; m < c_.modalities.size(); ++m) s.inputs[c_.modalities[m]] = read_rows(m, &index, 1, {});
     s.label = files_.label.integer_at(index);
     s.group = files_.group ? files_.group->integer_at(index) : -1;
     s.environment = files_.environment ? files_.environment->integer_at(index) : -1;
     s.ood = files_.ood && files_.ood->integer_at(index) != 0;
     return s;
+  }
+
+  // A gather of rows out of the mappings: the same copies and conversions as get(), one tensor per column.
+  bool get_batch(const std::vector<int64_t>& indices, sdk::Batch& batch) const override {
+    require_readable("get_batch()", indices);
+    const auto n = static_cast<int64_t>(indices.size());
+    for (size_t m = 0; m < c_.modalities.size(); ++m) batch.inputs[c_.modalities[m]] = read_rows(m, indices.data(), n, {n});
+    batch.label = at::empty({n}, at::kLong);
+    batch.group = at::empty({n}, at::kLong);
+    batch.environment = at::empty({n}, at::kLong);
+    batch.ood = at::empty({n}, at::kBool);
+    auto* label = batch.label.data_ptr<int64_t>();
+    auto* group = batch.group.data_ptr<int64_t>();
+    auto* env = batch.environment.data_ptr<int64_t>();
+    auto* ood = batch.ood.data_ptr<bool>();
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t i = indices[static_cast<size_t>(k)];
+      label[k] = files_.label.integer_at(i);
+      group[k] = files_.group ? files_.group->integer_at(i) : -1;
+      env[k] = files_.environment ? files_.environment->integer_at(i) : -1;
+      ood[k] = files_.ood && files_.ood->integer_at(i) != 0;
+    }
+    return true;
   }
 
   std::string fingerprint() const override {
@@ -215,6 +220,37 @@ class FilesDataset : public sdk::Dataset {
       for (const auto& s : c_.splits) all_.push_back(s == c_.split ? files_ : open_split(c_.root, s, c_.modalities));
     });
     return all_;
+  }
+
+  /// Throws unless prepare() has run and every index is inside the split; what names the caller.
+  void require_readable(const char* what, const std::vector<int64_t>& indices) const {
+    if (!prepared_)
+      throw std::logic_error(std::string(kName) + ": " + what + " called before prepare() (prepare() maps the files)");
+    for (int64_t index : indices)
+      if (index < 0 || index >= size())
+        throw std::out_of_range(std::string(kName) + ": index " + std::to_string(index) + " is outside split '" +
+                                c_.split + "' of size " + std::to_string(size()));
+  }
+
+  /// Modality m's rows idx[0..n) copied out of the mapping into a tensor of shape lead + the sample shape,
+  /// as float32 (Dense) or int64 (Tokens, every id checked against the vocabulary).
+  at::Tensor read_rows(size_t m, const int64_t* idx, int64_t n, std::vector<int64_t> lead) const {
+    const auto& a = files_.modalities[m];
+    const auto shape = sample_shape(a);
+    lead.insert(lead.end(), shape.begin(), shape.end());
+    at::Tensor rows = at::empty(lead, at::TensorOptions().dtype(npy::scalar_type(a.dtype)));
+    auto* dst = static_cast<unsigned char*>(rows.data_ptr());
+    const size_t bytes = a.row_bytes();
+    for (int64_t k = 0; k < n; ++k) std::memcpy(dst + static_cast<size_t>(k) * bytes, a.row(idx[k]), bytes);
+    if (!is_tokens(a)) return rows.to(at::kFloat);
+    rows = rows.to(at::kLong);
+    const auto* ids = rows.data_ptr<int64_t>();
+    const int64_t per_row = a.row_elements();
+    for (int64_t t = 0; t < rows.numel(); ++t)
+      if (ids[t] < 0 || ids[t] >= vocab_[m])
+        fail(a.path + ": row " + std::to_string(idx[t / per_row]) + " holds token id " + std::to_string(ids[t]) +
+             ", outside [0, " + std::to_string(vocab_[m]) + ") (vocabulary of '" + c_.modalities[m] + "')");
+    return rows;
   }
 
   /// max + 1 of a 1-D integer array over every split (rows with skip(i) true left out); 0 when empty.

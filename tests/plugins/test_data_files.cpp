@@ -1,5 +1,6 @@
 // data.files: a round trip from numpy (Debian's /usr/bin/python3), every malformed-file error naming the file
-// and the problem, get() from several threads, and info() reading no data before prepare().
+// and the problem, get() from several threads, get_batch() against get(), and info() reading no data before
+// prepare().
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include <ATen/ATen.h>
 
+#include "batch_helpers.hpp"
 #include "std_helpers.hpp"
 
 #include <doctest/doctest.h>
@@ -330,6 +332,42 @@ TEST_CASE("data.files: get() from 4 threads equals sequential reads") {
       CHECK(at::equal(a.inputs.at("x"), b.inputs.at("x")));
       CHECK(a.label == b.label);
     }
+}
+
+TEST_CASE("data.files: get_batch equals collated get() (conversions, columns, bad token ids)") {
+  TempDir tmp;
+  const int64_t n = 40;
+  std::vector<double> x;
+  std::vector<int32_t> tok;
+  std::vector<int64_t> label, group, env;
+  std::string ood;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 4; ++k) x.push_back(i * 0.1 - k / 3.0);  // f8 rounds to f4 as get() rounds it
+    for (int k = 0; k < 3; ++k) tok.push_back(static_cast<int32_t>((i + k) % 9));
+    label.push_back(i % 3);
+    group.push_back(i % 4 - 1);
+    env.push_back(i % 2);
+    ood.push_back(static_cast<char>(i % 5 == 0));
+  }
+  const std::string rows = "(" + std::to_string(n) + ",";
+  write_file(tmp.path / "train" / "x.npy", npy_bytes("<f8", rows + " 2, 2)", raw(x)));
+  write_file(tmp.path / "train" / "tok.npy", npy_bytes("<i4", rows + " 3)", raw(tok)));
+  write_file(tmp.path / "train" / "label.npy", npy_bytes("<i8", rows + ")", raw(label)));
+  write_file(tmp.path / "train" / "group.npy", npy_bytes("<i8", rows + ")", raw(group)));
+  write_file(tmp.path / "train" / "environment.npy", npy_bytes("<i8", rows + ")", raw(env)));
+  write_file(tmp.path / "train" / "ood.npy", npy_bytes("|b1", rows + ")", ood));
+  auto ds = files(tmp.path, "train");
+  sdk::Batch batch;
+  CHECK(contains(error_of([&] { ds->get_batch({0}, batch); }), "get_batch() called before prepare()"));
+  ds->prepare();
+  check_get_batch_equals_get(*ds, {39, 0, 7, 7, 12, 5, 39, 1});
+  CHECK(error_of([&] { ds->get_batch({3, n}, batch); }) == error_of([&] { ds->get(n); }));
+  // A token id outside the vocabulary names the same row as get() does.
+  auto small = files(tmp.path, "train", {{"vocab_sizes", std::vector<std::string>{"tok=8"}}});
+  small->prepare();
+  const std::string e = error_of([&] { small->get_batch({0, 6, 2}, batch); });  // row 6 holds id 8
+  CHECK(contains(e, "row 6 holds token id 8"));
+  CHECK(e == error_of([&] { small->get(6); }));
 }
 
 TEST_CASE("data.files: info() before prepare() reads no data") {

@@ -56,6 +56,10 @@ class Dataset {
   virtual Sample get(int64_t index) const = 0;
   /// A digest of the data and the options that shaped it (recorded in the resolved manifest).
   virtual std::string fingerprint() const = 0;
+  /// Fills batch with the samples at indices (inputs, label, group, environment, ood; not index; first dimension
+  /// indices.size()), bitwise what collating get() gives, and returns true; false (the default) makes the host
+  /// call get() per sample. Safe from several threads, like get() (SDK 1.0 pre-release addition, kept last).
+  virtual bool get_batch(const std::vector<int64_t>& indices, Batch& batch) const { return false; }
 };
 
 /// Turns one modality's batch into features [B, D] or tokens [B, T, D].

@@ -8,7 +8,9 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include <ATen/Functions.h>
 #include <ATen/core/Tensor.h>
 
 #include "mmdebias/sdk/components.hpp"
@@ -46,15 +48,29 @@ class TensorDataset : public Dataset {
   Sample get(int64_t index) const override {
     require_prepared("get()");
     const int64_t n = columns_.label.size(0);
-    if (index < 0 || index >= n)
-      throw std::out_of_range(component_ + ": index " + std::to_string(index) + " is outside split '" + split_ +
-                              "' of size " + std::to_string(n));
+    if (index < 0 || index >= n) throw out_of_split(index, n);
     Sample s;
     for (const auto& kv : columns_.inputs) s.inputs[kv.first] = kv.second[index];
     s.label = columns_.label.data_ptr<int64_t>()[index];
     s.group = columns_.group.data_ptr<int64_t>()[index];
     s.ood = columns_.ood.data_ptr<bool>()[index];
     return s;
+  }
+  /// One index_select per column (environment: -1): bitwise what collating get() per index gives.
+  bool get_batch(const std::vector<int64_t>& indices, Batch& batch) const override {
+    require_prepared("get_batch()");
+    const int64_t n = columns_.label.size(0);
+    for (int64_t index : indices)
+      if (index < 0 || index >= n) throw out_of_split(index, n);
+    const auto count = static_cast<int64_t>(indices.size());
+    // from_blob borrows the caller's vector; index_select reads it before returning.
+    const at::Tensor rows = at::from_blob(const_cast<int64_t*>(indices.data()), {count}, at::kLong);
+    for (const auto& kv : columns_.inputs) batch.inputs[kv.first] = kv.second.index_select(0, rows);
+    batch.label = columns_.label.index_select(0, rows);
+    batch.group = columns_.group.index_select(0, rows);
+    batch.environment = at::full({count}, -1, at::kLong);
+    batch.ood = columns_.ood.index_select(0, rows);
+    return true;
   }
   /// What load() returned.
   std::string fingerprint() const override {
@@ -67,6 +83,11 @@ class TensorDataset : public Dataset {
   TensorDataset(std::string component, std::string split) : component_(std::move(component)), split_(std::move(split)) {}
   /// Reads or generates the split into columns (contiguous CPU tensors) and returns its fingerprint.
   virtual std::string load(Columns& columns) = 0;
+  /// The error get() and get_batch() throw for an index outside [0, n).
+  std::out_of_range out_of_split(int64_t index, int64_t n) const {
+    return std::out_of_range(component_ + ": index " + std::to_string(index) + " is outside split '" + split_ +
+                             "' of size " + std::to_string(n));
+  }
   /// Throws std::logic_error naming what was called unless prepare() has run.
   void require_prepared(const char* what) const {
     if (!prepared_)
