@@ -1,5 +1,7 @@
-// collate(): stacks samples into a sdk::Batch, refusing samples that disagree on their modalities.
+// collate(): stacks samples into a sdk::Batch, refusing samples that disagree on their modalities; and the
+// checks of a batch a dataset filled itself (Dataset::get_batch).
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -111,6 +113,29 @@ sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<in
     index[i] = indices[static_cast<size_t>(i)];
   }
   return batch;
+}
+
+void complete_batch(sdk::Batch& batch, const std::vector<int64_t>& indices) {
+  const auto n = static_cast<int64_t>(indices.size());
+  auto check = [&](const std::string& what, at::Tensor& t, std::optional<at::ScalarType> dtype) {
+    auto bad = [&](const std::string& why) {
+      throw std::invalid_argument("Dataset::get_batch gave " + what + " " + why + " for a batch of " +
+                                  std::to_string(n) + " samples");
+    };
+    if (!t.defined()) bad("undefined");
+    if (t.dim() < 1 || t.size(0) != n) bad("of shape " + shape_text(t));
+    if (dtype && t.scalar_type() != *dtype)
+      bad("of dtype " + std::string(c10::toString(t.scalar_type())) + " (not " + c10::toString(*dtype) + ")");
+    // A dataset that selected under InferenceMode gives inference tensors, which autograd cannot save.
+    if (t.is_inference()) t = t.clone();
+  };
+  for (auto& [name, t] : batch.inputs) check("modality '" + name + "'", t, std::nullopt);
+  check("label", batch.label, at::kLong);
+  check("group", batch.group, at::kLong);
+  check("environment", batch.environment, at::kLong);
+  check("ood", batch.ood, at::kBool);
+  batch.index = at::empty({n}, at::kLong);
+  if (n > 0) std::memcpy(batch.index.data_ptr<int64_t>(), indices.data(), static_cast<size_t>(n) * sizeof(int64_t));
 }
 
 sdk::Batch empty_like(const sdk::Batch& batch) {

@@ -1,4 +1,5 @@
-// DataLoader: the epoch order, the rank's slice of each global batch, and the prefetching producer.
+// DataLoader: the epoch order, the rank's slice of each global batch, and the prefetching producer (or, with
+// prefetch 0, reading in line on the consumer's thread).
 #include "mmdebias/core/data_loader.hpp"
 
 #include <algorithm>
@@ -74,7 +75,8 @@ void validate(const LoaderOptions& o) {
   if (o.world_size < 1) bad("world_size must be >= 1, got " + std::to_string(o.world_size));
   if (o.rank < 0 || o.rank >= o.world_size)
     bad("rank must be in [0, " + std::to_string(o.world_size) + "), got " + std::to_string(o.rank));
-  if (o.prefetch < 1) bad("prefetch must be >= 1, got " + std::to_string(o.prefetch));
+  if (o.prefetch < 0)
+    bad("prefetch must be >= 0 (0: read in line, no loader thread), got " + std::to_string(o.prefetch));
   if (o.threads < 1) bad("threads must be >= 1, got " + std::to_string(o.threads));
 }
 
@@ -129,6 +131,7 @@ struct DataLoader::State {
   int64_t next_batch = 0;
   bool started = false;
   bool finished = false;
+  std::vector<int64_t> order;  // the epoch's order when reading in line (prefetch 0)
 
   // Shared with the producer, guarded by mutex.
   std::mutex mutex;
@@ -155,13 +158,27 @@ struct DataLoader::State {
     }
   }
 
-  // Reads and collates this rank's slice of global batch b (samples placed by position).
-  sdk::Batch produce(const std::vector<int64_t>& order, int64_t b) {
-    const std::vector<int64_t> indices = batch_indices(order, options, b);
-    if (indices.empty()) {  // a rank left without samples: an empty batch shaped like the global batch's first sample
-      const int64_t first = order[static_cast<size_t>(b * options.batch_size * options.world_size)];
-      return empty_like(collate({read(first)}, {first}));
+  // Reads the samples at indices with one Dataset::get_batch call; false when the dataset reads per sample.
+  // Called outside InferenceMode, since the batch must be a normal tensor: a few selects through autograd's
+  // dispatch cost half of selecting as inference tensors and cloning them (6 against 12 us a batch of 64 on
+  // bench/models/small.yaml's columns, one core).
+  bool read_batch(const std::vector<int64_t>& indices, sdk::Batch& batch) const {
+    bool filled = false;
+    try {
+      filled = dataset->get_batch(indices, batch);
+    } catch (...) {
+      throw std::runtime_error("data loader: reading batch of " + std::to_string(indices.size()) +
+                               " samples starting at index " + std::to_string(indices.front()) +
+                               " failed: " + message_of(std::current_exception()));
     }
+    if (filled) complete_batch(batch, indices);
+    return filled;
+  }
+
+  // Reads and collates the samples at indices (non-empty): batched when the dataset can, else per sample.
+  sdk::Batch read_all(const std::vector<int64_t>& indices) {
+    sdk::Batch batch;
+    if (read_batch(indices, batch)) return batch;
     std::vector<sdk::Sample> samples(indices.size());
     std::vector<std::exception_ptr> errors(indices.size());
     arena.execute([&] {
@@ -183,6 +200,16 @@ struct DataLoader::State {
     for (const auto& error : errors)  // the first failure by position, whatever the thread count
       if (error) std::rethrow_exception(error);
     return collate(samples, indices);
+  }
+
+  // Reads and collates this rank's slice of global batch b (samples placed by position).
+  sdk::Batch produce(const std::vector<int64_t>& order, int64_t b) {
+    const std::vector<int64_t> indices = batch_indices(order, options, b);
+    if (indices.empty()) {  // a rank left without samples: an empty batch shaped like the global batch's first sample
+      const int64_t first = order[static_cast<size_t>(b * options.batch_size * options.world_size)];
+      return empty_like(read_all({first}));
+    }
+    return read_all(indices);
   }
 
   // Pushes an item unless stopped; blocks while the queue is full. Returns false when stopped.
@@ -261,6 +288,10 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   s.started = true;
   s.finished = false;
   auto order = epoch_order(s.size, s.options.seed, epoch, s.options.shuffle);
+  if (s.options.prefetch == 0) {  // in line: next() reads each batch on the caller's thread
+    s.order = std::move(order);
+    return;
+  }
   s.producer = std::thread([&s, order = std::move(order), first_batch]() mutable {
     try {
       s.run(std::move(order), first_batch);
@@ -279,6 +310,7 @@ std::optional<sdk::Batch> DataLoader::next() {
   State& s = *state_;
   if (!s.started) throw std::logic_error("data loader: next() called before start_epoch()");
   if (s.finished) return std::nullopt;
+  if (s.options.prefetch == 0) return next_in_line();
   const auto t0 = Clock::now();
   std::unique_lock<std::mutex> lock(s.mutex);
   s.not_empty.wait(lock, [&] { return !s.queue.empty() || s.done; });
@@ -297,6 +329,31 @@ std::optional<sdk::Batch> DataLoader::next() {
   }
   ++s.next_batch;
   return std::move(item.batch);
+}
+
+// prefetch 0: the batch is read now, on this thread; the whole read is time the consumer waits for data.
+std::optional<sdk::Batch> DataLoader::next_in_line() {
+  State& s = *state_;
+  if (s.next_batch >= s.batches) {
+    s.finished = true;
+    return std::nullopt;
+  }
+  const auto t0 = Clock::now();
+  std::optional<sdk::Batch> batch;
+  try {
+    batch = s.produce(s.order, s.next_batch);
+  } catch (...) {
+    s.finished = true;  // as with a producer thread: a failed read ends the epoch
+    const int64_t ns = nanos_since(t0);
+    s.wait_ns += ns;
+    s.busy_ns += ns;
+    throw;
+  }
+  const int64_t ns = nanos_since(t0);
+  s.wait_ns += ns;
+  s.busy_ns += ns;
+  ++s.next_batch;
+  return batch;
 }
 
 int64_t DataLoader::epoch() const { return state_->epoch; }

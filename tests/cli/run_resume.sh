@@ -1,5 +1,6 @@
-# Same seed, same params_sha256; a run killed with SIGKILL at a random step and resumed ends with the
-# uninterrupted run's params_sha256; resume refuses a changed manifest and a corrupt checkpoint.
+# Same seed, same params_sha256 (with the loader thread and reading in line); a run killed with SIGKILL at a
+# random step and resumed (in line) ends with the uninterrupted run's params_sha256; resume refuses a changed
+# manifest and a corrupt checkpoint.
 source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
@@ -14,6 +15,10 @@ expect_out "params_sha256"
 run run "$manifest" --out "$work/b"
 expect_code 0
 [[ "$(sha "$work/a")" == "$(sha "$work/b")" ]] || fail "same seed, different params_sha256"
+# Reading in line (run.prefetch=0: no loader thread) trains the very same weights.
+run run "$manifest" --out "$work/inline" run.prefetch=0
+expect_code 0
+[[ "$(sha "$work/a")" == "$(sha "$work/inline")" ]] || fail "run.prefetch=0 gave another params_sha256 than the default 4"
 run run "$manifest" --out "$work/c" run.seed=8
 [[ "$(sha "$work/a")" != "$(sha "$work/c")" ]] || fail "another seed gave the same params_sha256"
 
@@ -33,7 +38,7 @@ kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 echo "killed at step ~$step (target $target), latest checkpoint $(cat "$work/k/checkpoints/latest" 2>/dev/null)"
 [[ ! -f "$work/k/summary.json" ]] || fail "the run finished before it was killed: the kill tested nothing"
-run run --resume "$work/k"
+run run --resume "$work/k" run.prefetch=0  # killed with a loader thread, resumed reading in line
 expect_code 0
 expect_out "params_sha256"
 [[ "$(sha "$work/long")" == "$(sha "$work/k")" ]] || fail "killed and resumed run differs: $(sha "$work/k") vs $(sha "$work/long")"

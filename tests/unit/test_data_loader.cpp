@@ -240,7 +240,7 @@ TEST_CASE("test_data_loader: options are validated") {
   o.rank = 2;
   CHECK_THROWS_AS(core::DataLoader(ds, o), std::invalid_argument);
   o.rank = 0;
-  o.prefetch = 0;
+  o.prefetch = -1;  // 0 reads in line (test_data_loader_batched.cpp)
   CHECK_THROWS_AS(core::DataLoader(ds, o), std::invalid_argument);
   core::DataLoader loader(ds, opts(2));
   CHECK_THROWS_AS(loader.next(), std::logic_error);

@@ -15,6 +15,12 @@
 // every tensor with a leading dimension of 0 and the right trailing shape and dtype): a trainer
 // must still take part in the step's collectives and should weight its contribution by size().
 //
+// Reading. A dataset that implements Dataset::get_batch fills a batch in one call (TensorDataset: one
+// index_select per column); otherwise samples are read one by one with Dataset::get and collated.
+//
+// In line (prefetch 0). No producer thread: next() reads the batch on the caller's thread, and the whole read
+// counts as waiting (wait_seconds()). Best when the step and a loader thread would share one core anyway.
+//
 // Parallelism. Samples of one batch are read with tbb::parallel_for inside a task_arena of
 // `threads` threads (the producer thread counts as one of them; capped at the machine's hardware
 // concurrency) and placed by position, so a batch's content does not depend on the thread count or
@@ -44,6 +50,11 @@ sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<in
 /// The same batch with every tensor narrowed to zero rows (an empty batch of the right shapes and dtypes).
 sdk::Batch empty_like(const sdk::Batch& batch);
 
+/// Finishes a batch that Dataset::get_batch filled: sets index [B] (= indices) and clones any inference tensor
+/// (so autograd may save it). Throws std::invalid_argument when a tensor is missing, has another leading size
+/// than indices, or label/group/environment are not int64 or ood not bool.
+void complete_batch(sdk::Batch& batch, const std::vector<int64_t>& indices);
+
 /// How a DataLoader orders, shards and prefetches.
 struct LoaderOptions {
   int64_t batch_size = 1;  ///< Samples per batch on this rank (B); a global batch holds B * world_size.
@@ -52,12 +63,12 @@ struct LoaderOptions {
   uint64_t seed = 0;       ///< Seed of the order; epoch e's order depends on (seed, e) only.
   int rank = 0;            ///< This process's rank, 0 <= rank < world_size.
   int world_size = 1;      ///< Number of ranks sharing each global batch.
-  int prefetch = 4;        ///< Batches produced ahead of the consumer (queue capacity, >= 1).
+  int prefetch = 4;        ///< Batches produced ahead of the consumer (queue capacity); 0 = read in line, no thread.
   int threads = 1;         ///< Threads of the arena that reads samples in parallel (>= 1).
 };
 
 /// Throws std::invalid_argument unless batch_size >= 1, world_size >= 1, 0 <= rank < world_size,
-/// prefetch >= 1 and threads >= 1.
+/// prefetch >= 0 and threads >= 1.
 void validate(const LoaderOptions& options);
 
 /// The sample order of one epoch: a permutation of [0, n) seeded by (seed, epoch) only, or the identity.
@@ -92,8 +103,9 @@ class DataLoader {
   /// a resumed epoch yields exactly the batches first_batch.. of the uninterrupted one. Abandons any epoch
   /// in progress.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
-  /// The next batch of the current epoch, or nullopt at its end. Rethrows a failure of Dataset::get as
-  /// std::runtime_error naming the sample index and the original message (the epoch then ends).
+  /// The next batch of the current epoch, or nullopt at its end. Rethrows a failure of Dataset::get (or
+  /// get_batch) as std::runtime_error naming the sample index (or the batch's first index and size) and the
+  /// original message (the epoch then ends).
   /// Throws std::logic_error before the first start_epoch().
   std::optional<sdk::Batch> next();
 
@@ -111,6 +123,7 @@ class DataLoader {
   void reset_timers();
 
  private:
+  std::optional<sdk::Batch> next_in_line();  // next() with prefetch 0
   struct State;
   std::unique_ptr<State> state_;
 };
