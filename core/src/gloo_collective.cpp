@@ -114,44 +114,70 @@ class GlooCollective : public Collective {
     run("broadcast", [&] { return group_->broadcast(list); });
   }
 
-  void average_gradients(const std::vector<at::Tensor>& parameters, size_t bucket_bytes) override {
-    // Few large allreduces: gradients are flattened into buckets of one dtype, reduced, divided, copied back.
-    std::vector<at::Tensor> bucket;
-    size_t bytes = 0;
-    auto flush = [&] {
-      if (bucket.empty()) return;
-      std::vector<at::Tensor> flat_parts;
-      for (const auto& g : bucket) flat_parts.push_back(g.reshape({-1}));
-      at::Tensor flat = at::cat(flat_parts);
-      all_reduce_sum(flat);
-      flat.div_(static_cast<double>(world_size()));
-      int64_t offset = 0;
-      for (auto& g : bucket) {
-        g.copy_(flat.narrow(0, offset, g.numel()).view_as(g));
-        offset += g.numel();
-      }
-      bucket.clear();
-      bytes = 0;
-    };
-    // A parameter no rank used keeps no gradient, as in one process (optimizers such as Adam skip it);
-    // one used on some ranks only gets zeros on the others, so every rank sends the same layout.
-    at::Tensor used = at::zeros({static_cast<int64_t>(parameters.size())}, at::kFloat);
-    auto used_by = used.accessor<float, 1>();
-    for (size_t i = 0; i < parameters.size(); ++i) used_by[static_cast<int64_t>(i)] = parameters[i].grad().defined() ? 1.0f : 0.0f;
-    all_reduce_sum(used);
+  void average_gradients(const std::vector<at::Tensor>& parameters, size_t bucket_bytes, at::Tensor& extra_sum) override {
+    // One allreduce per step where the buckets allow it: every collective costs a round of thread wake-ups on
+    // both ranks (milliseconds on a small VM, bench/run section 6), so the used-parameter flags and the caller's
+    // extra values (loss terms, stop request) ride at the end of the last bucket instead of going alone.
+    // A parameter without a gradient here sends zeros; whether any rank used it is known after the reduction.
+    const auto count = static_cast<int64_t>(parameters.size());
+    std::vector<at::Tensor> grads(parameters.size());
+    std::vector<bool> zero_filled(parameters.size(), false);
+    at::Tensor used = at::zeros({count}, at::kFloat);
+    auto used_here = used.accessor<float, 1>();
     for (size_t i = 0; i < parameters.size(); ++i) {
       const auto& p = parameters[i];
-      if (used_by[static_cast<int64_t>(i)] == 0.0f) continue;
-      at::Tensor g = p.mutable_grad();
-      if (!g.defined()) {
+      if (!p.grad().defined()) {
         p.mutable_grad() = at::zeros_like(p);
-        g = p.mutable_grad();
+        zero_filled[i] = true;
+      } else {
+        used_here[static_cast<int64_t>(i)] = 1.0f;
       }
-      if (!bucket.empty() && (bucket.front().scalar_type() != g.scalar_type() || bytes >= bucket_bytes)) flush();
-      bucket.push_back(g);
-      bytes += static_cast<size_t>(g.numel() * g.element_size());
+      grads[i] = p.mutable_grad();
     }
-    flush();
+    // Buckets: consecutive gradients of one dtype up to about bucket_bytes.
+    std::vector<std::pair<size_t, size_t>> buckets;  // [begin, end) into grads
+    size_t bytes = 0;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const bool new_bucket = buckets.empty() || grads[buckets.back().first].scalar_type() != grads[i].scalar_type() || bytes >= bucket_bytes;
+      if (new_bucket) {
+        buckets.emplace_back(i, i);
+        bytes = 0;
+      }
+      buckets.back().second = i + 1;
+      bytes += static_cast<size_t>(grads[i].numel() * grads[i].element_size());
+    }
+    // The tail takes the last bucket's dtype when that is float or double (flags are exact, loss sums keep float
+    // precision at least); otherwise it goes alone, in double.
+    const at::ScalarType last_type = buckets.empty() ? at::kHalf : grads[buckets.back().first].scalar_type();
+    const bool tail_rides = last_type == at::kFloat || last_type == at::kDouble;
+    const at::Tensor tail_values = at::cat({used.to(at::kDouble), extra_sum.to(at::kDouble).reshape({-1})})
+                                       .to(tail_rides ? last_type : at::kDouble);
+    at::Tensor reduced_tail;
+    for (size_t k = 0; k < buckets.size(); ++k) {
+      const bool last = tail_rides && k + 1 == buckets.size();
+      std::vector<at::Tensor> parts;
+      for (size_t i = buckets[k].first; i < buckets[k].second; ++i) parts.push_back(grads[i].reshape({-1}));
+      if (last) parts.push_back(tail_values);
+      at::Tensor flat = at::cat(parts);
+      all_reduce_sum(flat);
+      int64_t offset = 0;
+      for (size_t i = buckets[k].first; i < buckets[k].second; ++i) {
+        grads[i].copy_(flat.narrow(0, offset, grads[i].numel()).view_as(grads[i])).div_(static_cast<double>(world_size()));
+        offset += grads[i].numel();
+      }
+      if (last) reduced_tail = flat.narrow(0, offset, tail_values.numel()).to(at::kDouble);
+    }
+    if (!reduced_tail.defined()) {  // no parameters, or half-precision gradients: the tail goes alone
+      reduced_tail = tail_values.clone();
+      all_reduce_sum(reduced_tail);
+      reduced_tail = reduced_tail.to(at::kDouble);
+    }
+    // A parameter no rank used keeps no gradient, as in one process (optimizers such as Adam skip it); one used on
+    // some ranks only keeps the zeros it sent on the others, so every rank steps the same way.
+    auto used_anywhere = reduced_tail.accessor<double, 1>();
+    for (size_t i = 0; i < parameters.size(); ++i)
+      if (zero_filled[i] && used_anywhere[static_cast<int64_t>(i)] == 0.0) parameters[i].mutable_grad() = at::Tensor();
+    extra_sum.copy_(reduced_tail.narrow(0, count, extra_sum.numel()).view_as(extra_sum));
   }
 
   std::string broadcast_string(const std::string& text) override {

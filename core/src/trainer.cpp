@@ -1,5 +1,6 @@
 #include "mmdebias/core/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -43,16 +44,31 @@ LoaderOptions loader_options(const RunState& state, const sdk::Options& train, i
   return lo;
 }
 
-// A stop request rides in the loss all-reduce (two slots: SIGTERM, SIGINT), so every rank learns of any
-// rank's request in the same micro-batch and all stop at the same step, with no collective of their own.
-at::Tensor stop_slots() {
+// Appends this process's stop request as two slots (SIGTERM, SIGINT) of the step's collective.
+void append_stop_slots(std::vector<double>& values) {
   const int signal = stop_signal_received();
-  return at::tensor({signal == SIGTERM ? 1.0 : 0.0, signal == SIGINT ? 1.0 : 0.0}, at::kDouble);
+  values.push_back(signal == SIGTERM ? 1.0 : 0.0);
+  values.push_back(signal == SIGINT ? 1.0 : 0.0);
 }
 
-int agreed_stop(const at::Tensor& global) {
-  const int64_t n = global.size(0);
-  return global[n - 2].item<double>() > 0 ? SIGTERM : global[n - 1].item<double>() > 0 ? SIGINT : 0;
+// The signal any rank asked to stop for, from the reduced slots that append_stop_slots added.
+int agreed_stop(const std::vector<double>& global) {
+  const size_t n = global.size();
+  return global[n - 2] > 0 ? SIGTERM : global[n - 1] > 0 ? SIGINT : 0;
+}
+
+// Throws when the total [0] or a term [1 + i] of values is not finite, naming the first such term.
+void throw_if_not_finite(const std::vector<double>& values, const std::vector<std::string>& part_names, int64_t step) {
+  const double total = values[0];
+  if (std::isfinite(total)) return;
+  std::string offender = "total";
+  for (size_t i = 0; i < part_names.size() && i + 1 < values.size(); ++i)
+    if (!std::isfinite(values[i + 1])) {
+      offender = part_names[i];
+      break;
+    }
+  throw RunError("step " + std::to_string(step) + ": the loss is not finite (term '" + offender + "' = " + std::to_string(total) +
+                 "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
 }
 
 }  // namespace
@@ -86,12 +102,14 @@ TrainResult Trainer::run() {
   auto log_time = start;
   double last_loss = 0;
   int stopping = 0;  // the signal all ranks agreed to stop for; acted on at the next step boundary
+  std::vector<std::string> part_names;  // the loss terms' names, from the first micro-batch
+  std::vector<double> parts_mean;       // each term's mean over the last step's micro-batches and ranks
 
   while (position_.step < total_steps_ && result.stop_signal == 0) {
     state_.epoch = position_.epoch;
     loader.start_epoch(position_.epoch, position_.next_batch);
     int64_t micro = 0;
-    std::vector<std::pair<std::string, double>> parts_sum;
+    std::vector<double> step_sums;  // [total, parts...] summed over this step's micro-batches, this rank
     while (position_.step < total_steps_) {
       std::optional<sdk::Batch> next = loader.next();
       if (!next) {  // only when the epoch ended without a step boundary; move on rather than loop
@@ -106,39 +124,45 @@ TrainResult Trainer::run() {
       sdk::Estimates estimates;
       sdk::ForwardRecord record = model_.forward_step(batch, estimates);
       StepLoss loss = model_.loss(record, batch, estimates);
-      // The logged values are means over every rank's batch; the same sum tells all ranks at once when
-      // any rank's loss is not finite, so they stop together instead of waiting on each other.
-      std::vector<at::Tensor> values{loss.total.detach().reshape({1})};
-      for (const auto& part : loss.parts) values.push_back(part.second.detach().reshape({1}));
-      at::Tensor global = at::cat({at::cat(values).to(at::kCPU, at::kDouble), stop_slots()});
+      // This micro-batch's loss terms, summed over the step's micro-batches and averaged over ranks at the step
+      // boundary in the gradients' own collective (one round trip per step, bench/run section 6).
+      std::vector<double> local{loss.total.item<double>()};
+      for (const auto& part : loss.parts) local.push_back(part.second.item<double>());
+      if (part_names.empty()) for (const auto& p : loss.parts) part_names.push_back(p.first);
+      if (step_sums.empty()) step_sums.assign(local.size(), 0.0);
+      for (size_t i = 0; i < local.size() && i < step_sums.size(); ++i) step_sums[i] += local[i];
       const int world = state_.collective->world_size();
-      if (world > 1) {
-        state_.collective->all_reduce_sum(global);
-        global.div_(static_cast<double>(world));
-      }
-      double total = global[0].item<double>();
-      if (stopping == 0) stopping = agreed_stop(global);
-      // A non-finite loss stops the run before it can reach the weights or a checkpoint.
-      if (!std::isfinite(total)) {
-        std::string offender = "total";
-        for (size_t i = 0; i < loss.parts.size(); ++i)
-          if (!std::isfinite(global[static_cast<int64_t>(i) + 1].item<double>())) { offender = loss.parts[i].first; break; }
-        throw RunError("step " + std::to_string(position_.step + 1) + ": the loss is not finite (term '" + offender +
-                       "' = " + std::to_string(total) + "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
-      }
+      // One process stops at a non-finite loss before its backward; several stop at the step boundary, where
+      // every rank learns it at once (a rank stopping alone would leave its peers waiting in the collective).
+      if (world == 1) throw_if_not_finite(local, part_names, position_.step + 1);
       // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
       (accumulate == 1 ? loss.total : loss.total / static_cast<double>(accumulate)).backward();
-      if (parts_sum.empty()) for (const auto& p : loss.parts) parts_sum.emplace_back(p.first, 0.0);
-      for (size_t i = 0; i < loss.parts.size() && i < parts_sum.size(); ++i) parts_sum[i].second += global[static_cast<int64_t>(i) + 1].item<double>();
-      last_loss = total;
+      ++micro;
       position_.next_batch = loader.next_batch();
-      position_.samples_seen += batch.size() * state_.collective->world_size();
-      samples_since_log += batch.size() * state_.collective->world_size();
-      if (++micro % accumulate != 0 && position_.next_batch < batches_per_epoch_) continue;
+      position_.samples_seen += batch.size() * world;
+      samples_since_log += batch.size() * world;
+      if (micro % accumulate != 0 && position_.next_batch < batches_per_epoch_) continue;
 
       std::vector<at::Tensor> params;
       for (const auto& g : optimizer_->param_groups()) params.insert(params.end(), g.params().begin(), g.params().end());
-      if (world > 1) state_.collective->average_gradients(params, bucket_bytes_);
+      // The stop request rides along (two slots: SIGTERM, SIGINT), so every rank learns of any rank's request
+      // at the same step and all stop there, with no collective of their own.
+      std::vector<double> global = std::move(step_sums);
+      step_sums.clear();
+      const size_t terms = global.size();
+      append_stop_slots(global);
+      if (world > 1) {
+        at::Tensor reduced = at::tensor(global, at::kDouble);
+        state_.collective->average_gradients(params, bucket_bytes_, reduced);
+        std::copy_n(reduced.data_ptr<double>(), global.size(), global.begin());
+      }
+      // Means over the step's micro-batches and the ranks.
+      for (size_t i = 0; i < terms; ++i) global[i] /= static_cast<double>(micro * world);
+      // Before clipping, hooks and the optimizer: a non-finite loss never reaches the weights or a checkpoint.
+      throw_if_not_finite(global, part_names, position_.step + 1);
+      if (stopping == 0) stopping = agreed_stop(global);
+      last_loss = global[0];
+      parts_mean.assign(global.begin() + 1, global.begin() + static_cast<std::ptrdiff_t>(terms));
       if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);
       model_.after_backward();
       set_learning_rates(*optimizer_, base_lrs_, schedule_->factor(position_.step));
@@ -162,7 +186,7 @@ TrainResult Trainer::run() {
                                {"cpu_seconds", process_cpu_seconds()},  // all threads: robust to other processes' load
                                {"samples", position_.samples_seen}};
         nlohmann::json parts = nlohmann::json::object();
-        for (const auto& [name, sum] : parts_sum) parts[name] = sum / static_cast<double>(std::max<int64_t>(1, accumulate));
+        for (size_t i = 0; i < part_names.size() && i < parts_mean.size(); ++i) parts[part_names[i]] = parts_mean[i];
         line["terms"] = parts;
         line["model_forward_calls"] = model_.train_forward_calls();  // components' extra passes so far
         for (const auto& kv : state_.metrics) line["metrics"][kv.first] = kv.second;
@@ -172,7 +196,6 @@ TrainResult Trainer::run() {
         samples_since_log = 0;
       }
       state_.metrics.clear();
-      for (auto& p : parts_sum) p.second = 0;
       bool epoch_done = position_.next_batch >= batches_per_epoch_;
       if (epoch_done) {
         position_.epoch += 1;

@@ -1,7 +1,7 @@
 # Data parallel over c10d/Gloo with 2 processes on 127.0.0.1 (a free port each time):
 # 2 ranks x 32 equal 1 rank x 64 within 1e-5 after 20 steps, ranks end bitwise equal, evaluation from
 # 2 ranks equals one process's, a killed rank is named by the survivor, and a 2-rank run killed and
-# resumed matches the uninterrupted one.
+# resumed matches the uninterrupted one, and a NaN loss on one rank stops both at once.
 source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" "$out" "$err"' EXIT
@@ -110,4 +110,15 @@ if [[ ! -f "$work/crash/summary.json" ]]; then
 fi
 [[ "$(field "$work/crash/summary.json" '["params_sha256"]')" == "$(field "$work/two/summary.json" '["params_sha256"]')" ]] ||
   fail "the resumed 2-rank run differs from the uninterrupted one"
+# A loss that turns NaN on one rank only (step 12) stops both ranks at that step with the message, before the
+# weights change: the NaN rides in the step's one collective, so neither rank waits for the other to time out.
+launch nan "$manifest" --plugin-path "$FIXTURES/fixture" --out "$work/nan" 'interventions=[{type: fixture.poison, at_step: 12, rank: 1}]'
+started=$SECONDS
+if wait_all; then fail "a NaN loss on rank 1 did not fail the 2-rank run"; fi
+((SECONDS - started < 15)) || fail "the ranks took $((SECONDS - started)) s to stop at a NaN loss (dist_timeout is 20 s)"
+for r in 0 1; do
+  grep -q "step 12: the loss is not finite (term 'poison/poison' = nan)" "$work/nan.rank$r.err" ||
+    { cat "$work/nan.rank$r.err"; fail "rank $r did not name the non-finite term"; }
+done
+expect_checkpoints_intact "$work/nan" ckpt-000000010.pt
 finish

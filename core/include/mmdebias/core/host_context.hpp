@@ -30,8 +30,9 @@ class Collective {
   virtual at::Tensor all_gather(const at::Tensor& tensor) { return tensor; }
   /// Overwrites tensor on every rank with rank 0's.
   virtual void broadcast(at::Tensor& tensor) {}
-  /// Averages gradients over ranks in buckets of about bucket_bytes (SUM, then divide by the world size).
-  virtual void average_gradients(const std::vector<at::Tensor>& parameters, size_t bucket_bytes) {}
+  /// Averages gradients over ranks in buckets of about bucket_bytes (SUM, then divide by the world size) and
+  /// sums extra_sum (1-D, floating) over ranks in the same collective: one round trip per step.
+  virtual void average_gradients(const std::vector<at::Tensor>& parameters, size_t bucket_bytes, at::Tensor& extra_sum) {}
   /// Rank 0's string on every rank.
   virtual std::string broadcast_string(const std::string& text) { return text; }
 };
