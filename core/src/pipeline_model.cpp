@@ -106,7 +106,7 @@ sdk::ForwardRecord PipelineModel::run_forward(const sdk::Batch& batch, const sdk
         record.fused = guarded(s.label, "on_fused", [&] { return s.instance->object->on_fused(record.fused, *estimates, *s.context); });
   }
   record.logits = guarded(fusion_.label, "head", [&] { return fusion.head(record.fused); });
-  if (fusion.has_modality_heads())
+  if (fusion.has_modality_heads() && (state_.phase != sdk::Phase::Train || pipeline_.training_needs_modality_logits))
     for (const auto& m : modalities_)
       record.modality_logits[m] = guarded(fusion_.label, "modality_head", [&] { return fusion.modality_head(m, record.features.at(m)); });
   record.attention = sites.recorded();

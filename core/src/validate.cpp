@@ -216,6 +216,14 @@ ValidatedPipeline validate_and_build(const Manifest& manifest, const Registry& r
   if (detail::build_pipeline(parsed, registry, manifest, diag, out.pipeline))
     detail::check_pipeline(parsed, out.pipeline, registry, diag);
   diag.throw_if_any();
+  // Per-modality heads cost a few percent of a small model's step (bench/run section 1): computed in training
+  // only for the components that declare they read them.
+  out.pipeline.training_needs_modality_logits = false;
+  for (const auto* list : {&parsed.estimators, &parsed.interventions})
+    for (const auto& c : *list)
+      for (const auto& need : c.entry ? c.entry->decl.needs : std::vector<std::string>{})
+        out.pipeline.training_needs_modality_logits =
+            out.pipeline.training_needs_modality_logits || need == sdk::capability::kModalityLogits;
 
   out.resolved.config = resolved_config(parsed);
   for (const auto& name : {"plugins", "train", "eval", "run"})

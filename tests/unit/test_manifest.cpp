@@ -75,6 +75,19 @@ TEST_CASE("overrides change values, create keys and index lists") {
   CHECK(r.config["interventions"][0]["exclusive"].as<std::string>() == "true");
 }
 
+TEST_CASE("training computes per-modality logits only when an estimator or intervention needs them") {
+  // std.concat has per-modality heads; fixture.needy declares it needs them, fixture.claimer does not.
+  auto build = [](const std::string& interventions) {
+    auto m = core::load_manifest_text(kValid, "test.yaml",
+                                      core::parse_overrides({"model.fusion={type: std.concat}", "interventions=" + interventions}));
+    return core::validate_and_build(m, host().registry()).pipeline.training_needs_modality_logits;
+  };
+  CHECK_FALSE(build("[{type: fixture.claimer, sites: []}]"));
+  CHECK_FALSE(build("[]"));
+  CHECK(build("[{type: fixture.needy}]"));
+  CHECK(build("[{type: fixture.claimer, sites: []}, {type: fixture.needy}]"));
+}
+
 TEST_CASE("an error in an overridden value is reported at the override") {
   CHECK(errors_of(kValid, {"train.epochs=abc"}) == "<override 'train.epochs=abc'>: train.epochs: expected int, got 'abc'");
   CHECK(errors_of(kValid, {"train.epoch=3"}) ==

@@ -62,6 +62,9 @@ struct BuiltPipeline {
   std::vector<Instance<sdk::BiasEstimator>> estimators;     ///< Manifest order.
   std::vector<Instance<sdk::Intervention>> interventions;   ///< Manifest order.
   std::vector<Instance<sdk::Scorer>> scorers;               ///< Manifest order.
+  /// Some estimator or intervention declares it needs per-modality logits: only then does a training step
+  /// compute them (evaluation always does, for the per-modality accuracies).
+  bool training_needs_modality_logits = true;
 };
 
 /// What validate_and_build returns.

@@ -41,7 +41,7 @@ struct ForwardRecord {
   at::Tensor fused_input; ///< Fused features as the fusion produced them, before on_fused.
   at::Tensor fused;       ///< Fused features after on_fused, the head's input.
   at::Tensor logits;      ///< Head output [B, C].
-  std::map<std::string, at::Tensor> modality_logits;  ///< Per-modality logits where the fusion gives them.
+  std::map<std::string, at::Tensor> modality_logits;  ///< Per-modality logits where the fusion gives them (in training, only when a component needs capability::kModalityLogits).
   std::map<std::string, at::Tensor> attention;        ///< Weights used at each site, when recorded.
 };
 
