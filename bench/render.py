@@ -71,9 +71,10 @@ trust for the ratio, the wall-clock one for absolute speed.
 ## 1. Plugin overhead: the host vs a hand-written LibTorch loop
 
 The host trains `bench/models/small.yaml` (std.gaussian, two std.mlp encoders [64] -> 32, std.concat, 4
-classes, Adam, batch 64) through its plugins, hooks, loader thread, loss checks and logging;
-`bench/baseline_train.cpp` (LibTorch only, built as `mmdebias-bench-baseline`) trains the same layers with
-the same optimizer and batch in a plain loop (no plugins, no hooks, no loader thread).
+classes, Adam, batch 64) through its plugins, hooks, data loader (`run.prefetch: 0`: the batch is read on the
+training thread, as suits a process pinned to one core; section 4 runs the default loader thread), loss checks
+and logging; `bench/baseline_train.cpp` (LibTorch only, built as `mmdebias-bench-baseline`) trains the same
+layers with the same optimizer and batch in a plain loop (no plugins, no hooks, one `index_select` per batch).
 
 | model | host samples/s, wall | host, CPU | baseline, wall | baseline, CPU | host / baseline, wall | host / baseline, CPU |
 |---|---|---|---|---|---|---|

@@ -159,8 +159,9 @@ def data_pipeline(b):
     if not (files_root / "train").exists():
         run([PYTHON_WITH_TORCH, SRC / "examples" / "files" / "make_digits.py", files_root], 1)
     steps = 60 if b.quick else 200
+    # The default loader thread (bench/models/small.yaml reads in-line for sections 1-2): the wait it cannot hide.
     common = [f"train.steps={steps}", "train.log_every=10", "train.checkpoint_every=1000000", "train.eval_every=1000000",
-              "eval.scorers=[]"]
+              "eval.scorers=[]", "run.prefetch=4"]
     datasets = {
         "std.gaussian": (MODELS / "small.yaml", []),
         "data.fashion_captions": (SRC / "examples" / "fashion-captions.yaml", ["data.train_size=3000", "data.test_size=500"]),
