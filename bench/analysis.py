@@ -6,55 +6,62 @@ tables above; keep them in step with the code when it changes.
 ANALYSIS = """
 ## Where a goal is missed: profiles, fixes and floors
 
-Profiles taken on 2026-11-25 on the machine above (2 shared cores, load average 8-13 from other builds;
-`perf` works in this container). Shares are of the process's CPU samples, so they do not depend on the load.
+Profiles taken on 2026-11-25 on the machine above (`perf` works in this container): the small model's on a
+quiet machine after this round's fixes, the older ones at load average 8-13 from other builds. Shares are of
+the process's CPU samples, so they do not depend on the load.
 
 ### Plugin overhead and the small model against PyTorch (goals 1 and 2, small model)
 
+Fixed in this round, each with the weights bitwise unchanged (`params_sha256` 82af8b18… for
+`bench/models/small.yaml` before and after every change): host / hand-written loop went from 0.63 to 0.89 by
+CPU time and host / PyTorch from 1.07x to 1.55x (goal 2 met):
+
+- **batched reads** (SDK: `Dataset::get_batch(indices, batch)`, appended last; `TensorDataset` — std.gaussian,
+  data.fashion_captions, data.av_digits — does one `index_select` per column, data.files one gather of rows per
+  file; the per-sample `get` + collate path stays the default): the per-sample calls and collation were 11% of
+  the host's CPU; tests `test_get_batch.cpp` (bitwise equal to collating `get()`), `test_data_loader_batched.cpp`;
+- **in-line loading** (`run.prefetch: 0`, PyTorch's `num_workers=0`): no loader thread; on one pinned core the
+  thread could only take turns with the step (9% less CPU in-line, 5 alternating rounds); section 1 uses it;
+- **one collective per step** (below, section 6) also removed the loss terms' tensor `cat`/`to(double)`: they
+  are read with `item()` into plain doubles;
+- **per-modality logits** are computed in training only when an estimator or intervention declares it needs
+  them (std.concat's two extra `linear` calls per step); evaluation always computes them;
+- **no multiply by a loss weight of 1** (the op, its scalar wrapping and its backward).
+
+Where the remaining gap sits — both programs profiled alike on the quiet machine (4000 steps, one pinned
+core; a sample is 0.5 ms, so samples / 8 = µs per step):
+
 ```sh
-taskset -c 1 perf record -F 2000 --call-graph dwarf,16384 -o perf.data -- \\
-  build/bin/mmdebias run bench/models/small.yaml --out /tmp/p train.steps=3000
-perf report -i perf.data --children --sort sym -g none
+taskset -c 1 perf record -F 2000 --call-graph dwarf,16384 -o host.data -- \
+  build/bin/mmdebias run bench/models/small.yaml --out /tmp/p train.steps=4000
+taskset -c 1 perf record -F 2000 --call-graph dwarf,16384 -o base.data -- build/bin/mmdebias-bench-baseline train \
+  --modalities 2 --dim 16 --hidden 64 --out-dim 32 --classes 4 --batch 64 --samples 4096 --steps 4000 --warmup 500 --threads 1
+perf report -i host.data --children --sort sym -g none -n
 ```
 
-Where one host process spends its CPU time on the small model (3000 steps, one core):
-
-| part | share | also in the hand-written loop? |
+| part | host, µs/step | hand-written loop, µs/step |
 |---|---|---|
-| backward | 19.5% | yes |
-| Adam step | 17.5% | yes |
-| forward: std.mlp encoders 10.3%, std.concat fuse + head 1.5%, per-modality heads 1.9% | 14.1% | all but the per-modality heads |
-| cross-entropy and loss terms | 4.1% | cross-entropy only |
-| the trainer's per-step bookkeeping: loss terms gathered into one double tensor (finite check, all-reduce, logging), `item`, `detach`, progress, metrics line every 10 steps, `Module::train` | ~5.5% | no |
-| the loader thread: `Dataset::get` per sample 7.0%, collate 4.2%, thread hand-off and oneTBB ~3% | 15.0% | no (one `index_select` per batch) |
-| start-up, final evaluation, checkpoint | the rest | not in the steady-state figures |
+| whole training loop (`Trainer::run` / `main`) | 389 | 344 |
+| Adam step | 143 | 136 |
+| backward | 132 | 117 |
+| forward (encoders, fuse, head) | 58 | about 62 (the rest of `main`) |
+| loss (cross-entropy; host: + term bookkeeping) | 16 | 12 |
+| reading the batch (host: `get_batch`, 5 `index_select`s incl. group and ood, checks; loop: 3 `index_select`s) | 21 | 14 |
+| the rest of the host's step: metrics line every 10 steps 2.4, progress 2.1, `item`, learning rates, `Module::train`, hook loops | 15 | — |
 
-So about a quarter of the host's steady-state CPU time per step is work the hand-written loop does not do,
-and section 1 measures more than that (host / baseline about 0.6 by CPU time on this model); the rest of
-the gap is not attributed by this profile. PyTorch's own per-op cost on
-this model is smaller than the host's loader and bookkeeping, so the host is only slightly ahead of it
-(section 2), short of 1.5x. Fixed here, each
-with the weights bitwise unchanged (`params_sha256` 82af8b18… for `bench/models/small.yaml` before and after):
-
-- the loader reads samples under `c10::InferenceMode` (per-sample slices skip the autograd and
-  view-tracking kernels): the loader threads' CPU samples fell from 2598 to 2076 for 4000 steps (-20%);
-  test `test_data_loader: loaded batches can be saved for backward` pins that batches stay normal tensors;
-- `collate` copies contiguous CPU samples with one allocation and a `memcpy` each instead of `at::stack`
-  (test `collate equals at::stack for contiguous, strided and view samples`);
-- no division of the loss by `train.accumulate` when it is 1 (an op and its backward, 0.7% of the step);
-- std.mlp no longer dispatches `dropout` with p = 0.
-
-The floor that remains is the SDK's per-sample `Dataset::get`: a batch of 64 costs 64 calls, each slicing
-every modality into a new tensor, plus a thread hand-off, where a hand-written loop does one `index_select`.
-On one core this cannot be hidden. Closing it needs an SDK addition (a batched `Dataset::get_batch(indices)`
-whose default calls `get`, so old plugins keep working), which is outside this issue's files; with it,
-std.gaussian and the tensor-backed datasets would collate by one `index_select` per modality. The second
-candidate is computing std.concat's per-modality logits only when a component declares it needs them
-(1.9%): that changes what a `ForwardRecord` holds for components that read them without declaring, so it is
-left for a decision. With the loader on a core of its own (more cores than `run.threads`) its 15% leaves
-the step's critical path; the figures here pin every process to exactly `--threads` cores, loader included.
+The gap, about 45 µs per step, is spread thin: no part of the host's step is more than 16 µs above the
+loop's, and the parts that are (the extra columns the SDK's batch carries, the metrics and progress lines, the
+loss terms' names and values, three optimizer parameter groups — one per component, for per-component `lr` —
+against one) are what the host is for. The backward's 15 µs has no extra node behind it (the same graph: the
+loss is no longer multiplied by 1, inputs need no grad); we read it as cache and allocator state of a bigger
+process and leave it unexplained. **This is the floor of a general host on a 0.34 ms step:** ~45 µs of fixed
+per-step cost, which is within 3% for steps of 1.5 ms or more — the GEMM-bound model's host / loop ratio is
+1.00 (section 1). Goal 1 (<= 3% on the small model) stays missed by that fixed cost.
 
 ### The GEMM-bound model against PyTorch (goal 2, large model)
+
+Missed by about 5% (0.94x by CPU time in this run, rounds 0.86..1.03; the host equals the hand-written loop,
+1.00). The profile below, taken earlier, still explains it: nothing of the host's changed on this path.
 
 Host, hand-written loop and PyTorch run the same OpenBLAS kernels (`sgemm_kernel_COOPERLAKE` is the top
 symbol of each in `perf report`). What separated them was glibc: LibTorch's CPU allocator takes the step's
@@ -79,31 +86,41 @@ against that test) is the way to close it without the memory cost. Everything el
 
 ### Data wait (goal 4)
 
-`data_wait_fraction` counts the time the step blocks on the loader's queue. With one pinned core the loader
-and the step share that core, so the step waits whenever the loader has not yet had its turn; the wait is
-then the loader's share of the core (about 15% of the CPU time on std.gaussian, above), not idle time. The
-loader fixes above lower it; on more cores than `run.threads` the loader runs beside the step.
+Met for every dataset since the batched reads (section 4 runs the default loader thread, `run.prefetch=4`).
+Before them, std.gaussian's wait was 3.5%: with one pinned core the loader and the step share that core, so
+the step waits whenever the loader has not yet had its turn, and the per-sample `get` + collate made the
+loader's turn long. In-line loading (`run.prefetch: 0`) counts the read itself as waiting (4.9% on
+std.gaussian, one pinned core), which is why section 4 measures the thread.
 
-### Distributed (section 6): two ranks do not scale yet — open
+### Distributed (section 6): one collective per step
 
-On a quiet machine (load average about 0.1 when the full run began) two ranks of one thread each, pinned to
-different cores, train no faster than one rank of one thread (about 1.0x, efficiency about 50%), while one
-process with two OpenMP threads is about 1.45x. This is **not explained yet** and is the next thing to
-profile (perf on both ranks: time in Gloo's allreduce and its threads, which share the rank's pinned core
-with the step and the loader; each rank's own step time against the one-rank step at half the batch).
-Larger buckets help (25 MiB is the fastest of the sizes tried), which points at per-collective cost.
-A first measurement (quiet machine, same model, unpinned, 200 steps): one rank at batch 128 steps at 8.2 ms
-(121 steps/s), one rank at batch 256 at 15.3 ms, and two ranks at batch 128 each at 15.8 ms — so a
-data-parallel step costs about 7.6 ms more than its own compute, far more than a 2-rank loopback allreduce of
-these gradients should take. With 8-wide encoders (batch 64, gradients of a few KiB) the step is 0.42 ms with
-one rank and 4.4 ms with two: about 4 ms per step is latency, not bandwidth, and binding Gloo to `lo`
-(`GLOO_SOCKET_IFNAME=lo`) does not change it. A step makes three allreduces (the loss terms with the stop
-request, the used-parameter flags, the gradient bucket); `strace -f -c` of rank 0 counts about 36 `writev`
-and 93 `futex` calls per step: each allreduce hands off between the step's thread, Gloo's worker and its
-device loop on both ranks, and on this 2-vCPU virtual machine each wake-up of a thread on the other vCPU
-is slow. The fix to try first is one allreduce per step: the loss terms, the stop request and the
-used-parameter flags ride in the gradient bucket (the finite check then runs after backward, still before
-the optimizer step, so a non-finite loss still never reaches the weights).
+Before this round two ranks of one thread each, pinned to different cores, trained no faster than one rank of
+one thread (1.01x). A tiny model showed why: with 8-wide encoders (batch 32 per rank, gradients of a few KiB)
+a step took 0.42 ms with one rank and 4.4 ms with two — latency, not bandwidth (`GLOO_SOCKET_IFNAME=lo` made
+no difference). A step made three allreduces (the loss terms with the stop request, the used-parameter flags,
+the gradient bucket); each hands off between the step's thread, Gloo's worker and its device loop on both
+ranks, and on this 2-vCPU virtual machine each wake-up costs. **Fixed:** the loss terms (summed over the
+step's micro-batches), the stop request and the used-parameter flags now ride at the end of the last gradient
+bucket, so a step makes one allreduce (the finite check runs after it, before clipping, hooks and the
+optimizer: a non-finite loss still never reaches the weights, and a NaN on one rank stops both at that step —
+test `cli.distributed`). Same weights bitwise (2-rank `params_sha256` equal before and after). Tiny model, each
+rank pinned to its own core, 600 steps, three alternating rounds:
+
+```sh
+# r = 0, 1 (and the same with the previous build for "before")
+MASTER_ADDR=127.0.0.1 MASTER_PORT=P WORLD_SIZE=2 RANK=r LOCAL_RANK=r LOCAL_WORLD_SIZE=2 taskset -c r \
+  build/bin/mmdebias run examples/default.yaml --out DIR run.threads=1 train.steps=600 train.batch_size=32 \
+  model.encoders.m0.hidden=[8] model.encoders.m1.hidden=[8] train.checkpoint_every=1000000 train.eval_every=1000000
+```
+
+gave 5.0-6.0 ms per step before and 2.7-3.2 ms after (one rank at batch 64: 0.32 ms); `strace -f -c` of rank 0
+counts about 12 `writev` and 28 `futex` calls per step, against 36 and 93 before. Section 6's 512-wide model
+went from 1.01x to 1.14x (efficiency 57%). What is left is one Gloo allreduce's round trip, about 2.5 ms on
+this VM whatever the size up to a few MiB, paid after backward with nothing to overlap it: the known next
+step is DDP's — start each bucket's allreduce from a gradient hook while backward continues, which helps when
+a rank has a core for Gloo's threads beside its compute (clusters), not on one shared core per rank. On this
+2-core machine two ranks cannot beat one process using both cores by much either way (section 6, "vs 1 rank x
+2 threads").
 
 On a loaded machine one process with two OpenMP threads is far slower than one thread, and that is
 LibTorch's OpenMP, not the host: at load average 13.6 the hand-written loop itself gave 2250 samples/s with
@@ -115,11 +132,24 @@ OMP_NUM_THREADS=T taskset -c 0-1 build/bin/mmdebias-bench-baseline train --modal
   --hidden 512,512 --out-dim 32 --classes 4 --batch 256 --samples 8192 --steps 60 --warmup 20 --threads T
 ```
 
+### Method overheads (section 5)
+
+No goal figure; each cost is the method's own arithmetic, already batched. MCR (S = 32, about 3x) passes every
+permutation of the batch through fuse + head in **one** call (`num_samples` x passes x B rows: the
+`permuted_rows` metric in `metrics.jsonl` gives the exact count per step), so its cost is the head's FLOPs on
+S x M extra copies of the batch, not S dispatches; lower S or `shuffle: rsl` trades it away. CausalMM adds
+exactly one model pass per evaluated batch (counted by the host, `eval.host`). ARL, A2D and NP-Mix add
+per-modality logits (now computed only for the components that need them, which is also why joint training
+got cheaper and their ratios rose a little this round) and a few elementwise terms; InfoMin adds its
+confounder estimator's forward and backward. Their spreads at n = 5 overlap 1.0-1.4x.
+
 ### The GEMM-bound step against the mm peak (goal 3)
 
 The host's step and the hand-written LibTorch loop reach the same fraction of the 2048x2048 `torch::mm`
-peak (section 3, within a point of each other in every round), so what separates the step from the peak is
-not the host: it is OpenBLAS on the step's narrower shapes (256 x 1024, 1024 x 256 and batch 256) and the
-elementwise work (bias, ReLU, Adam) left out of the FLOP count. The same figure at load average 8-13 in a
-quick run was 75%; on the quiet machine it sits at the 70% line.
+peak (section 3: host / loop 1.00 on this model in section 1; their fractions overlap in every run), so what
+separates the step from the peak is not the host: it is OpenBLAS on the step's narrower shapes (256 x 1024,
+1024 x 256 and batch 256) and the elementwise work (bias, ReLU, Adam) left out of the FLOP count. The figure
+moves with the machine: 75% in a quick run at load average 8-13, 69.5% (loop 68.9%) in the previous quiet full
+run, 63% (loop 66%) in this one, where the `torch::mm` peak itself was 88.7 GFLOP/s against 96.3 then — the
+same program on a slower slice of this shared host. Goal 3 is missed by what the hand-written loop misses too.
 """
