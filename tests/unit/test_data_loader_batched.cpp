@@ -12,11 +12,13 @@
 
 #include "mmdebias/core/data_loader.hpp"
 #include "mmdebias/sdk/components.hpp"
+#include "test_data_loader_support.hpp"
 
 // After the LibTorch headers: glog (pulled in by them) defines a CHECK macro that doctest must override.
 #include <doctest/doctest.h>
 
 using namespace mmdebias;
+using loader_test::collect;
 
 namespace {
 
@@ -99,14 +101,6 @@ core::LoaderOptions opts(int64_t batch, int prefetch, bool drop_last = true) {
   o.seed = 13;
   o.prefetch = prefetch;
   return o;
-}
-
-std::vector<sdk::Batch> collect(core::DataLoader& loader, int64_t epoch, int64_t first = 0) {
-  loader.start_epoch(epoch, first);
-  std::vector<sdk::Batch> out;
-  while (auto b = loader.next()) out.push_back(std::move(*b));
-  CHECK_FALSE(loader.next().has_value());
-  return out;
 }
 
 std::vector<sdk::Batch> epoch_of(std::shared_ptr<sdk::Dataset> ds, const core::LoaderOptions& o, int64_t epoch) {
