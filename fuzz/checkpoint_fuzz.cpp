@@ -19,9 +19,9 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
 
-#include "mmdebias/core/checkpoint.hpp"
+#include "run/checkpoint.hpp"
 #include "mmdebias/core/errors.hpp"
-#include "mmdebias/core/sha256.hpp"
+#include "common/sha256.hpp"
 
 namespace {
 

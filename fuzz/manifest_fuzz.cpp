@@ -14,9 +14,9 @@
 
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/manifest.hpp"
-#include "mmdebias/core/plugin_library.hpp"
-#include "mmdebias/core/registry.hpp"
-#include "mmdebias/core/validate.hpp"
+#include "plugin/library.hpp"
+#include "plugin/registry.hpp"
+#include "pipeline/validate.hpp"
 
 namespace {
 

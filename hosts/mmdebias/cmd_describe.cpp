@@ -21,9 +21,9 @@ int cmd_describe(const Args& args) {
     return 0;
   core::PluginHost host;
   host.load(search_path(vm));
-  const core::ComponentEntry& entry = host.registry().get(vm["component"].as<std::string>());
-  if (vm.count("json")) std::cout << core::describe_json(entry).dump(2) << "\n";
-  else std::cout << core::describe_text(entry);
+  const std::string component = vm["component"].as<std::string>();
+  if (vm.count("json")) std::cout << core::describe_json(host, component).dump(2) << "\n";
+  else std::cout << core::describe_text(host, component);
   return 0;
 }
 

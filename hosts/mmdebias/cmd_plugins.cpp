@@ -17,20 +17,7 @@ namespace {
 constexpr const char* kVerifyChild = "--verify-child";
 
 int verify_child(const std::string& file) {
-  // First what the info struct says (no plugin code beyond the entry symbol has run yet), so that a
-  // plugin dying in its registration is still reported by name.
-  try {
-    auto lib = core::PluginLibrary::open(file);
-    nlohmann::json opened = {{"name", lib->info().name}, {"version", lib->info().version}};
-    std::cout << nlohmann::json{{"opened", opened}}.dump() << std::endl;
-  } catch (const std::exception&) {
-    // Unreadable: the load below reports why.
-  }
-  core::SearchPath sp;
-  sp.cli = {file};
-  core::PluginHost host;
-  host.load(sp);
-  std::cout << core::plugins_json(host).dump() << std::endl;
+  core::verify_child(file, std::cout);
   return 0;
 }
 

@@ -1,7 +1,6 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "mmdebias/core/cost.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/manifest.hpp"
 #include "mmdebias/core/validate.hpp"
@@ -31,14 +30,8 @@ int cmd_validate(const Args& args) {
   core::PluginHost host;
   host.load(search_path(vm, core::manifest_plugin_paths(manifest)), core::manifest_sha256_pins(manifest));
   try {
-    if (vm.count("cost")) {
-      core::ValidatedPipeline v = core::validate_and_build(manifest, host.registry());
-      core::CostEstimate cost = core::estimate_cost(v.pipeline, v.resolved);
-      std::cout << (vm.count("json") ? core::cost_json(cost) : core::format_cost(cost));
-      return 0;
-    }
-    core::ResolvedManifest resolved = core::validate_manifest(manifest, host.registry());
-    std::cout << core::emit_yaml(resolved) << core::format_hook_order(resolved);
+    if (vm.count("cost")) std::cout << core::cost_report(manifest, host, vm.count("json") != 0);
+    else std::cout << core::validate_report(manifest, host);
   } catch (const core::InputErrors& e) {
     std::vector<std::string> lines = e.messages();
     for (const auto& r : host.refusals()) lines.push_back("note: " + r);

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "mmdebias/core/plugin_host.hpp"
+#include "mmdebias/core/run.hpp"
 
 namespace mmdebias::host {
 
@@ -29,6 +30,9 @@ int cmd_demo(const Args& args);
 int cmd_report(const Args& args);
 /// `mmdebias new-plugin NAME [DIR]`: a plugin skeleton that builds against the installed SDK.
 int cmd_new_plugin(const Args& args);
+
+/// Runs request (search path from vm) and prints the summary table; returns the exit code (128 + signal when stopped).
+int run_and_print(core::RunRequest request, const boost::program_options::variables_map& vm);
 
 /// Adds --plugin-path and --help to a subcommand's options.
 void add_common_options(boost::program_options::options_description& options);

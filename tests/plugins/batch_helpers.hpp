@@ -8,7 +8,7 @@
 #include <ATen/ATen.h>
 #include <doctest/doctest.h>
 
-#include "mmdebias/core/data_loader.hpp"
+#include "train/data_loader.hpp"
 #include "mmdebias/sdk/components.hpp"
 
 namespace stdtest {

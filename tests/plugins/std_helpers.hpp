@@ -11,8 +11,9 @@
 #include <doctest/doctest.h>
 #include <torch/nn/module.h>
 
-#include "mmdebias/core/options.hpp"
+#include "manifest/option_values.hpp"
 #include "mmdebias/core/plugin_host.hpp"
+#include "plugin/registry.hpp"
 #include "mmdebias/sdk/components.hpp"
 
 namespace stdtest {

@@ -7,10 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "mmdebias/core/disk_space.hpp"
+#include "run/disk_space.hpp"
 #include "mmdebias/core/errors.hpp"
-#include "mmdebias/core/options.hpp"
+#include "manifest/option_values.hpp"
 #include "mmdebias/core/plugin_host.hpp"
+#include "plugin/registry.hpp"
 
 // After LibTorch: glog (pulled in by LibTorch) defines its own CHECK otherwise.
 #include <doctest/doctest.h>

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "mmdebias/core/checkpoint.hpp"
-#include "mmdebias/core/checkpoint_choice.hpp"
+#include "run/checkpoint.hpp"
+#include "run/checkpoint_choice.hpp"
 #include "mmdebias/core/errors.hpp"
-#include "mmdebias/core/sha256.hpp"
+#include "common/sha256.hpp"
 #include "mmdebias/core/stop_request.hpp"
 
 #include <doctest/doctest.h>

@@ -9,7 +9,7 @@
 
 #include <ATen/ATen.h>
 
-#include "mmdebias/core/data_loader.hpp"
+#include "train/data_loader.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "test_data_loader_support.hpp"
 

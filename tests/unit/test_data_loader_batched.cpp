@@ -10,7 +10,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "mmdebias/core/data_loader.hpp"
+#include "train/data_loader.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "test_data_loader_support.hpp"
 

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "mmdebias/core/data_loader.hpp"
+#include "train/data_loader.hpp"
 
 // After the LibTorch headers: glog (pulled in by them) defines a CHECK macro that doctest must override.
 #include <doctest/doctest.h>

@@ -6,10 +6,10 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/linear.h>
 
-#include "mmdebias/core/checkpoint.hpp"
-#include "mmdebias/core/host_context.hpp"
-#include "mmdebias/core/optimization.hpp"
-#include "mmdebias/core/resume_check.hpp"
+#include "run/checkpoint.hpp"
+#include "pipeline/context.hpp"
+#include "train/optimization.hpp"
+#include "run/resume_check.hpp"
 
 #include <doctest/doctest.h>  // after LibTorch, whose glog defines another CHECK
 

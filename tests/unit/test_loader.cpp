@@ -7,9 +7,10 @@
 #include <ATen/ATen.h>
 
 #include "mmdebias/core/errors.hpp"
-#include "mmdebias/core/guard.hpp"
-#include "mmdebias/core/options.hpp"
+#include "plugin/guard.hpp"
+#include "manifest/option_values.hpp"
 #include "mmdebias/core/plugin_host.hpp"
+#include "plugin/registry.hpp"
 #include "support/null_context.hpp"
 
 // After LibTorch: glog (pulled in by LibTorch) defines its own CHECK otherwise.

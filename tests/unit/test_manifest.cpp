@@ -1,8 +1,8 @@
 // Manifest loading, overrides, the lenient plugins reads, and the resolved manifest of a valid pipeline.
 #include <doctest/doctest.h>
 
-#include "mmdebias/core/manifest_schema.hpp"
-#include "mmdebias/core/yaml_options.hpp"
+#include "manifest/host_schema.hpp"
+#include "manifest/yaml_options.hpp"
 #include "test_manifest_support.hpp"
 
 namespace fs = std::filesystem;

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "mmdebias/core/manifest_schema.hpp"
+#include "manifest/host_schema.hpp"
 #include "test_manifest_support.hpp"
 
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/manifest.hpp"
 #include "mmdebias/core/plugin_host.hpp"
-#include "mmdebias/core/validate.hpp"
+#include "pipeline/validate.hpp"
 
 namespace manifest_test {
 

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mmdebias/core/metrics.hpp"
+#include "eval/metrics.hpp"
 
 namespace fs = std::filesystem;
 using namespace mmdebias::core;

@@ -13,8 +13,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <doctest/doctest.h>
 
-#include "mmdebias/core/options.hpp"
+#include "manifest/option_values.hpp"
 #include "mmdebias/core/plugin_host.hpp"
+#include "plugin/registry.hpp"
 #include "mmdebias/sdk/components.hpp"
 
 namespace infomintest {

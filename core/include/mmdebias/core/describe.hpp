@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "mmdebias/core/plugin_host.hpp"
-#include "mmdebias/core/registry.hpp"
 
 namespace mmdebias::core {
 
@@ -16,10 +15,11 @@ std::string plugins_text(const PluginHost& host);
 /// The same as JSON: {"host": {...}, "plugins": [{...}]}.
 nlohmann::json plugins_json(const PluginHost& host);
 
-/// A component's kind, doc, options (type, default, range or choices, doc), needs and provides.
-std::string describe_text(const ComponentEntry& entry);
+/// A registered component's kind, doc, options (type, default, range or choices, doc), needs and provides;
+/// throws InputError naming the nearest registered name when `component` is unknown.
+std::string describe_text(const PluginHost& host, const std::string& component);
 
 /// The same as JSON.
-nlohmann::json describe_json(const ComponentEntry& entry);
+nlohmann::json describe_json(const PluginHost& host, const std::string& component);
 
 }  // namespace mmdebias::core

@@ -1,16 +1,34 @@
 // Discovery and loading of plugins along the search path, with the status of every candidate.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "mmdebias/core/plugin_library.hpp"
-#include "mmdebias/core/registry.hpp"
 
 namespace mmdebias::core {
+
+class PluginLibrary;
+class Registry;
+
+/// A copy of a plugin's info struct in owned strings (safe after the library is gone).
+struct PluginInfo {
+  std::string name;         ///< Plugin name.
+  std::string version;      ///< Plugin version.
+  std::string description;  ///< One-line description.
+  uint32_t abi_major = 0;   ///< SDK ABI major the plugin was built against.
+  uint32_t abi_minor = 0;   ///< SDK ABI minor the plugin was built against.
+  uint32_t torch_major = 0, torch_minor = 0, torch_patch = 0;  ///< LibTorch version.
+  int32_t cxx11_abi = 0;    ///< _GLIBCXX_USE_CXX11_ABI.
+  uint32_t cuda_version = 0;  ///< CUDA version or 0.
+  std::string compiler;     ///< Compiler family.
+
+  /// "SDK 1.0, LibTorch 1.13.0, CXX11 ABI 1, CPU, gcc".
+  std::string fingerprint_text() const;
+};
 
 /// What became of one plugin file found on the search path.
 struct PluginStatus {
@@ -42,6 +60,11 @@ std::vector<std::filesystem::path> plugin_files(const SearchPath& search);
 /// Loads every plugin found on a search path into one registry.
 class PluginHost {
  public:
+  /// An empty host: no plugin loaded.
+  PluginHost();
+  ~PluginHost();
+  /// Movable (the registry lives behind a pointer so this header stays a facade).
+  PluginHost(PluginHost&&) noexcept;
   /// Discovers files named mmdebias-*.so in each directory (or given directly as files), opens them,
   /// applies the handshake and the sha256 pins (plugin name -> hex digest), and registers the accepted ones.
   /// A plugin name found twice keeps the first in search order; the later file is reported as shadowed.
@@ -50,7 +73,7 @@ class PluginHost {
   /// Status of every candidate file, in search order.
   const std::vector<PluginStatus>& statuses() const { return statuses_; }
   /// The registry of all accepted plugins' components.
-  const Registry& registry() const { return registry_; }
+  const Registry& registry() const { return *registry_; }
   /// The loaded plugin called name, or nullptr.
   std::shared_ptr<PluginLibrary> plugin(const std::string& name) const;
   /// The reason of every file that was not loaded, one line each (empty when all loaded).
@@ -58,7 +81,7 @@ class PluginHost {
 
  private:
   void load_file(const std::filesystem::path& file, const std::map<std::string, std::string>& pins);
-  Registry registry_;
+  std::unique_ptr<Registry> registry_;
   std::vector<PluginStatus> statuses_;
   std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
 };

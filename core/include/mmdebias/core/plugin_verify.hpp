@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,10 @@ std::string verify_text(const std::vector<VerifyResult>& results);
 
 /// {"host": {...}, "plugins": [{"path", "status", "reason", "signal", "name", "version", "components", ...}], "ok"}.
 nlohmann::json verify_json(const std::vector<VerifyResult>& results);
+
+/// The child's side of verify_plugins: loads file alone and prints, one JSON object a line, first what its info
+/// struct says ({"opened": {name, version}}, before any registration code runs) and then plugins_json().
+void verify_child(const std::filesystem::path& file, std::ostream& out);
 
 /// True when any file is not loaded.
 bool any_failed(const std::vector<VerifyResult>& results);

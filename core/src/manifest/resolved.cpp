@@ -1,0 +1,71 @@
+// Writing the resolved manifest: the config with defaults filled, then its provenance.
+#include <iomanip>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "plugin/library.hpp"
+#include "pipeline/validate.hpp"
+
+#ifndef MMDEBIAS_VERSION
+#define MMDEBIAS_VERSION "unknown"
+#endif
+
+namespace mmdebias::core {
+
+std::string emit_yaml(const ResolvedManifest& resolved) {
+  YAML::Node doc = YAML::Clone(resolved.config);
+  if (!doc.IsMap()) doc = YAML::Node(YAML::NodeType::Map);
+  YAML::Node prov(YAML::NodeType::Map);
+  YAML::Node host(YAML::NodeType::Map);
+  host["version"] = MMDEBIAS_VERSION;
+  host["fingerprint"] = host_build_info().fingerprint_text();
+  prov["host"] = host;
+  YAML::Node plugins(YAML::NodeType::Map);
+  for (const auto& p : resolved.plugins) {
+    YAML::Node entry(YAML::NodeType::Map);
+    entry["version"] = p.version;
+    entry["path"] = p.path;
+    entry["sha256"] = p.sha256;
+    entry["abi"] = p.abi;
+    entry["fingerprint"] = p.fingerprint;
+    plugins[p.name] = entry;
+  }
+  prov["plugins"] = plugins;
+  YAML::Node hooks(YAML::NodeType::Sequence);
+  for (const auto& h : resolved.hooks) {
+    YAML::Node slot(YAML::NodeType::Map);
+    slot["step"] = h.step;
+    slot["hook"] = h.hook;
+    YAML::Node instances(YAML::NodeType::Sequence);
+    for (const auto& i : h.instances) instances.push_back(i);
+    instances.SetStyle(YAML::EmitterStyle::Flow);
+    slot["instances"] = instances;
+    slot.SetStyle(YAML::EmitterStyle::Flow);
+    hooks.push_back(slot);
+  }
+  prov["hooks"] = hooks;
+  doc["provenance"] = prov;
+  YAML::Emitter out;
+  out << doc;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string format_hook_order(const ResolvedManifest& resolved) {
+  // Comments, not data: the listing is for people; tools read provenance.hooks above.
+  std::ostringstream out;
+  out << "# hook order (the engine calls hooks top to bottom; within a hook, manifest order):\n";
+  for (const auto& h : resolved.hooks) {
+    std::string label = std::to_string(h.step) + " " + h.hook;
+    // Estimators have no hook bits: every one is offered both looks, before on_fused and after the head.
+    if (h.hook == "observe") label = "4a/5 observe_fused, observe";
+    out << "#   " << std::left << std::setw(30) << label;
+    if (h.instances.empty()) out << "-";
+    for (size_t i = 0; i < h.instances.size(); ++i)
+      out << (i ? ", " : "") << h.instances[i] << (i < h.types.size() ? " (" + h.types[i] + ")" : "");
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace mmdebias::core

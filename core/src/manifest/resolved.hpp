@@ -1,0 +1,48 @@
+// A manifest after validation: the config with every default filled, plus the run's provenance (plugins,
+// hook order), and its YAML form as written to the run directory and into every checkpoint.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "mmdebias/sdk/options.hpp"
+
+namespace mmdebias::core {
+
+/// One plugin a manifest uses, as recorded in the resolved manifest.
+struct PluginProvenance {
+  std::string name;         ///< Plugin name.
+  std::string version;      ///< Plugin version.
+  std::string path;         ///< The binary that was loaded (absolute).
+  std::string sha256;       ///< SHA-256 of the binary.
+  std::string abi;          ///< SDK ABI it was built against ("1.0").
+  std::string fingerprint;  ///< Build fingerprint text.
+};
+
+/// The instances that run at one hook, in the order the engine calls them.
+struct HookSlot {
+  int step = 0;                         ///< Position in "One training step" (1..8).
+  std::string hook;                     ///< "on_batch", "on_features", ..., "predict".
+  std::vector<std::string> instances;   ///< Instance paths ("interventions.reweight"), manifest order.
+  std::vector<std::string> types;       ///< Component type of each instance ("std.concat"), same order.
+};
+
+/// A manifest after validation: every default filled in, plus the provenance of the run.
+struct ResolvedManifest {
+  YAML::Node config;                             ///< The manifest with defaults filled (host sections and components).
+  std::map<std::string, sdk::Options> sections;  ///< Typed plain options of "plugins", "train", "eval", "run".
+  std::vector<PluginProvenance> plugins;         ///< Plugins used, by name.
+  std::vector<HookSlot> hooks;                   ///< Hook order (every hook listed, possibly empty).
+};
+
+/// The resolved manifest as YAML: the config followed by a `provenance` section (host, plugins, hook order).
+std::string emit_yaml(const ResolvedManifest& resolved);
+
+/// The hook order as readable YAML comment lines ("#   2 on_features   interventions.0 (myplugin.reweight)"), one
+/// line per hook and component, so `validate` output stays valid YAML.
+std::string format_hook_order(const ResolvedManifest& resolved);
+
+}  // namespace mmdebias::core

@@ -1,0 +1,55 @@
+// `mmdebias eval`: a run directory's checkpoint evaluated again, reusing the scorer statistics fitted at its end.
+#include <set>
+
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/run.hpp"
+#include "eval/eval_samples.hpp"
+#include "eval/evaluator.hpp"
+#include "eval/scorer_state.hpp"
+#include "run/checkpoint.hpp"
+#include "run/checkpoint_choice.hpp"
+#include "run/logging.hpp"
+#include "run/resume_check.hpp"
+#include "run/run_directory.hpp"
+#include "run/session.hpp"
+#include "train/optimization.hpp"
+
+namespace mmdebias::core {
+namespace fs = std::filesystem;
+
+nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Override>& overrides, SearchPath search,
+                            const std::string& checkpoint) {
+  RunDirectory run_dir(run_dir_path);
+  if (!fs::exists(run_dir.manifest())) throw InputError(run_dir_path.string() + " is not a run directory (no manifest.yaml)");
+  std::optional<fs::path> latest = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias eval " + run_dir_path.string());
+  if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
+  Manifest manifest = load_manifest(run_dir.manifest(), overrides);
+  std::unique_ptr<Session> session = open_session(manifest, std::move(search));
+  RunState& state = session->state;
+  state.logger = make_logger(run_dir, state.collective->rank());
+  const sdk::Options& eval = session->section("eval");
+  std::vector<double> unused_lrs;
+  auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);
+  CheckpointMeta meta = load_checkpoint(*latest, session->model->root(), *optimizer);  // one process: rank 0's view
+  std::vector<std::string> differences = resume_differences(meta.resolved_manifest, session->resolved_text, /*for_eval=*/true);
+  if (!differences.empty()) {
+    differences.insert(differences.begin(), "cannot evaluate " + run_dir_path.string() + ": the pipeline differs from the one trained:");
+    throw InputErrors(differences);
+  }
+  EvalOptions options{eval.string("split"), eval.integer("batch_size"), 1};
+  // Statistics fitted at the end of the run are reused when nothing they depend on changed.
+  const ScorerBasis basis{params_sha256(session->model->root()), session->train_data->fingerprint()};
+  const std::set<std::string> restored = load_scorer_state(*session->model, run_dir.scorers(), basis);
+  fit_scorers(*session->model, state, session->train_data, options, restored);
+  save_scorer_state(*session->model, run_dir.scorers(), basis);
+  SampleScores samples;
+  nlohmann::json result = evaluate(*session->model, state, session->eval_data, options, &samples);
+  write_sample_scores(run_dir.dir() / sample_scores_file(options.split), samples);
+  result["step"] = meta.position.step;
+  result["checkpoint"] = latest->string();
+  result["scorer_statistics_reused"] = restored;
+  write_file_atomically(run_dir.dir() / ("eval-" + options.split + ".json"), result.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace mmdebias::core

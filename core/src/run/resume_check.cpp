@@ -1,0 +1,59 @@
+#include "run/resume_check.hpp"
+
+#include <map>
+
+#include <yaml-cpp/yaml.h>
+
+namespace mmdebias::core {
+namespace {
+
+using Flat = std::map<std::string, std::string>;
+
+void flatten(const YAML::Node& node, const std::string& path, Flat& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) flatten(kv.second, path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar(), out);
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) flatten(node[i], path + "." + std::to_string(i), out);
+    if (node.size() == 0) out[path] = "[]";
+  } else if (node.IsScalar()) {
+    out[path] = node.Scalar();
+  } else {
+    out[path] = "~";
+  }
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Settings that change how a run is watched or how long it goes on, not what it computes.
+bool may_change(const std::string& path, bool for_eval) {
+  static const char* free_keys[] = {"train.epochs", "train.steps", "train.log_every", "train.eval_every",
+                                    "train.checkpoint_every", "run.threads", "run.prefetch", "run.out", "run.name"};
+  for (const char* k : free_keys) if (path == k) return true;
+  if (starts_with(path, "eval.") || starts_with(path, "provenance.hooks") || starts_with(path, "provenance.host")) return true;
+  if (starts_with(path, "provenance.data.") && path != "provenance.data.train") return true;  // evaluation splits
+  if (starts_with(path, "provenance.plugins.") && path.size() > 5 && path.compare(path.size() - 5, 5, ".path") == 0) return true;
+  if (for_eval && (starts_with(path, "train.") || starts_with(path, "run."))) return true;
+  return false;
+}
+
+std::string shorten(const std::string& v) { return v.size() > 24 ? v.substr(0, 12) + "…" : v; }
+
+}  // namespace
+
+std::vector<std::string> resume_differences(const std::string& saved, const std::string& current, bool for_eval) {
+  Flat a, b;
+  flatten(YAML::Load(saved), "", a);
+  flatten(YAML::Load(current), "", b);
+  std::vector<std::string> out;
+  for (const auto& [path, value] : a) {
+    if (may_change(path, for_eval)) continue;
+    auto it = b.find(path);
+    if (it == b.end()) out.push_back("  " + path + ": " + shorten(value) + " -> (absent)");
+    else if (it->second != value) out.push_back("  " + path + ": " + shorten(value) + " -> " + shorten(it->second));
+  }
+  for (const auto& [path, value] : b)
+    if (!may_change(path, for_eval) && !a.count(path)) out.push_back("  " + path + ": (absent) -> " + shorten(value));
+  return out;
+}
+
+}  // namespace mmdebias::core

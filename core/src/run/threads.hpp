@@ -1,0 +1,9 @@
+// The one thread budget of a process: LibTorch's intra-op pool and oneTBB capped to the same count.
+#pragma once
+
+namespace mmdebias::core {
+
+/// Sets LibTorch's intra-op threads and caps oneTBB to the same number (0 = all cores); returns the count.
+int set_thread_count(int threads);
+
+}  // namespace mmdebias::core

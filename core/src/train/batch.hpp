@@ -1,0 +1,31 @@
+// Batches as the loader makes them and the step consumes them: collated from samples, completed after
+// Dataset::get_batch, emptied for a rank without samples, and moved to the run's device (every field, once).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "mmdebias/sdk/data.hpp"
+
+namespace mmdebias::core {
+
+/// Stacks samples into a batch: each modality [B, ...], label/group/environment int64 [B], ood bool [B],
+/// index [B] (= indices). Throws std::invalid_argument when the samples disagree on modalities, shapes,
+/// dtypes or devices (naming the modality, the sample index and both shapes), or when samples is empty.
+sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<int64_t>& indices);
+
+/// The same batch with every tensor narrowed to zero rows (an empty batch of the right shapes and dtypes).
+sdk::Batch empty_like(const sdk::Batch& batch);
+
+/// Finishes a batch that Dataset::get_batch filled: sets index [B] (= indices) and clones any inference tensor
+/// (so autograd may save it). Throws std::invalid_argument when a tensor is missing, has another leading size
+/// than indices, or label/group/environment are not int64 or ood not bool.
+void complete_batch(sdk::Batch& batch, const std::vector<int64_t>& indices);
+
+/// The batch with every tensor (inputs, label, group, environment, ood, index) on device; the same batch on the CPU.
+/// Training and evaluation both move batches through here, so components find every field where the model is.
+sdk::Batch to_device(sdk::Batch batch, c10::Device device);
+
+}  // namespace mmdebias::core

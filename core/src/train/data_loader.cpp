@@ -1,0 +1,372 @@
+// DataLoader: the epoch order, the rank's slice of each global batch, and the prefetching producer (or, with
+// prefetch 0, reading in line on the consumer's thread).
+#include "train/data_loader.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "mmdebias/sdk/components.hpp"
+
+namespace mmdebias::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t nanos_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+}
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// A uniform draw from [0, range), unbiased (Lemire's multiply-and-reject); defined here, not by the
+// standard library's distributions, so the order is the same with every standard library.
+uint64_t uniform_below(std::mt19937_64& gen, uint64_t range) {
+  unsigned __int128 m = static_cast<unsigned __int128>(gen()) * range;
+  auto low = static_cast<uint64_t>(m);
+  if (low < range) {
+    const uint64_t threshold = (0 - range) % range;
+    while (low < threshold) {
+      m = static_cast<unsigned __int128>(gen()) * range;
+      low = static_cast<uint64_t>(m);
+    }
+  }
+  return static_cast<uint64_t>(m >> 64);
+}
+
+std::string message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception (not derived from std::exception)";
+  }
+}
+
+}  // namespace
+
+void validate(const LoaderOptions& o) {
+  auto bad = [](const std::string& what) { throw std::invalid_argument("data loader: " + what); };
+  if (o.batch_size < 1) bad("batch_size must be >= 1, got " + std::to_string(o.batch_size));
+  if (o.world_size < 1) bad("world_size must be >= 1, got " + std::to_string(o.world_size));
+  if (o.rank < 0 || o.rank >= o.world_size)
+    bad("rank must be in [0, " + std::to_string(o.world_size) + "), got " + std::to_string(o.rank));
+  if (o.prefetch < 0)
+    bad("prefetch must be >= 0 (0: read in line, no loader thread), got " + std::to_string(o.prefetch));
+  if (o.threads < 1) bad("threads must be >= 1, got " + std::to_string(o.threads));
+}
+
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle) {
+  if (n < 0) throw std::invalid_argument("data loader: negative dataset size " + std::to_string(n));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  if (!shuffle) return order;
+  std::mt19937_64 gen(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)));
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(gen, i)]);
+  return order;
+}
+
+int64_t batches_per_epoch(int64_t n, const LoaderOptions& o) {
+  const int64_t global = o.batch_size * o.world_size;
+  return o.drop_last ? n / global : (n + global - 1) / global;
+}
+
+std::vector<int64_t> batch_indices(const std::vector<int64_t>& order, const LoaderOptions& o, int64_t batch) {
+  const auto n = static_cast<int64_t>(order.size());
+  if (batch < 0 || batch >= batches_per_epoch(n, o))
+    throw std::out_of_range("data loader: batch " + std::to_string(batch) + " out of range [0, " +
+                            std::to_string(batches_per_epoch(n, o)) + ")");
+  const int64_t global = o.batch_size * o.world_size;
+  const int64_t start = batch * global;
+  const int64_t size = std::min(global, n - start);
+  int64_t begin = start + o.rank * o.batch_size;
+  int64_t count = o.batch_size;
+  if (size < global) {  // the last global batch without drop_last: even contiguous split over ranks
+    const int64_t share = size / o.world_size, extra = size % o.world_size;
+    begin = start + o.rank * share + std::min<int64_t>(o.rank, extra);
+    count = share + (o.rank < extra ? 1 : 0);
+  }
+  return {order.begin() + begin, order.begin() + begin + count};
+}
+
+// One produced item: a batch, or the error that ended the epoch.
+struct Item {
+  sdk::Batch batch;
+  std::exception_ptr error;
+};
+
+struct DataLoader::State {
+  std::shared_ptr<sdk::Dataset> dataset;
+  LoaderOptions options;
+  int64_t size = 0;
+  int64_t batches = 0;
+  tbb::task_arena arena;
+
+  // Consumer side (touched by the consumer thread only).
+  int64_t epoch = -1;
+  int64_t next_batch = 0;
+  bool started = false;
+  bool finished = false;
+  std::vector<int64_t> order;  // the epoch's order when reading in line (prefetch 0)
+
+  // Shared with the producer, guarded by mutex.
+  std::mutex mutex;
+  std::condition_variable not_empty;
+  std::condition_variable not_full;
+  std::deque<Item> queue;
+  bool done = false;              // the producer pushed its last item
+  std::atomic<bool> stop{false};  // the producer must return as soon as it can
+  std::thread producer;
+
+  std::atomic<int64_t> wait_ns{0};
+  std::atomic<int64_t> busy_ns{0};
+
+  State(std::shared_ptr<sdk::Dataset> d, const LoaderOptions& o)
+      : dataset(std::move(d)), options(o), arena(std::max(1, std::min(o.threads, tbb::info::default_concurrency()))) {}
+
+  // Reads one sample; a failure becomes a runtime_error naming the index.
+  sdk::Sample read(int64_t index) const {
+    try {
+      return dataset->get(index);
+    } catch (...) {
+      throw std::runtime_error("data loader: reading sample " + std::to_string(index) +
+                               " failed: " + message_of(std::current_exception()));
+    }
+  }
+
+  // Reads the samples at indices with one Dataset::get_batch call; false when the dataset reads per sample.
+  // Called outside InferenceMode, since the batch must be a normal tensor: a few selects through autograd's
+  // dispatch cost half of selecting as inference tensors and cloning them (6 against 12 us a batch of 64 on
+  // bench/models/small.yaml's columns, one core).
+  bool read_batch(const std::vector<int64_t>& indices, sdk::Batch& batch) const {
+    bool filled = false;
+    try {
+      filled = dataset->get_batch(indices, batch);
+    } catch (...) {
+      throw std::runtime_error("data loader: reading batch of " + std::to_string(indices.size()) +
+                               " samples starting at index " + std::to_string(indices.front()) +
+                               " failed: " + message_of(std::current_exception()));
+    }
+    if (filled) complete_batch(batch, indices);
+    return filled;
+  }
+
+  // Reads and collates the samples at indices (non-empty): batched when the dataset can, else per sample.
+  sdk::Batch read_all(const std::vector<int64_t>& indices) {
+    sdk::Batch batch;
+    if (read_batch(indices, batch)) return batch;
+    std::vector<sdk::Sample> samples(indices.size());
+    std::vector<std::exception_ptr> errors(indices.size());
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, indices.size()), [&](const tbb::blocked_range<size_t>& r) {
+        // Reading needs no autograd: without it each per-sample slice skips the autograd and view-tracking
+        // kernels (a fifth of the loader's CPU time on small samples: perf, bench/run section 1). The guard is per
+        // thread, so it is set in the worker; collate() runs outside it, so batches are normal tensors.
+        c10::InferenceMode no_autograd;
+        for (size_t i = r.begin(); i != r.end() && !stop.load(std::memory_order_relaxed); ++i) {
+          try {
+            samples[i] = read(indices[i]);
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
+        }
+      });
+    });
+    if (stop) return {};
+    for (const auto& error : errors)  // the first failure by position, whatever the thread count
+      if (error) std::rethrow_exception(error);
+    return collate(samples, indices);
+  }
+
+  // Reads and collates this rank's slice of global batch b (samples placed by position).
+  sdk::Batch produce(const std::vector<int64_t>& order, int64_t b) {
+    const std::vector<int64_t> indices = batch_indices(order, options, b);
+    if (indices.empty()) {  // a rank left without samples: an empty batch shaped like the global batch's first sample
+      const int64_t first = order[static_cast<size_t>(b * options.batch_size * options.world_size)];
+      return empty_like(read_all({first}));
+    }
+    return read_all(indices);
+  }
+
+  // Pushes an item unless stopped; blocks while the queue is full. Returns false when stopped.
+  bool push(Item item) {
+    std::unique_lock<std::mutex> lock(mutex);
+    not_full.wait(lock, [&] { return stop || queue.size() < static_cast<size_t>(options.prefetch); });
+    if (stop) return false;
+    queue.push_back(std::move(item));
+    lock.unlock();
+    not_empty.notify_one();
+    return true;
+  }
+
+  void run(std::vector<int64_t> order, int64_t first) {
+    for (int64_t b = first; b < batches && !stop; ++b) {
+      Item item;
+      const auto t0 = Clock::now();
+      try {
+        item.batch = produce(order, b);
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+      busy_ns += nanos_since(t0);
+      if (stop) break;
+      const bool failed = static_cast<bool>(item.error);
+      if (!push(std::move(item)) || failed) break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      done = true;
+    }
+    not_empty.notify_all();
+  }
+
+  void stop_producer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    not_full.notify_all();
+    not_empty.notify_all();
+    if (producer.joinable()) producer.join();
+    queue.clear();
+    done = false;
+    stop = false;
+  }
+};
+
+DataLoader::DataLoader(std::shared_ptr<sdk::Dataset> dataset, LoaderOptions options) {
+  if (!dataset) throw std::invalid_argument("data loader: no dataset");
+  validate(options);
+  state_ = std::make_unique<State>(std::move(dataset), options);
+  state_->size = state_->dataset->size();
+  if (state_->size < 0) throw std::invalid_argument("data loader: dataset reports a negative size");
+  state_->batches = core::batches_per_epoch(state_->size, options);
+}
+
+DataLoader::~DataLoader() {
+  if (state_) state_->stop_producer();
+}
+
+int64_t DataLoader::batches_per_epoch() const { return state_->batches; }
+
+int64_t DataLoader::dataset_size() const { return state_->size; }
+
+const LoaderOptions& DataLoader::options() const { return state_->options; }
+
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  State& s = *state_;
+  if (first_batch < 0 || first_batch > s.batches)
+    throw std::out_of_range("data loader: first_batch " + std::to_string(first_batch) + " out of range [0, " +
+                            std::to_string(s.batches) + "]");
+  s.stop_producer();
+  s.epoch = epoch;
+  s.next_batch = first_batch;
+  s.started = true;
+  s.finished = false;
+  auto order = epoch_order(s.size, s.options.seed, epoch, s.options.shuffle);
+  if (s.options.prefetch == 0) {  // in line: next() reads each batch on the caller's thread
+    s.order = std::move(order);
+    return;
+  }
+  s.producer = std::thread([&s, order = std::move(order), first_batch]() mutable {
+    try {
+      s.run(std::move(order), first_batch);
+    } catch (...) {  // nothing may escape a thread; end the epoch with the error instead
+      Item item;
+      item.error = std::current_exception();
+      std::lock_guard<std::mutex> lock(s.mutex);
+      s.queue.push_back(std::move(item));
+      s.done = true;
+      s.not_empty.notify_all();
+    }
+  });
+}
+
+std::optional<sdk::Batch> DataLoader::next() {
+  State& s = *state_;
+  if (!s.started) throw std::logic_error("data loader: next() called before start_epoch()");
+  if (s.finished) return std::nullopt;
+  if (s.options.prefetch == 0) return next_in_line();
+  const auto t0 = Clock::now();
+  std::unique_lock<std::mutex> lock(s.mutex);
+  s.not_empty.wait(lock, [&] { return !s.queue.empty() || s.done; });
+  s.wait_ns += nanos_since(t0);
+  if (s.queue.empty()) {
+    s.finished = true;
+    return std::nullopt;
+  }
+  Item item = std::move(s.queue.front());
+  s.queue.pop_front();
+  lock.unlock();
+  s.not_full.notify_one();
+  if (item.error) {
+    s.finished = true;
+    std::rethrow_exception(item.error);
+  }
+  ++s.next_batch;
+  return std::move(item.batch);
+}
+
+// prefetch 0: the batch is read now, on this thread; the whole read is time the consumer waits for data.
+std::optional<sdk::Batch> DataLoader::next_in_line() {
+  State& s = *state_;
+  if (s.next_batch >= s.batches) {
+    s.finished = true;
+    return std::nullopt;
+  }
+  const auto t0 = Clock::now();
+  std::optional<sdk::Batch> batch;
+  try {
+    batch = s.produce(s.order, s.next_batch);
+  } catch (...) {
+    s.finished = true;  // as with a producer thread: a failed read ends the epoch
+    const int64_t ns = nanos_since(t0);
+    s.wait_ns += ns;
+    s.busy_ns += ns;
+    throw;
+  }
+  const int64_t ns = nanos_since(t0);
+  s.wait_ns += ns;
+  s.busy_ns += ns;
+  ++s.next_batch;
+  return batch;
+}
+
+int64_t DataLoader::epoch() const { return state_->epoch; }
+
+int64_t DataLoader::next_batch() const { return state_->next_batch; }
+
+double DataLoader::wait_seconds() const { return static_cast<double>(state_->wait_ns.load()) * 1e-9; }
+
+double DataLoader::busy_seconds() const { return static_cast<double>(state_->busy_ns.load()) * 1e-9; }
+
+void DataLoader::reset_timers() {
+  state_->wait_ns = 0;
+  state_->busy_ns = 0;
+}
+
+}  // namespace mmdebias::core

@@ -1,0 +1,82 @@
+#include "train/step.hpp"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/stop_request.hpp"
+#include "train/batch.hpp"
+#include "train/optimization.hpp"
+
+namespace mmdebias::core {
+namespace {
+
+// Throws when the total or a term is not finite, naming the first such term ("total" when only the sum is).
+void throw_if_not_finite(double total, const std::map<std::string, double>& terms, int64_t step) {
+  if (std::isfinite(total)) return;
+  std::string offender = "total";
+  for (const auto& [name, value] : terms)
+    if (!std::isfinite(value)) {
+      offender = name;
+      break;
+    }
+  throw RunError("step " + std::to_string(step) + ": the loss is not finite (term '" + offender + "' = " + std::to_string(total) +
+                 "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
+}
+
+}  // namespace
+
+TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings)
+    : model_(model), state_(state), optimizer_(optimizer), settings_(settings) {}
+
+int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
+  model_.root().train();
+  state_.phase = sdk::Phase::Train;
+  batch = to_device(std::move(batch), state_.device);
+  StepOutput out = model_.train_forward(batch);
+  const double total = out.loss.total.item<double>();
+  std::map<std::string, double> terms;
+  std::vector<std::pair<std::string, double>> values;
+  for (const auto& [name, value] : out.loss.parts) values.emplace_back(name, value.item<double>());
+  terms_.add(total, values);
+  // Alone, a non-finite loss stops before its backward; several ranks stop at the step boundary, where every
+  // rank learns it at once (a rank stopping alone would leave its peers waiting in the collective).
+  if (state_.collective->world_size() == 1 && !std::isfinite(total)) {
+    terms.insert(values.begin(), values.end());
+    throw_if_not_finite(total, terms, step);
+  }
+  // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
+  (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
+  return batch.size();
+}
+
+std::vector<at::Tensor> TrainStep::parameters() const {
+  std::vector<at::Tensor> params;
+  for (const auto& g : optimizer_.param_groups()) params.insert(params.end(), g.params().begin(), g.params().end());
+  return params;
+}
+
+StepTotals TrainStep::finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor) {
+  const std::vector<at::Tensor> params = parameters();
+  Collective& collective = *state_.collective;
+  StepTotals totals = terms_.reduce(stop_signal_received(), collective, [&](std::vector<double>& values) {
+    if (collective.world_size() == 1) return;
+    at::Tensor reduced = at::tensor(values, at::kDouble);
+    collective.average_gradients(params, settings_.bucket_bytes, reduced);
+    std::copy_n(reduced.data_ptr<double>(), values.size(), values.begin());
+  });
+  // Before clipping, hooks and the optimizer: a non-finite loss never reaches the weights or a checkpoint.
+  throw_if_not_finite(totals.loss, totals.terms, step);
+  if (settings_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, settings_.grad_clip);
+  model_.after_backward();
+  set_learning_rates(optimizer_, base_lrs, lr_factor);
+  optimizer_.step();
+  optimizer_.zero_grad();
+  state_.step = step;
+  model_.on_step_end();
+  return totals;
+}
+
+}  // namespace mmdebias::core

@@ -1,0 +1,49 @@
+// One optimizer step as data: its micro-batches (forward with every hook, loss, backward), then the step boundary
+// where ranks agree (gradients, loss terms and stop request in one collective) and the optimizer steps.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/optim/optimizer.h>
+
+#include "pipeline/context.hpp"
+#include "pipeline/model.hpp"
+#include "train/step_terms.hpp"
+
+namespace mmdebias::core {
+
+/// The `train` and `run` settings a step reads.
+struct StepSettings {
+  int64_t accumulate = 1;   ///< Micro-batches per optimizer step (the loss is divided by it).
+  double grad_clip = 0;     ///< Max global gradient norm; 0 = no clipping.
+  size_t bucket_bytes = 0;  ///< Size of the gradient buckets reduced over ranks.
+};
+
+/// The training step of a PipelineModel: call micro_batch() for each micro-batch, then finish() once.
+class TrainStep {
+ public:
+  /// Steps model with optimizer; state gives the device, the collective and the phase.
+  TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings);
+
+  /// Moves batch to the device, runs the forward and hooks 1-6, and backpropagates loss / accumulate; returns
+  /// the batch's size after hook 1 (which may add samples). Alone (world of one), a non-finite loss throws
+  /// RunError naming step and term before its backward.
+  int64_t micro_batch(sdk::Batch batch, int64_t step);
+
+  /// The step boundary: ranks agree (gradients averaged, terms and stop request summed); a non-finite loss
+  /// throws RunError naming the term before anything touches the weights; then clipping, after_backward
+  /// hooks, the learning rates (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
+  StepTotals finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor);
+
+ private:
+  std::vector<at::Tensor> parameters() const;
+
+  PipelineModel& model_;
+  RunState& state_;
+  torch::optim::Optimizer& optimizer_;
+  StepSettings settings_;
+  StepTerms terms_;
+};
+
+}  // namespace mmdebias::core
