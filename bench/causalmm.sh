@@ -5,7 +5,7 @@
 # accuracy and worst-group accuracy on the shifted test split, accuracy on the in-distribution val split, the
 # per-site causal effect of attention, and the evaluation's wall-time ratio (CausalMM / factual).
 #
-# One training per seed: `mmdebias eval` may not change an intervention's options (core/src/resume_check.cpp),
+# One training per seed: `mmdebias eval` may not change an intervention's options (core/src/run/resume_check.cpp),
 # so the run's intervention scores every setting on the same batches with its what-if sweep (exact accuracies
 # from mean counts; tests/methods/causalmm/run_eval.sh pins the sweep against the evaluation itself). The
 # factual numbers are the evaluation's own "factual" block (the logits before hook 8).

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "run/checkpoint.hpp"
+#include "common/atomic_file.hpp"
 
 namespace mmdebias::core {
 

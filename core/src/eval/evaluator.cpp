@@ -3,9 +3,9 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include "train/data_loader.hpp"
-#include "plugin/guard.hpp"
 #include "eval/metrics.hpp"
+#include "plugin/guard.hpp"
+#include "train/data_loader.hpp"
 
 namespace mmdebias::core {
 namespace {

@@ -6,7 +6,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include "run/checkpoint.hpp"
+#include "common/atomic_file.hpp"
 #include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {

@@ -2,11 +2,11 @@
 #include <algorithm>
 #include <set>
 
+#include "common/text.hpp"
 #include "manifest/host_schema.hpp"
 #include "manifest/option_values.hpp"
-#include "common/text.hpp"
-#include "manifest/yaml_options.hpp"
 #include "manifest/parsed.hpp"
+#include "manifest/yaml_options.hpp"
 
 namespace mmdebias::core::detail {
 namespace {

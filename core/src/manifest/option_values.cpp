@@ -2,8 +2,8 @@
 
 #include <sstream>
 
-#include "mmdebias/core/errors.hpp"
 #include "common/text.hpp"
+#include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {
 namespace {

@@ -9,10 +9,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include "manifest/diagnostics.hpp"
-#include "plugin/registry.hpp"
-#include "manifest/schema_check.hpp"
 #include "manifest/resolved.hpp"
+#include "manifest/schema_check.hpp"
 #include "mmdebias/core/manifest.hpp"
+#include "plugin/registry.hpp"
 
 namespace mmdebias::core::detail {
 

@@ -4,8 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "manifest/resolved.hpp"
 #include "plugin/library.hpp"
-#include "pipeline/validate.hpp"
 
 #ifndef MMDEBIAS_VERSION
 #define MMDEBIAS_VERSION "unknown"

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "manifest/option_values.hpp"
 #include "common/text.hpp"
+#include "manifest/option_values.hpp"
 #include "manifest/yaml_options.hpp"
 
 namespace mmdebias::core {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/validate.hpp"
 #include "mmdebias/sdk/components.hpp"
+#include "pipeline/validate.hpp"
 
 namespace mmdebias::core {
 

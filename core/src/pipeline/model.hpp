@@ -9,10 +9,10 @@
 
 #include <torch/nn/module.h>
 
-#include "plugin/guard.hpp"
+#include "mmdebias/sdk/components.hpp"
 #include "pipeline/context.hpp"
 #include "pipeline/validate.hpp"
-#include "mmdebias/sdk/components.hpp"
+#include "plugin/guard.hpp"
 
 namespace mmdebias::core {
 

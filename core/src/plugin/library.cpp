@@ -7,8 +7,8 @@
 #include <mutex>
 #include <vector>
 
-#include "mmdebias/core/errors.hpp"
 #include "common/sha256.hpp"
+#include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {
 namespace {

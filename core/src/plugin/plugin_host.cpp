@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <set>
 
-#include "plugin/load_crash_note.hpp"
 #include "mmdebias/core/errors.hpp"
+#include "plugin/load_crash_note.hpp"
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;

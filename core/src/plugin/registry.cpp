@@ -3,9 +3,9 @@
 #include <array>
 #include <cstdio>
 
+#include "common/text.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "plugin/guard.hpp"
-#include "common/text.hpp"
 
 namespace mmdebias::core {
 namespace {

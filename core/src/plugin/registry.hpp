@@ -8,8 +8,8 @@
 #include <variant>
 #include <vector>
 
-#include "plugin/library.hpp"
 #include "mmdebias/sdk/registrar.hpp"
+#include "plugin/library.hpp"
 
 namespace mmdebias::core {
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "mmdebias/core/errors.hpp"
 #include "eval/eval_samples.hpp"
+#include "mmdebias/core/errors.hpp"
 #include "report/detail.hpp"
 
 namespace mmdebias::core::report {

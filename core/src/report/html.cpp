@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "run/checkpoint.hpp"
+#include "common/atomic_file.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/report.hpp"
 #include "report/detail.hpp"

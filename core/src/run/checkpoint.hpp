@@ -12,6 +12,7 @@
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
+#include "common/atomic_file.hpp"
 #include "train/position.hpp"
 
 namespace mmdebias::core {
@@ -47,11 +48,6 @@ std::map<std::string, at::Tensor> unpack_rng(const std::string& bytes);
 
 /// SHA-256 over every parameter and buffer of model, by name in sorted order (name, dtype, shape, bytes).
 std::string params_sha256(const torch::nn::Module& model);
-
-/// Writes text to path atomically: a temp file (path.tmp-<pid>) in the same directory, fsync, rename, fsync
-/// of the directory. before_rename, when given, runs between the fsync and the rename (a test's pause).
-void write_file_atomically(const std::filesystem::path& path, const std::string& text,
-                           const std::function<void()>& before_rename = nullptr);
 
 /// What is wrong with a checkpoint file, or "" when it verifies: missing, no .sha256 sidecar (never
 /// completed), or a digest that differs from the sidecar's (corrupt or truncated). Names the file.

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "run/checkpoint.hpp"
 #include "mmdebias/core/errors.hpp"
+#include "run/checkpoint.hpp"
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;

@@ -1,11 +1,11 @@
 // `mmdebias eval`: a run directory's checkpoint evaluated again, reusing the scorer statistics fitted at its end.
 #include <set>
 
-#include "mmdebias/core/errors.hpp"
-#include "mmdebias/core/run.hpp"
 #include "eval/eval_samples.hpp"
 #include "eval/evaluator.hpp"
 #include "eval/scorer_state.hpp"
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/run.hpp"
 #include "run/checkpoint.hpp"
 #include "run/checkpoint_choice.hpp"
 #include "run/logging.hpp"

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <vector>
 
-#include "run/checkpoint.hpp"
 #include "mmdebias/core/errors.hpp"
+#include "run/checkpoint.hpp"
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;

@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "common/cache_dir.hpp"
-#include "run/threads.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "plugin/guard.hpp"
 #include "plugin/registry.hpp"
+#include "run/threads.hpp"
 
 namespace mmdebias::core {
 namespace {

@@ -6,10 +6,10 @@
 #include <string>
 
 #include "dist/distributed.hpp"
-#include "pipeline/context.hpp"
 #include "mmdebias/core/manifest.hpp"
-#include "pipeline/model.hpp"
 #include "mmdebias/core/plugin_host.hpp"
+#include "pipeline/context.hpp"
+#include "pipeline/model.hpp"
 #include "pipeline/validate.hpp"
 
 namespace mmdebias::core {

@@ -8,8 +8,8 @@
 
 #include <torch/optim/optimizer.h>
 
-#include "pipeline/model.hpp"
 #include "mmdebias/sdk/options.hpp"
+#include "pipeline/model.hpp"
 
 namespace mmdebias::core {
 

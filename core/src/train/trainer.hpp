@@ -11,9 +11,9 @@
 #include <torch/optim/optimizer.h>
 
 #include "pipeline/context.hpp"
+#include "pipeline/model.hpp"
 #include "train/optimization.hpp"
 #include "train/position.hpp"
-#include "pipeline/model.hpp"
 
 namespace mmdebias::core {
 

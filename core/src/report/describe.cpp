@@ -5,8 +5,8 @@
 
 #include <sstream>
 
-#include "manifest/option_values.hpp"
 #include "common/text.hpp"
+#include "manifest/option_values.hpp"
 
 namespace mmdebias::core {
 namespace {
