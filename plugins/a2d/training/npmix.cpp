@@ -16,7 +16,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "common.hpp"
-#include "divergence.hpp"
+#include "discrepancy.hpp"
 #include "npmix_math.hpp"
 #include "register.hpp"
 

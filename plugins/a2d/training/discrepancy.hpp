@@ -1,5 +1,10 @@
 // Internal to the a2d plugin (also included by its tests): the discrepancies between two modalities'
 // predicted distributions, the ground-truth column removal and the normalised entropy, as pure functions.
+//
+// Not shared with plugins/mcr/divergence.hpp, on purpose: MCR's Jensen-Shannon divergence J between softmaxed
+// logits (clamped at 1e-20, KL summed per row and averaged) is none of these A2D discrepancies between
+// probability rows (Hellinger with a 1e-6 clamp, mean L1 / L2, 1-Wasserstein on the class line), and each
+// reproduces its own paper's release bitwise (tests/methods/{a2d,mcr}); there is no common function to hoist.
 #pragma once
 
 #include <cmath>

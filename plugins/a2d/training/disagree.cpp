@@ -10,7 +10,7 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
-#include "divergence.hpp"
+#include "discrepancy.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
