@@ -11,7 +11,7 @@
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/registrar.hpp"
 #include "kmeans.hpp"
-#include "names.hpp"
+#include "register.hpp"
 
 namespace mmdebias::infomin {
 namespace {

@@ -10,8 +10,8 @@
 
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/registrar.hpp"
-#include "names.hpp"
 #include "objectives.hpp"
+#include "register.hpp"
 
 namespace mmdebias::infomin {
 namespace {

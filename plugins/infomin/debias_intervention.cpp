@@ -9,7 +9,7 @@
 
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/registrar.hpp"
-#include "names.hpp"
+#include "register.hpp"
 
 namespace mmdebias::infomin {
 namespace {
