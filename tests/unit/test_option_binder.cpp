@@ -129,7 +129,7 @@ TEST_CASE("binder: bind fills every declared field from the options and leaves t
   CHECK(c.noise == std::vector<double>{0.5});
   CHECK(c.voices == std::vector<std::string>{"en+f3"});
   CHECK(c.edits == std::vector<std::string>{"uniform", "random"});
-  CHECK(c.pools == std::vector<Pool>{Pool::Cls});
+  CHECK((c.pools == std::vector<Pool>{Pool::Cls}));  // parenthesised: a vector of enums does not print
   CHECK(c.seed == 123u);
   CHECK(c.sweep.gammas == std::vector<double>{0.0, 1.5});
   CHECK(c.derived == -1);
@@ -143,7 +143,7 @@ TEST_CASE("binder: an option the options lack takes its default and a required o
   CHECK(c.pool == Pool::Cls);
   CHECK(c.hidden == std::vector<int64_t>{128});
   CHECK(c.noise == std::vector<double>{1.0, 2.0});
-  CHECK(c.pools == std::vector<Pool>{Pool::Mean, Pool::None});
+  CHECK((c.pools == std::vector<Pool>{Pool::Mean, Pool::None}));
   CHECK(c.seed == 7u);
   CHECK(c.sweep.gammas.empty());
   CHECK_THROWS_WITH_AS(sdk::bind<Config>(options({})), "option 'path' is required and was not given",
