@@ -35,15 +35,19 @@ namespace mmdebias::sdk {
 template <class E>
 using ChoiceTable = std::vector<std::pair<std::string, E>>;
 
+/// How the binder maps C++ types to options; not part of the SDK's promise.
 namespace bind_detail {
 
+/// std::vector, and its element type.
 template <class T> struct is_vector : std::false_type {};
 template <class T, class A> struct is_vector<std::vector<T, A>> : std::true_type { using element = T; };
 
+/// The element type of a vector, else T.
 template <class T, class = void> struct element { using type = T; };
 template <class T> struct element<T, std::enable_if_t<is_vector<T>::value>> { using type = typename is_vector<T>::element; };
 template <class T> using element_t = typename element<T>::type;
 
+/// The field type F (a member pointer of Config or a base, or an accessor) names; void when neither.
 template <class F, class Config, class = void> struct field { using type = void; };
 template <class M, class C, class Config>
 struct field<M C::*, Config, std::enable_if_t<std::is_base_of_v<C, Config> && !std::is_function_v<M>>> {
@@ -63,11 +67,13 @@ auto& access(Config& c, const F& f) {
   else return f(c);
 }
 
+/// Integers other than bool (option type int).
 template <class T> constexpr bool is_int_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+/// The element types option() and required() accept.
 template <class T> constexpr bool is_plain_v =
     std::is_same_v<T, bool> || is_int_v<T> || std::is_floating_point_v<T> || std::is_same_v<T, std::string>;
 
-/// The option type of a field whose element type is E (list when the field is a vector).
+/// The option type of a field of type M (a list type when M is a vector).
 template <class M>
 OptionType type_of(bool is_enum) {
   using E = element_t<M>;
@@ -112,9 +118,11 @@ auto stored(const E& v, const std::string& name) {
   }
 }
 
+/// The type stored() gives for E.
 template <class E>
 using stored_t = decltype(stored(std::declval<const E&>(), std::declval<const std::string&>()));
 
+/// A field value (a default) as an OptionValue.
 template <class M>
 OptionValue to_value(const M& v, const std::string& name) {
   if constexpr (is_vector<M>::value) {
@@ -126,6 +134,7 @@ OptionValue to_value(const M& v, const std::string& name) {
   }
 }
 
+/// An OptionValue as a field of type M; throws when it holds another type or does not fit.
 template <class M>
 M from_value(const OptionValue& value, const std::string& name) {
   using S = std::conditional_t<is_vector<M>::value, std::vector<stored_t<element_t<M>>>, stored_t<M>>;
@@ -262,6 +271,7 @@ class OptionBinder {
     spec.choices = std::move(choices);
     spec.doc = std::move(doc);
     fills_.push_back([name, field, parse, fallback = spec.value](const Options& options, Config& c) {
+      (void)parse;  // used by enum fields only
       const auto& values = options.values();
       auto it = values.find(name);
       const OptionValue* v = it != values.end() ? &it->second : fallback ? &*fallback : nullptr;
