@@ -3,8 +3,8 @@
 // are zeroed before fusion, so the model cannot lean on its favourite modality alone (the classic
 // remedy for modality imbalance; Neverova et al., ModDrop, 2015). Evaluation is left untouched.
 //
-// It shows the parts of the SDK a plugin usually needs: options with a schema, two hooks sharing a
-// per-step decision, a named RNG stream (reproducible and checkpointed by the host), and a metric.
+// It shows the parts of the SDK a plugin usually needs: options declared once (sdk::OptionBinder), two hooks
+// sharing a per-step decision, a named RNG stream (reproducible and checkpointed by the host), and a metric.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -17,6 +17,18 @@
 namespace {
 
 using namespace mmdebias::sdk;
+
+// Each option once: name, field, default, doc and range. schema_of() gives the host its schema (validation,
+// `mmdebias describe`); bind() gives the factory the filled struct.
+struct DropoutOptions {
+  double p = 0;
+  std::vector<std::string> modalities;
+
+  static void declare(OptionBinder<DropoutOptions>& b) {
+    b.option("p", &DropoutOptions::p, 0.3, "probability that a training sample loses one modality").range(0, 1);
+    b.option("modalities", &DropoutOptions::modalities, {}, "modalities that may be dropped (empty = all); at least two must exist");
+  }
+};
 
 class ModalityDropout : public Intervention {
  public:
@@ -57,11 +69,11 @@ class ModalityDropout : public Intervention {
 };
 
 void register_components(Registrar& r) {
-  ComponentDecl decl{"modality", "modality dropout: each training sample loses one modality's features with probability p", {}, {}, {}};
-  decl.schema.add_float("p", 0.3, "probability that a training sample loses one modality").range(0, 1);
-  decl.schema.add_string_list("modalities", {}, "modalities that may be dropped (empty = all); at least two must exist");
+  ComponentDecl decl{"modality", "modality dropout: each training sample loses one modality's features with probability p",
+                     schema_of<DropoutOptions>(), {}, {}};
   r.add_intervention(std::move(decl), [](const BuildArgs& a) {
-    std::vector<std::string> droppable = a.options.strings("modalities");
+    const DropoutOptions o = bind<DropoutOptions>(a.options);
+    std::vector<std::string> droppable = o.modalities;
     std::vector<std::string> all;
     for (const auto& m : a.model.inputs) all.push_back(m.name);
     for (const auto& m : droppable)
@@ -70,7 +82,7 @@ void register_components(Registrar& r) {
     if (droppable.empty()) droppable = all;
     // Dropping the only modality would train on nothing: refuse rather than silently doing so.
     if (all.size() < 2) throw std::invalid_argument("dropout.modality needs a dataset with at least two modalities");
-    return std::make_shared<ModalityDropout>(a.options.number("p"), droppable);
+    return std::make_shared<ModalityDropout>(o.p, droppable);
   });
 }
 

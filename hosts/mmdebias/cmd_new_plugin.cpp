@@ -48,6 +48,16 @@ namespace {
 
 using namespace mmdebias::sdk;
 
+// The component's options, each declared once: name, field, default, doc, range. schema_of<Config>() gives the
+// host the schema (validation, `mmdebias describe`); bind<Config>() gives the factory the filled struct.
+struct Config {
+  double weight = 0;
+
+  static void declare(OptionBinder<Config>& b) {
+    b.option("weight", &Config::weight, 0.01, "multiplier of the penalty").at_least(0);
+  }
+};
+
 class LogitPenalty : public Intervention {
  public:
   explicit LogitPenalty(double weight) : weight_(weight) {}
@@ -55,7 +65,7 @@ class LogitPenalty : public Intervention {
   uint32_t hooks() const override { return kLoss; }
   void loss(const ForwardRecord& record, const Batch&, const Estimates&, Model&, LossTerms& terms, Context& ctx) override {
     at::Tensor penalty = record.logits.pow(2).mean();
-    terms.add("logit_penalty", penalty, weight_);  // logged unweighted as <instance>.logit_penalty
+    terms.add("logit_penalty", penalty, weight_);  // logged unweighted as <instance>/logit_penalty
     ctx.metric("mean_sq_logit", penalty.item<double>());
   }
 
@@ -65,9 +75,8 @@ class LogitPenalty : public Intervention {
 
 // Declares the components; runs only after the host accepted the plugin's build fingerprint.
 void register_components(Registrar& r) {
-  ComponentDecl decl{"logit_penalty", "adds weight * mean(logits^2) to the loss", {}, {}, {}};
-  decl.schema.add_float("weight", 0.01, "multiplier of the penalty").at_least(0);
-  r.add_intervention(std::move(decl), [](const BuildArgs& a) { return std::make_shared<LogitPenalty>(a.options.number("weight")); });
+  ComponentDecl decl{"logit_penalty", "adds weight * mean(logits^2) to the loss", schema_of<Config>(), {}, {}};
+  r.add_intervention(std::move(decl), [](const BuildArgs& a) { return std::make_shared<LogitPenalty>(bind<Config>(a.options).weight); });
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "gradient_scaler.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::arl {
@@ -17,16 +18,34 @@ namespace {
 
 const char* kName = "arl.reweight";
 
+/// The options of arl.reweight.
+struct Config {
+  double gamma = 0;
+  int64_t start = 0;
+  double warmup_gamma = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("gamma", &Config::gamma, 4.0,
+             "Weight γ of the bias term Σ_m CE(out_m) after the warm-up (4.0 CREMA-D, 5.0 AVE, 3.0 Kinetics-Sounds)")
+        .at_least(0.0);
+    b.option("start", &Config::start, 5,
+             "Warm-up epochs: ARL's weights and γ apply from epoch `start` on (epochs counted from 0)")
+        .at_least(0);
+    b.option("warmup_gamma", &Config::warmup_gamma, 1.0, "Weight of Σ_m CE(out_m) during the warm-up (1 as released)")
+        .at_least(0.0);
+  }
+};
+
 /// Scales each encoder's gradient by this step's (1 + w_m) and adds the weighted unimodal CE term.
 /// Hook order: on_features (2) wraps z_m with a deferred scaler whose factor tensor is filled by loss (6),
 /// after arl.uncertainty has observed this step's unimodal logits (5) — so backward uses this step's weights.
 class ReweightIntervention : public sdk::Intervention {
  public:
-  ReweightIntervention(std::vector<std::string> modalities, const sdk::Options& o)
+  ReweightIntervention(std::vector<std::string> modalities, const Config& c)
       : modalities_(std::move(modalities)),
-        gamma_(o.number("gamma")),
-        warmup_gamma_(o.number("warmup_gamma")),
-        start_(o.integer("start")),
+        gamma_(c.gamma),
+        warmup_gamma_(c.warmup_gamma),
+        start_(c.start),
         // Per-step and transient (rewritten before every backward), so a plain member, not a checkpointed buffer.
         factors_(at::ones({static_cast<int64_t>(modalities_.size())}, at::kDouble)) {}
 
@@ -91,7 +110,7 @@ std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& args) {
   if (names.size() < 2)
     throw std::invalid_argument(std::string(kName) + " reweights modalities against each other and needs at least 2; the dataset has " +
                                 std::to_string(names.size()));
-  return std::make_shared<ReweightIntervention>(std::move(names), args.options);
+  return std::make_shared<ReweightIntervention>(std::move(names), sdk::bind<Config>(args.options));
 }
 
 }  // namespace
@@ -101,10 +120,7 @@ void register_reweight_intervention(sdk::Registrar& r) {
   d.name = "reweight";
   d.doc = "ARL's objective: after `start` epochs, encoder m's gradient scaled by (1 + w_m) and the bias term gamma * sum_m CE(out_m); "
           "before, CE(out) + sum_m CE(out_m)";
-  d.schema.add_float("gamma", 4.0, "Weight γ of the bias term Σ_m CE(out_m) after the warm-up (4.0 CREMA-D, 5.0 AVE, 3.0 Kinetics-Sounds)")
-      .at_least(0.0);
-  d.schema.add_int("start", 5, "Warm-up epochs: ARL's weights and γ apply from epoch `start` on (epochs counted from 0)").at_least(0);
-  d.schema.add_float("warmup_gamma", 1.0, "Weight of Σ_m CE(out_m) during the warm-up (1 as released)").at_least(0.0);
+  d.schema = sdk::schema_of<Config>();
   d.needs = {sdk::capability::kModalityLogits, kWeightsCapability};
   r.add_intervention(std::move(d), make);
 }

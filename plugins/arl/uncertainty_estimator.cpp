@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 #include "weights.hpp"
 
@@ -17,18 +18,36 @@ namespace {
 
 const char* kName = "arl.uncertainty";
 
+/// The options of arl.uncertainty.
+struct Config {
+  std::string estimator, mode;
+  double decay = 0, clamp = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.choice("estimator", &Config::estimator, "entropy", {"entropy", "variance"},
+             "entropy: batch mean of the unimodal softmax entropy (as released); variance: batch variance of the "
+             "unimodal probability of the true class");
+    b.choice("mode", &Config::mode, "batch", {"batch", "ema"},
+             "batch: this step's batch alone; ema: exponential moving average over steps");
+    b.option("decay", &Config::decay, 0.9, "ema mode: U <- decay * U + (1 - decay) * U_step (the first step initialises U)")
+        .range(0.0, 0.999999);
+    b.option("clamp", &Config::clamp, 0.3, "Lower bound of the normalised uncertainty Û_m = max(U_m / Σ U, clamp)")
+        .range(1e-6, 1.0);
+  }
+};
+
 /// The per-modality uncertainty U_m of one step, then Û_m = max(U_m / Σ U, clamp) and w_m = (1/Û_m) / Σ (1/Û).
 /// `entropy` (as released): U_m = batch mean of H(σ(out_m)). `variance`: U_m = population variance over the
 /// batch of σ(out_m)[y], the unimodal probability of the true class. In `ema` mode U is an exponential moving
 /// average of the per-step U (updated in training steps only; kept in buffers, so it is checkpointed).
 class UncertaintyEstimator : public sdk::BiasEstimator {
  public:
-  UncertaintyEstimator(std::vector<std::string> modalities, const sdk::Options& o)
+  UncertaintyEstimator(std::vector<std::string> modalities, const Config& c)
       : modalities_(std::move(modalities)),
-        variance_(o.string("estimator") == "variance"),
-        ema_mode_(o.string("mode") == "ema"),
-        decay_(o.number("decay")),
-        clamp_(o.number("clamp")) {
+        variance_(c.estimator == "variance"),
+        ema_mode_(c.mode == "ema"),
+        decay_(c.decay),
+        clamp_(c.clamp) {
     const auto m = static_cast<int64_t>(modalities_.size());
     ema_ = register_buffer("ema", at::zeros({m}, at::kDouble));
     ema_steps_ = register_buffer("ema_steps", at::zeros({}, at::kLong));
@@ -155,7 +174,7 @@ std::vector<std::string> modalities_of(const sdk::BuildArgs& args, const std::st
 }
 
 std::shared_ptr<sdk::BiasEstimator> make(const sdk::BuildArgs& args) {
-  return std::make_shared<UncertaintyEstimator>(modalities_of(args, kName), args.options);
+  return std::make_shared<UncertaintyEstimator>(modalities_of(args, kName), sdk::bind<Config>(args.options));
 }
 
 }  // namespace
@@ -165,12 +184,7 @@ void register_uncertainty_estimator(sdk::Registrar& r) {
   d.name = "uncertainty";
   d.doc = "ARL's per-modality uncertainty from the unimodal logits (batch entropy or true-class probability variance), "
           "normalised, clamped, and the weights w_m ∝ 1/Û_m; publishes arl.uncertainty, arl.uncertainty_normalized, arl.weights";
-  d.schema.add_enum("estimator", "entropy", {"entropy", "variance"},
-                    "entropy: batch mean of the unimodal softmax entropy (as released); variance: batch variance of the "
-                    "unimodal probability of the true class");
-  d.schema.add_enum("mode", "batch", {"batch", "ema"}, "batch: this step's batch alone; ema: exponential moving average over steps");
-  d.schema.add_float("decay", 0.9, "ema mode: U <- decay * U + (1 - decay) * U_step (the first step initialises U)").range(0.0, 0.999999);
-  d.schema.add_float("clamp", 0.3, "Lower bound of the normalised uncertainty Û_m = max(U_m / Σ U, clamp)").range(1e-6, 1.0);
+  d.schema = sdk::schema_of<Config>();
   d.needs = {sdk::capability::kModalityLogits};
   d.provides = {kWeightsCapability};
   r.add_bias_estimator(std::move(d), make);

@@ -24,13 +24,45 @@ const char* kStream = "counterfactual";  // the ctx.rng stream every random map 
 const char* kSweepStream = "sweep";      // its own stream, so a sweep leaves the prediction's draws unchanged
 
 struct Config {
+  std::vector<std::string> site_patterns;  // the option sites
+  std::string level_mode;                  // the option levels
+  Edit edit = Edit::Uniform;
+  double gamma = 0, epsilon = 0;
+  int64_t samples = 0;
+  double loss_weight = 0;
+  bool site_effects = false;
+  SweepGrid sweep;
+  // Resolved against the model by make().
   std::vector<std::string> sites;  // selected, in model order
   std::vector<Level> levels;
-  Edit edit = Edit::Uniform;
-  double gamma = 1.0, epsilon = 0.1, loss_weight = 0.0;
-  int64_t samples = 1;
-  bool site_effects = true;
-  SweepGrid sweep;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("sites", &Config::site_patterns, {"*"},
+             "Attention sites to intervene on: names or glob patterns ('encoders.text.*', 'fusion.*')");
+    b.choice("levels", &Config::level_mode, "component", {"component", "site", "all"},
+             "One counterfactual pass per: component owning sites (an encoder, the fusion), site, or all sites at once");
+    b.choice("edit", &Config::edit, Edit::Uniform, edit_table(),
+             "Counterfactual map: random noise, uniform rows, reversed rows, or shuffled positions per head");
+    b.option("gamma", &Config::gamma, 1.0, "Contrast strength γ in s = (1 + nγ)·l − γ·Σ l_cf (0 = factual logits)")
+        .at_least(0.0);
+    b.option("epsilon", &Config::epsilon, 0.1,
+             "Plausibility cut-off ε: classes with probability below ε·max are cut (0 = none, 1 = arg-max only)")
+        .range(0.0, 1.0);
+    b.option("samples", &Config::samples, 1,
+             "K counterfactual maps averaged per level (backdoor adjustment; 1 = plain counterfactual reasoning)")
+        .range(1, 1024);
+    b.option("loss_weight", &Config::loss_weight, 0.0,
+             "Weight of the training term CE((1 + nγ)·l − γ·Σ l_cf, y) (0 = training-free, as in the paper)")
+        .at_least(0.0);
+    b.option("site_effects", &Config::site_effects, true,
+             "Log the effect mean|l − l_cf| of each site alone at evaluation (extra passes for sites sharing a level)");
+    b.choice("sweep_edits", [](Config& c) -> auto& { return c.sweep.edits; }, {}, edit_table(),
+             "What-if diagnostic: also score every sweep edit x gamma x epsilon at evaluation (metrics sweep/...)");
+    b.option("sweep_gammas", [](Config& c) -> auto& { return c.sweep.gammas; }, {}, "The gammas of the what-if sweep")
+        .at_least(0.0);
+    b.option("sweep_epsilons", [](Config& c) -> auto& { return c.sweep.epsilons; }, {}, "The epsilons of the what-if sweep")
+        .range(0.0, 1.0);
+  }
 };
 
 /// Replaces attention by counterfactual maps in extra forward passes; the factual pass is left alone.
@@ -106,19 +138,9 @@ class CounterfactualAttention : public sdk::Intervention {
 };
 
 std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& args) {
-  const auto& o = args.options;
-  Config c;
-  c.sites = select_sites(o.strings("sites"), args.model.attention_sites, kName);
-  c.levels = group_levels(c.sites, o.string("levels"));
-  c.edit = parse_edit(o.string("edit"));
-  c.gamma = o.number("gamma");
-  c.epsilon = o.number("epsilon");
-  c.samples = o.integer("samples");
-  c.loss_weight = o.number("loss_weight");
-  c.site_effects = o.boolean("site_effects");
-  for (const auto& e : o.strings("sweep_edits")) c.sweep.edits.push_back(parse_edit(e));
-  c.sweep.gammas = o.numbers("sweep_gammas");
-  c.sweep.epsilons = o.numbers("sweep_epsilons");
+  Config c = sdk::bind<Config>(args.options);
+  c.sites = select_sites(c.site_patterns, args.model.attention_sites, kName);
+  c.levels = group_levels(c.sites, c.level_mode);
   if (!c.sweep.edits.empty() && (c.sweep.gammas.empty() || c.sweep.epsilons.empty()))
     throw std::invalid_argument(std::string(kName) + ": option 'sweep_edits' needs 'sweep_gammas' and 'sweep_epsilons' too");
   return std::make_shared<CounterfactualAttention>(std::move(c));
@@ -130,23 +152,7 @@ void register_counterfactual_attention(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "counterfactual_attention";
   d.doc = "CausalMM: contrast factual logits with logits under counterfactual attention at the chosen sites";
-  auto& s = d.schema;
-  s.add_string_list("sites", {"*"}, "Attention sites to intervene on: names or glob patterns ('encoders.text.*', 'fusion.*')");
-  s.add_enum("levels", "component", {"component", "site", "all"},
-             "One counterfactual pass per: component owning sites (an encoder, the fusion), site, or all sites at once");
-  s.add_enum("edit", "uniform", edit_names(), "Counterfactual map: random noise, uniform rows, reversed rows, or shuffled positions per head");
-  s.add_float("gamma", 1.0, "Contrast strength γ in s = (1 + nγ)·l − γ·Σ l_cf (0 = factual logits)").at_least(0.0);
-  s.add_float("epsilon", 0.1, "Plausibility cut-off ε: classes with probability below ε·max are cut (0 = none, 1 = arg-max only)")
-      .range(0.0, 1.0);
-  s.add_int("samples", 1, "K counterfactual maps averaged per level (backdoor adjustment; 1 = plain counterfactual reasoning)")
-      .range(1, 1024);
-  s.add_float("loss_weight", 0.0, "Weight of the training term CE((1 + nγ)·l − γ·Σ l_cf, y) (0 = training-free, as in the paper)")
-      .at_least(0.0);
-  s.add_bool("site_effects", true, "Log the effect mean|l − l_cf| of each site alone at evaluation (extra passes for sites sharing a level)");
-  s.add_enum_list("sweep_edits", {}, edit_names(),
-                  "What-if diagnostic: also score every sweep edit x gamma x epsilon at evaluation (metrics sweep/...)");
-  s.add_float_list("sweep_gammas", {}, "The gammas of the what-if sweep").at_least(0.0);
-  s.add_float_list("sweep_epsilons", {}, "The epsilons of the what-if sweep").range(0.0, 1.0);
+  d.schema = sdk::schema_of<Config>();
   d.needs = {sdk::capability::kAttentionSites};
   r.add_intervention(std::move(d), make);
 }

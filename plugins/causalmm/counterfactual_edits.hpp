@@ -9,22 +9,34 @@
 
 #include <ATen/ATen.h>
 
+#include "mmdebias/sdk/bind.hpp"
+
 namespace mmdebias::causalmm {
 
 /// A counterfactual edit of attention weights [B, heads, Q, K].
 enum class Edit { Random, Uniform, Reversed, Shuffle };
 
+/// The option spelling of each edit, in Edit order.
+inline const sdk::ChoiceTable<Edit>& edit_table() {
+  static const sdk::ChoiceTable<Edit> table = {
+      {"random", Edit::Random}, {"uniform", Edit::Uniform}, {"reversed", Edit::Reversed}, {"shuffle", Edit::Shuffle}};
+  return table;
+}
+
 /// The option spellings of the edits, in Edit order.
 inline const std::vector<std::string>& edit_names() {
-  static const std::vector<std::string> names = {"random", "uniform", "reversed", "shuffle"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& entry : edit_table()) out.push_back(entry.first);
+    return out;
+  }();
   return names;
 }
 
 /// The Edit an option value names; throws listing the valid names otherwise.
 inline Edit parse_edit(const std::string& name) {
-  const auto& names = edit_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return static_cast<Edit>(i);
+  for (const auto& [spelling, edit] : edit_table())
+    if (spelling == name) return edit;
   throw std::invalid_argument("unknown counterfactual edit '" + name + "' (choose random, uniform, reversed or shuffle)");
 }
 

@@ -323,30 +323,7 @@ void register_av_digits(sdk::Registrar& r) {
   d.name = "av_digits";
   d.doc = "Real 8x8 handwritten digits (python3-sklearn) paired with spoken digits synthesised by espeak-ng "
           "(log-mel); knobs: audio SNR, image occlusion; OOD: held-out digits or voices; groups: voices";
-  auto& s = d.schema;
-  s.add_string("digits_path", kSklearnDigits, "scikit-learn's digits.csv.gz (Debian package python3-sklearn)");
-  s.add_string_list("voices", {"en", "en-us", "en-gb-x-rp", "en+f3", "en+m3"},
-                    "espeak-ng voices (see `espeak-ng --voices`; 22050 Hz voices only); one group per ID voice");
-  s.add_int_list("speeds", {140, 175, 210}, "espeak-ng speeds (words per minute)").range(80, 450);
-  s.add_int_list("pitches", {30, 50, 70}, "espeak-ng pitches").range(0, 99);
-  s.add_int("frames", 48, "Log-mel frames (hop 256 at 22050 Hz; the waveform window is (frames-1)*256 samples, 48 -> 0.55 s)")
-      .range(2, 1024);
-  s.add_float("snr_db", 40.0, "SNR in dB of white Gaussian noise added to the speech before the features")
-      .range(-40.0, 200.0);
-  s.add_float("occlusion", 0.0, "Fraction of the image side covered by a zero square at a random position")
-      .range(0.0, 1.0);
-  s.add_float("train_fraction", 0.7, "Fraction of the 1797 images in train").range(0.0, 1.0);
-  s.add_float("val_fraction", 0.1, "Fraction of the images in val (test gets the rest)").range(0.0, 1.0);
-  s.add_int_list("ood_digits", {}, "Digits held out of train/val; OOD in test (label and group -1)").range(0, 9);
-  s.add_string_list("ood_voices", {}, "Voices held out of train/val and of ID samples; used only by OOD test samples");
-  s.add_float("ood_voice_fraction", 0.5,
-              "With ood_voices: extra OOD test samples (ID-digit test images with a held-out voice), as a fraction "
-              "of the ID-digit test images")
-      .range(0.0, 1.0);
-  s.add_bool("normalize", true, "Standardise each log-mel map to zero mean and unit std");
-  s.add_bool("debug", false, "Also serve 'waveform', 'clean_waveform' and 'utterance' (digit, voice, speed, pitch)");
-  s.add_string("espeak", "espeak-ng", "The espeak-ng program (name on PATH or path)");
-  s.add_int("seed", -1, "Data seed; -1 uses the run seed").at_least(-1);
+  d.schema = sdk::schema_of<Config>();
   d.provides = {sdk::capability::kGroups};
   r.add_dataset(std::move(d), [](const sdk::BuildArgs& a) { return std::make_shared<AvDigits>(read_config(a)); });
 }

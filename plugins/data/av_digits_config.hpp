@@ -1,4 +1,4 @@
-// data.av_digits: options (Config, read_config), stable hashing, and the reader of scikit-learn's digits.
+// data.av_digits: options (Config, its declaration and read_config), stable hashing, and the reader of scikit-learn's digits.
 // Header-only (inline) so the tests can read the same digits file the dataset reads.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <zlib.h>
 
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
 
@@ -45,18 +46,57 @@ inline uint64_t stable_hash(uint64_t seed, const std::string& purpose, const std
 
 inline at::Generator generator_for(uint64_t h) { return at::detail::createCPUGenerator((h ^ (h >> 32)) & 0xffffffffull); }
 
+/// The options of data.av_digits, then what read_config resolves from them.
 struct Config {
-  sdk::Options options;
-  std::string digits_path, espeak, split;
+  std::string digits_path;
   std::vector<std::string> voices;
-  std::vector<int64_t> speeds, pitches, ood_digits, id_digits;
+  std::vector<int64_t> speeds, pitches;
+  int64_t frames = 0;
+  double snr_db = 0, occlusion = 0, train_fraction = 0, val_fraction = 0;
+  std::vector<int64_t> ood_digits;
+  std::vector<std::string> held_voices;  // the option ood_voices
+  double ood_voice_fraction = 0;
+  bool normalize = false, debug = false;
+  std::string espeak;
+  int64_t seed = 0;
+  // Resolved by read_config.
+  sdk::Options options;
+  std::string split;
+  std::vector<int64_t> id_digits;
   std::vector<int64_t> id_voices, ood_voices;  // indices into voices
-  int64_t frames = 48;
-  double snr_db = 40, occlusion = 0, train_fraction = 0.7, val_fraction = 0.1, ood_voice_fraction = 0.5;
-  bool normalize = true, debug = false;
   uint64_t data_seed = 0;
   fs::path cache_root;
   int64_t window() const { return (frames - 1) * kHop; }
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("digits_path", &Config::digits_path, kSklearnDigits,
+             "scikit-learn's digits.csv.gz (Debian package python3-sklearn)");
+    b.option("voices", &Config::voices, {"en", "en-us", "en-gb-x-rp", "en+f3", "en+m3"},
+             "espeak-ng voices (see `espeak-ng --voices`; 22050 Hz voices only); one group per ID voice");
+    b.option("speeds", &Config::speeds, {140, 175, 210}, "espeak-ng speeds (words per minute)").range(80, 450);
+    b.option("pitches", &Config::pitches, {30, 50, 70}, "espeak-ng pitches").range(0, 99);
+    b.option("frames", &Config::frames, 48,
+             "Log-mel frames (hop 256 at 22050 Hz; the waveform window is (frames-1)*256 samples, 48 -> 0.55 s)")
+        .range(2, 1024);
+    b.option("snr_db", &Config::snr_db, 40.0, "SNR in dB of white Gaussian noise added to the speech before the features")
+        .range(-40.0, 200.0);
+    b.option("occlusion", &Config::occlusion, 0.0, "Fraction of the image side covered by a zero square at a random position")
+        .range(0.0, 1.0);
+    b.option("train_fraction", &Config::train_fraction, 0.7, "Fraction of the 1797 images in train").range(0.0, 1.0);
+    b.option("val_fraction", &Config::val_fraction, 0.1, "Fraction of the images in val (test gets the rest)").range(0.0, 1.0);
+    b.option("ood_digits", &Config::ood_digits, {}, "Digits held out of train/val; OOD in test (label and group -1)").range(0, 9);
+    b.option("ood_voices", &Config::held_voices, {},
+             "Voices held out of train/val and of ID samples; used only by OOD test samples");
+    b.option("ood_voice_fraction", &Config::ood_voice_fraction, 0.5,
+             "With ood_voices: extra OOD test samples (ID-digit test images with a held-out voice), as a fraction "
+             "of the ID-digit test images")
+        .range(0.0, 1.0);
+    b.option("normalize", &Config::normalize, true, "Standardise each log-mel map to zero mean and unit std");
+    b.option("debug", &Config::debug, false,
+             "Also serve 'waveform', 'clean_waveform' and 'utterance' (digit, voice, speed, pitch)");
+    b.option("espeak", &Config::espeak, "espeak-ng", "The espeak-ng program (name on PATH or path)");
+    b.option("seed", &Config::seed, -1, "Data seed; -1 uses the run seed").at_least(-1);
+  }
 };
 
 inline fs::path default_cache_root() {
@@ -68,26 +108,10 @@ inline fs::path default_cache_root() {
 }
 
 inline Config read_config(const sdk::BuildArgs& args) {
-  const auto& o = args.options;
   const std::string who = std::string(kName) + ": ";
-  Config c;
-  c.options = o;
-  c.digits_path = o.string("digits_path");
-  c.espeak = o.string("espeak");
-  c.voices = o.strings("voices");
-  c.speeds = o.integers("speeds");
-  c.pitches = o.integers("pitches");
-  c.frames = o.integer("frames");
-  c.snr_db = o.number("snr_db");
-  c.occlusion = o.number("occlusion");
-  c.train_fraction = o.number("train_fraction");
-  c.val_fraction = o.number("val_fraction");
-  c.ood_digits = o.integers("ood_digits");
-  c.ood_voice_fraction = o.number("ood_voice_fraction");
-  c.normalize = o.boolean("normalize");
-  c.debug = o.boolean("debug");
-  const int64_t seed = o.integer("seed");
-  c.data_seed = seed == -1 ? args.seed : static_cast<uint64_t>(seed);
+  Config c = sdk::bind<Config>(args.options);
+  c.options = args.options;
+  c.data_seed = c.seed == -1 ? args.seed : static_cast<uint64_t>(c.seed);
   c.split = args.split.empty() ? "train" : args.split;
   c.cache_root = args.cache_dir.empty() ? default_cache_root() : fs::path(args.cache_dir);
 
@@ -95,7 +119,7 @@ inline Config read_config(const sdk::BuildArgs& args) {
     throw std::invalid_argument(who + "voices, speeds and pitches each need at least one value");
   if (std::set<std::string>(c.voices.begin(), c.voices.end()).size() != c.voices.size())
     throw std::invalid_argument(who + "voices lists a voice twice");
-  std::set<std::string> held(o.strings("ood_voices").begin(), o.strings("ood_voices").end());
+  std::set<std::string> held(c.held_voices.begin(), c.held_voices.end());
   for (const auto& v : held)
     if (std::find(c.voices.begin(), c.voices.end(), v) == c.voices.end())
       throw std::invalid_argument(who + "ood_voices names '" + v + "', which is not in voices");

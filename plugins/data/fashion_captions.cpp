@@ -49,6 +49,7 @@
 
 #include "fashion_captions_idx.hpp"
 #include "register.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
 #include "mmdebias/sdk/tensor_dataset.hpp"
 
@@ -85,37 +86,56 @@ at::Generator generator_for(uint64_t data_seed, const std::string& purpose) {
 
 /// The options, checked and resolved.
 struct Config {
-  std::string root, split;
+  std::string root;  // without trailing '/' once resolved
+  int64_t train_size = 0, val_size = 0, test_size = 0;
+  std::vector<int64_t> ood_classes;  // original indices; sorted once resolved
+  double rho_train = 0, rho_test = 0, caption_noise = 0;
+  int64_t caption_length = 0;
+  double image_noise = 0, occlusion = 0;
+  int64_t seed = 0;
+  // Resolved by read_config.
+  std::string split;
   uint64_t data_seed = 0;
-  int64_t train_size = 10000, val_size = 2000, test_size = 2000, caption_length = 12;
-  double rho_train = 0.9, rho_test = 0.1, caption_noise = 0.2, image_noise = 0.0, occlusion = 0.0;
-  std::vector<int64_t> ood_classes;  // sorted, original indices
   std::vector<int64_t> to_id;        // original class -> re-indexed class, -1 when held out
   std::vector<int64_t> id_classes;   // re-indexed class -> original class
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("root", &Config::root, "/usr/share/datasets/fashion-mnist",
+             "Directory of the idx files {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz");
+    b.option("train_size", &Config::train_size, 10000,
+             "Train samples, from the 60k train file after a seeded shuffle; 0 = all after val")
+        .at_least(0);
+    b.option("val_size", &Config::val_size, 2000, "Validation samples, from the train file, disjoint from train").at_least(0);
+    b.option("test_size", &Config::test_size, 2000, "Test samples, from the 10k t10k file (held-out classes included); 0 = all")
+        .at_least(0);
+    b.option("ood_classes", &Config::ood_classes, {},
+             "Fashion-MNIST classes (0..9) held out: never in train/val, OOD in test")
+        .range(0, kClasses - 1);
+    b.option("rho_train", &Config::rho_train, 0.9, "P(brand token = class) in the train and val splits").range(0.0, 1.0);
+    b.option("rho_test", &Config::rho_test, 0.1, "P(brand token = class) in the test split").range(0.0, 1.0);
+    b.option("caption_noise", &Config::caption_noise, 0.2,
+             "P(the caption's class word is a synonym of a random class): how uninformative the text is")
+        .range(0.0, 1.0);
+    b.option("caption_length", &Config::caption_length, 12, "Caption length T in tokens (padded with 0)").range(3, 1024);
+    b.option("image_noise", &Config::image_noise, 0.0, "Std of Gaussian noise added to the image (then clamped to [0, 1])")
+        .at_least(0.0);
+    b.option("occlusion", &Config::occlusion, 0.0,
+             "Side of a zero square at a random position, as a fraction of the image side")
+        .range(0.0, 1.0);
+    b.option("seed", &Config::seed, -1, "Data seed; -1 uses the run seed").at_least(-1);
+  }
+
   int64_t classes_id() const { return static_cast<int64_t>(id_classes.size()); }
   double rho() const { return split == "test" ? rho_test : rho_train; }
   std::string file(const std::string& stem) const { return root + "/" + stem + ".gz"; }
 };
 
 Config read_config(const sdk::BuildArgs& args) {
-  const auto& o = args.options;
   const std::string who = std::string(kName) + ": ";
-  Config c;
-  c.root = o.string("root");
+  Config c = sdk::bind<Config>(args.options);
   while (c.root.size() > 1 && c.root.back() == '/') c.root.pop_back();
-  const int64_t seed = o.integer("seed");
-  c.data_seed = seed == -1 ? args.seed : static_cast<uint64_t>(seed);
+  c.data_seed = c.seed == -1 ? args.seed : static_cast<uint64_t>(c.seed);
   c.split = args.split.empty() ? "train" : args.split;
-  c.train_size = o.integer("train_size");
-  c.val_size = o.integer("val_size");
-  c.test_size = o.integer("test_size");
-  c.caption_length = o.integer("caption_length");
-  c.rho_train = o.number("rho_train");
-  c.rho_test = o.number("rho_test");
-  c.caption_noise = o.number("caption_noise");
-  c.image_noise = o.number("image_noise");
-  c.occlusion = o.number("occlusion");
-  c.ood_classes = o.integers("ood_classes");
   std::sort(c.ood_classes.begin(), c.ood_classes.end());
   for (size_t i = 0; i < c.ood_classes.size(); ++i) {
     const int64_t k = c.ood_classes[i];
@@ -311,25 +331,7 @@ void register_fashion_captions(sdk::Registrar& r) {
   d.name = "fashion_captions";
   d.doc = "Fashion-MNIST images (Debian's dataset-fashion-mnist) with templated captions: synonyms, caption noise, "
           "a spurious brand token (rho_train/rho_test) and held-out classes as OOD";
-  auto& s = d.schema;
-  s.add_string("root", "/usr/share/datasets/fashion-mnist",
-               "Directory of the idx files {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz");
-  s.add_int("train_size", 10000, "Train samples, from the 60k train file after a seeded shuffle; 0 = all after val")
-      .at_least(0);
-  s.add_int("val_size", 2000, "Validation samples, from the train file, disjoint from train").at_least(0);
-  s.add_int("test_size", 2000, "Test samples, from the 10k t10k file (held-out classes included); 0 = all")
-      .at_least(0);
-  s.add_int_list("ood_classes", {}, "Fashion-MNIST classes (0..9) held out: never in train/val, OOD in test")
-      .range(0, kClasses - 1);
-  s.add_float("rho_train", 0.9, "P(brand token = class) in the train and val splits").range(0.0, 1.0);
-  s.add_float("rho_test", 0.1, "P(brand token = class) in the test split").range(0.0, 1.0);
-  s.add_float("caption_noise", 0.2, "P(the caption's class word is a synonym of a random class): how uninformative "
-              "the text is").range(0.0, 1.0);
-  s.add_int("caption_length", 12, "Caption length T in tokens (padded with 0)").range(3, 1024);
-  s.add_float("image_noise", 0.0, "Std of Gaussian noise added to the image (then clamped to [0, 1])").at_least(0.0);
-  s.add_float("occlusion", 0.0, "Side of a zero square at a random position, as a fraction of the image side")
-      .range(0.0, 1.0);
-  s.add_int("seed", -1, "Data seed; -1 uses the run seed").at_least(-1);
+  d.schema = sdk::schema_of<Config>();
   d.provides = {sdk::capability::kGroups};
   r.add_dataset(std::move(d), make);
 }

@@ -34,6 +34,7 @@
 #include "files_layout.hpp"
 #include "files_npy.hpp"
 #include "register.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
 
 namespace mmdebias::data_plugin {
@@ -55,22 +56,40 @@ constexpr uint64_t kFullHashLimit = 256ull << 20;
 
 using sdk::Fnv1a64;
 
+/// The options of data.files, then what read_config resolves from them.
 struct Config {
+  std::string root_option;               // the option root
+  std::vector<std::string> modalities;   // as given; every modality file when empty, once resolved
+  int64_t num_classes = 0, num_groups = 0;
+  std::vector<std::string> vocab_sizes;  // "name=V"
+  // Resolved by read_config.
   fs::path root;
   std::string split;
   std::vector<std::string> splits;
-  std::vector<std::string> modalities;
-  int64_t num_classes = 0, num_groups = 0;
-  std::map<std::string, int64_t> vocab;  // from the option
+  std::map<std::string, int64_t> vocab;  // from vocab_sizes
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.required("root", &Config::root_option,
+               "Directory holding one subdirectory per split (train/, test/, ...) of .npy files");
+    b.option("modalities", &Config::modalities, {},
+             "Modalities to serve, in this order; [] = every .npy that is not label, group, environment or ood, "
+             "sorted by name");
+    b.option("num_classes", &Config::num_classes, 0,
+             "Number of in-distribution classes; 0 = 1 + the largest non-OOD label of every split")
+        .at_least(0);
+    b.option("num_groups", &Config::num_groups, 0,
+             "Number of group ids; 0 = 1 + the largest id in every split's group.npy (0 without one)")
+        .at_least(0);
+    b.option("vocab_sizes", &Config::vocab_sizes, {},
+             "Vocabulary of token modalities as name=V; a token modality not listed gets 1 + its largest id over "
+             "every split");
+  }
 };
 
 Config read_config(const sdk::BuildArgs& args) {
-  const auto& o = args.options;
-  Config c;
-  c.root = o.string("root");
+  Config c = sdk::bind<Config>(args.options);
+  c.root = c.root_option;
   c.split = args.split.empty() ? "train" : args.split;
-  c.num_classes = o.integer("num_classes");
-  c.num_groups = o.integer("num_groups");
   if (c.root.empty()) fail("option root is empty; give the directory that holds one subdirectory per split");
   std::error_code ec;
   if (!fs::is_directory(c.root, ec)) fail("root '" + c.root.string() + "' is not a directory");
@@ -83,7 +102,6 @@ Config read_config(const sdk::BuildArgs& args) {
     fail("no split '" + c.split + "' under " + c.root.string() + " (a split is a subdirectory holding .npy files; found: " +
          (have.empty() ? "none" : have) + ")");
   }
-  c.modalities = o.strings("modalities");
   if (c.modalities.empty()) {
     for (const auto& n : npy_names(c.root / c.split))
       if (!is_column(n)) c.modalities.push_back(n);
@@ -93,7 +111,7 @@ Config read_config(const sdk::BuildArgs& args) {
   }
   for (const auto& m : c.modalities)
     if (is_column(m)) fail("modality '" + m + "' is a reserved column name (label, group, environment, ood)");
-  for (const auto& entry : o.strings("vocab_sizes")) {
+  for (const auto& entry : c.vocab_sizes) {
     const size_t eq = entry.find('=');
     int64_t v = -1;
     if (eq != std::string::npos && eq > 0) {
@@ -367,16 +385,7 @@ void register_files(sdk::Registrar& r) {
   d.name = "files";
   d.doc = "Your own arrays: ROOT/<split>/<modality>.npy plus label.npy (and optional group, environment, ood "
           ".npy), memory-mapped; see docs/files-format.md";
-  auto& s = d.schema;
-  s.add_string("root", "", "Directory holding one subdirectory per split (train/, test/, ...) of .npy files").required();
-  s.add_string_list("modalities", {}, "Modalities to serve, in this order; [] = every .npy that is not label, "
-                                      "group, environment or ood, sorted by name");
-  s.add_int("num_classes", 0, "Number of in-distribution classes; 0 = 1 + the largest non-OOD label of every split")
-      .at_least(0);
-  s.add_int("num_groups", 0, "Number of group ids; 0 = 1 + the largest id in every split's group.npy (0 without one)")
-      .at_least(0);
-  s.add_string_list("vocab_sizes", {}, "Vocabulary of token modalities as name=V; a token modality not listed gets "
-                                       "1 + its largest id over every split");
+  d.schema = sdk::schema_of<Config>();
   r.add_dataset(std::move(d), make);
 }
 

@@ -8,13 +8,29 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/modules/linear.h>
 
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/registrar.hpp"
 #include "kmeans.hpp"
-#include "names.hpp"
+#include "register.hpp"
 
 namespace mmdebias::infomin {
 namespace {
+
+/// The options of infomin.backdoor.
+struct Config {
+  int64_t clusters = 0, fit_epoch = 0, iterations = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("clusters", &Config::clusters, 8, "Number K of substitute confounders (K-means centroids)").range(1, 4096);
+    b.option("fit_epoch", &Config::fit_epoch, 0,
+             "Epoch whose training features are clustered (the model before it is the biased one)")
+        .at_least(0);
+    b.option("iterations", &Config::iterations, 50,
+             "Most Lloyd iterations of K-means (stops earlier when assignments settle)")
+        .range(1, 10000);
+  }
+};
 
 /// Replaces a buffer's contents (shape included) in place, so the module's registered buffer follows.
 void assign_buffer(at::Tensor& buffer, const at::Tensor& value) {
@@ -28,10 +44,8 @@ void assign_buffer(at::Tensor& buffer, const at::Tensor& value) {
 /// g(x, c) = x ⊙ 2σ(W [x; c] + b) with c the nearest centroid, and prediction = mean_k head(g(x, c_k)).
 class BackdoorIntervention : public sdk::Intervention {
  public:
-  explicit BackdoorIntervention(const sdk::BuildArgs& args)
-      : clusters_(args.options.integer("clusters")),
-        fit_epoch_(args.options.integer("fit_epoch")),
-        iterations_(args.options.integer("iterations")) {
+  BackdoorIntervention(const Config& c, const sdk::BuildArgs& args)
+      : clusters_(c.clusters), fit_epoch_(c.fit_epoch), iterations_(c.iterations) {
     const int64_t d = args.model.fused_dim;
     if (d < 1) throw std::invalid_argument("infomin.backdoor needs the fusion's width (fused_dim), got " + std::to_string(d));
     gate_ = register_module("gate", torch::nn::Linear(2 * d, d));
@@ -134,11 +148,10 @@ void register_backdoor(sdk::Registrar& r) {
   d.name = "backdoor";
   d.doc = "CausalInfoMin ATE-D: K-means substitute confounders of the biased model's fused features (fitted after "
           "fit_epoch, saved with the run); backdoor-adjusted prediction = mean over k of head(g(x, c_k))";
-  d.schema.add_int("clusters", 8, "Number K of substitute confounders (K-means centroids)").range(1, 4096);
-  d.schema.add_int("fit_epoch", 0, "Epoch whose training features are clustered (the model before it is the biased one)")
-      .at_least(0);
-  d.schema.add_int("iterations", 50, "Most Lloyd iterations of K-means (stops earlier when assignments settle)").range(1, 10000);
-  r.add_intervention(std::move(d), [](const sdk::BuildArgs& a) { return std::make_shared<BackdoorIntervention>(a); });
+  d.schema = sdk::schema_of<Config>();
+  r.add_intervention(std::move(d), [](const sdk::BuildArgs& a) {
+    return std::make_shared<BackdoorIntervention>(sdk::bind<Config>(a.options), a);
+  });
 }
 
 }  // namespace mmdebias::infomin

@@ -8,31 +8,61 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/registrar.hpp"
-#include "names.hpp"
 #include "objectives.hpp"
+#include "register.hpp"
 
 namespace mmdebias::infomin {
 namespace {
+
+/// The options of infomin.confounder.
+struct Config {
+  int64_t bias_dim_factor = 0;
+  double eps_sq = 0, kappa_coeff = 0;
+  bool dynamic_kappa = false;
+  double bias_ce_weight = 0, contrastive_weight = 0, temperature = 0;
+  int64_t bias_epochs = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("bias_dim_factor", &Config::bias_dim_factor, 4, "Bias representation width = fused_dim / this (at least 1)")
+        .range(1, 1 << 20);
+    b.option("eps_sq", &Config::eps_sq, 0.01, "ε² of the coding rate R(Z) = ½ logdet(I + d/(m ε²) ZᵀZ)").range(1e-8, 1e8);
+    b.option("kappa_coeff", &Config::kappa_coeff, 0.25,
+             "κ = min(1, |kappa_coeff · CE_b / R_b|) (or κ = kappa_coeff when dynamic_kappa is false)")
+        .range(0.0, 1e6);
+    b.option("dynamic_kappa", &Config::dynamic_kappa, true,
+             "Recompute κ every step from the bias CE and rate (the release's --dynamic-coeff)");
+    b.option("bias_ce_weight", &Config::bias_ce_weight, 1.0, "Weight of the bias head's cross-entropy CE(b_logit)")
+        .range(0.0, 1e6);
+    b.option("contrastive_weight", &Config::contrastive_weight, 1.0,
+             "Weight of the contrastive term (anchor x, positive x̃, negative r); 0 = off")
+        .range(0.0, 1e6);
+    b.option("temperature", &Config::temperature, 1.0, "Temperature τ of the contrastive term").range(1e-6, 1e6);
+    b.option("bias_epochs", &Config::bias_epochs, 0,
+             "Train the rate and bias-CE terms only in epochs < this; 0 = every epoch")
+        .at_least(0);
+  }
+};
 
 /// b = LN(GELU(W2 GELU(W1 sg(x)))), r = remap(b), b_logit = conf_head(r) with
 /// conf_head = Linear(d, 2d) → GELU → LN → Linear(2d, C), as in the reference release.
 /// Loss: κ·R(r) + CE(b_logit) + contrastive(x, x̃, r), κ = min(1, |coeff·CE_b / R_b|) detached.
 class ConfounderEstimator : public sdk::BiasEstimator {
  public:
-  explicit ConfounderEstimator(const sdk::BuildArgs& args)
-      : eps_sq_(args.options.number("eps_sq")),
-        kappa_coeff_(args.options.number("kappa_coeff")),
-        dynamic_kappa_(args.options.boolean("dynamic_kappa")),
-        bias_ce_weight_(args.options.number("bias_ce_weight")),
-        contrastive_weight_(args.options.number("contrastive_weight")),
-        temperature_(args.options.number("temperature")),
-        bias_epochs_(args.options.integer("bias_epochs")) {
+  ConfounderEstimator(const Config& c, const sdk::BuildArgs& args)
+      : eps_sq_(c.eps_sq),
+        kappa_coeff_(c.kappa_coeff),
+        dynamic_kappa_(c.dynamic_kappa),
+        bias_ce_weight_(c.bias_ce_weight),
+        contrastive_weight_(c.contrastive_weight),
+        temperature_(c.temperature),
+        bias_epochs_(c.bias_epochs) {
     const int64_t d = args.model.fused_dim, classes = args.model.num_classes;
     if (d < 1) throw std::invalid_argument("infomin.confounder needs the fusion's width (fused_dim), got " + std::to_string(d));
     if (classes < 1) throw std::invalid_argument("infomin.confounder needs the number of classes, got " + std::to_string(classes));
-    const int64_t k = std::max<int64_t>(1, d / args.options.integer("bias_dim_factor"));
+    const int64_t k = std::max<int64_t>(1, d / c.bias_dim_factor);
     fc1_ = register_module("bias_fc1", torch::nn::Linear(d, d));
     fc2_ = register_module("bias_fc2", torch::nn::Linear(d, k));
     norm_ = register_module("bias_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({k}).eps(1e-12)));
@@ -96,18 +126,11 @@ void register_confounder(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "confounder";
   d.doc = "CausalInfoMin TE-D confounder: bias MLP on sg(fused), remap r, bias head; loss κ·R(r) + CE(b_logit) + contrastive";
-  d.schema.add_int("bias_dim_factor", 4, "Bias representation width = fused_dim / this (at least 1)").range(1, 1 << 20);
-  d.schema.add_float("eps_sq", 0.01, "ε² of the coding rate R(Z) = ½ logdet(I + d/(m ε²) ZᵀZ)").range(1e-8, 1e8);
-  d.schema.add_float("kappa_coeff", 0.25, "κ = min(1, |kappa_coeff · CE_b / R_b|) (or κ = kappa_coeff when dynamic_kappa is false)")
-      .range(0.0, 1e6);
-  d.schema.add_bool("dynamic_kappa", true, "Recompute κ every step from the bias CE and rate (the release's --dynamic-coeff)");
-  d.schema.add_float("bias_ce_weight", 1.0, "Weight of the bias head's cross-entropy CE(b_logit)").range(0.0, 1e6);
-  d.schema.add_float("contrastive_weight", 1.0, "Weight of the contrastive term (anchor x, positive x̃, negative r); 0 = off")
-      .range(0.0, 1e6);
-  d.schema.add_float("temperature", 1.0, "Temperature τ of the contrastive term").range(1e-6, 1e6);
-  d.schema.add_int("bias_epochs", 0, "Train the rate and bias-CE terms only in epochs < this; 0 = every epoch").at_least(0);
+  d.schema = sdk::schema_of<Config>();
   d.provides = {"infomin_confounder"};
-  r.add_bias_estimator(std::move(d), [](const sdk::BuildArgs& a) { return std::make_shared<ConfounderEstimator>(a); });
+  r.add_bias_estimator(std::move(d), [](const sdk::BuildArgs& a) {
+    return std::make_shared<ConfounderEstimator>(sdk::bind<Config>(a.options), a);
+  });
 }
 
 }  // namespace mmdebias::infomin

@@ -7,18 +7,29 @@
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
 
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/registrar.hpp"
-#include "names.hpp"
+#include "register.hpp"
 
 namespace mmdebias::infomin {
 namespace {
+
+/// The options of infomin.debias.
+struct Config {
+  bool subtract_bias = false;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("subtract_bias", &Config::subtract_bias, true,
+             "At evaluation predict logit − b_logit (total-effect debiasing); false keeps logit");
+  }
+};
 
 /// FC = ReLU(weight-normed Linear(d, d)) as the release's FCNet([d, d], norm='weight', dim=None):
 /// W = g · V / ‖V‖_F with one scalar g. on_fused: x ↦ FC(x − r); predict: logits − b_logit.
 class DebiasIntervention : public sdk::Intervention {
  public:
-  explicit DebiasIntervention(const sdk::BuildArgs& args) : subtract_bias_(args.options.boolean("subtract_bias")) {
+  DebiasIntervention(const Config& c, const sdk::BuildArgs& args) : subtract_bias_(c.subtract_bias) {
     const int64_t d = args.model.fused_dim;
     if (d < 1) throw std::invalid_argument("infomin.debias needs the fusion's width (fused_dim), got " + std::to_string(d));
     // V and the bias as torch.nn.Linear initialises them; g starts at ‖V‖_F so W = V at the start.
@@ -59,9 +70,11 @@ void register_debias(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "debias";
   d.doc = "CausalInfoMin TE-D: the head is trained on FC(x − r); prediction = logit − b_logit (needs infomin.confounder)";
-  d.schema.add_bool("subtract_bias", true, "At evaluation predict logit − b_logit (total-effect debiasing); false keeps logit");
+  d.schema = sdk::schema_of<Config>();
   d.needs = {"infomin_confounder"};
-  r.add_intervention(std::move(d), [](const sdk::BuildArgs& a) { return std::make_shared<DebiasIntervention>(a); });
+  r.add_intervention(std::move(d), [](const sdk::BuildArgs& a) {
+    return std::make_shared<DebiasIntervention>(sdk::bind<Config>(a.options), a);
+  });
 }
 
 }  // namespace mmdebias::infomin

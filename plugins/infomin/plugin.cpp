@@ -1,7 +1,7 @@
 // The infomin plugin's entry point: declares every component; no work is done at registration.
 #include "mmdebias/sdk/plugin.hpp"
 
-#include "names.hpp"
+#include "register.hpp"
 
 namespace {
 

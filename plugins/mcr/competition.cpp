@@ -24,13 +24,35 @@ const char* kName = "mcr.competition";
 /// The options, read once.
 struct Settings {
   Game game = Game::Greedy;
-  double lambda = 0.1;
-  int64_t samples = 32;
+  double lambda = 0;
+  int64_t samples = 0;
   Shuffle shuffle = Shuffle::Rand;
-  double multil = 0.01;
-  double contrastive = 1.0;
-  double temperature = 0.5;
-  double lib = 0.0;
+  double multil = 0;
+  double contrastive = 0;
+  double temperature = 0;
+  double lib = 0;
+
+  static void declare(sdk::OptionBinder<Settings>& b) {
+    b.choice("game", &Settings::game, Game::Greedy, game_choices(),
+             "Game mode k: greedy (-1), independent (0) or collaborative (+1)");
+    b.option("l", &Settings::lambda, 0.1, "λ, the weight of the game regularizer R (0 turns the permuted passes off)")
+        .at_least(0);
+    b.option("num_samples", &Settings::samples, 32,
+             "S, the number of batch permutations per step (all passed through the head in one call)")
+        .range(1, 4096);
+    b.choice("shuffle", &Settings::shuffle, Shuffle::Rand, shuffle_choices(),
+             "Rows of each permutation kept: rand all, rsl those pairing different labels, rsi those that moved");
+    b.option("multil", &Settings::multil, 0.01,
+             "Weight of the unimodal cross-entropy Σ_m CE(p_m) (per-modality logits of the fusion)")
+        .at_least(0);
+    b.option("contr_coeff", &Settings::contrastive, 1.0,
+             "Weight of the supervised contrastive (NT-Xent) term over all modalities' features")
+        .at_least(0);
+    b.option("temperature", &Settings::temperature, 0.5, "τ of the contrastive term").range(0.05, 100);
+    b.option("lib", &Settings::lib, 0.0,
+             "Weight of the CEB term: MSE of an MLP decoding the features from the detached prediction")
+        .at_least(0);
+  }
 };
 
 /// Adds R (the game), the supervised contrastive term, the CEB term and the unimodal CE term.
@@ -113,16 +135,7 @@ std::string widths(const sdk::ModelSpec& model) {
 }
 
 std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& args) {
-  const auto& o = args.options;
-  Settings s;
-  s.game = parse_game(o.string("game"));
-  s.lambda = o.number("l");
-  s.samples = o.integer("num_samples");
-  s.shuffle = parse_shuffle(o.string("shuffle"));
-  s.multil = o.number("multil");
-  s.contrastive = o.number("contr_coeff");
-  s.temperature = o.number("temperature");
-  s.lib = o.number("lib");
+  const Settings s = sdk::bind<Settings>(args.options);
   const auto& f = args.model.features;
   if (f.size() < 2)
     throw std::invalid_argument(std::string(kName) + " needs at least 2 modalities (the model has " + std::to_string(f.size()) + ")");
@@ -145,21 +158,7 @@ void register_competition(sdk::Registrar& r) {
   d.doc = "MCR: a game over latent permutations (J = Jensen-Shannon of permuted vs. base predictions), supervised "
           "contrastive and CEB terms, and the unimodal CE";
   d.needs = {sdk::capability::kModalityLogits};
-  auto& sc = d.schema;
-  sc.add_enum("game", "greedy", {"greedy", "independent", "collaborative"},
-              "Game mode k: greedy (-1), independent (0) or collaborative (+1)");
-  sc.add_float("l", 0.1, "λ, the weight of the game regularizer R (0 turns the permuted passes off)").at_least(0);
-  sc.add_int("num_samples", 32, "S, the number of batch permutations per step (all passed through the head in one call)")
-      .range(1, 4096);
-  sc.add_enum("shuffle", "rand", {"rand", "rsl", "rsi"},
-              "Rows of each permutation kept: rand all, rsl those pairing different labels, rsi those that moved");
-  sc.add_float("multil", 0.01, "Weight of the unimodal cross-entropy Σ_m CE(p_m) (per-modality logits of the fusion)")
-      .at_least(0);
-  sc.add_float("contr_coeff", 1.0, "Weight of the supervised contrastive (NT-Xent) term over all modalities' features")
-      .at_least(0);
-  sc.add_float("temperature", 0.5, "τ of the contrastive term").range(0.05, 100);
-  sc.add_float("lib", 0.0, "Weight of the CEB term: MSE of an MLP decoding the features from the detached prediction")
-      .at_least(0);
+  d.schema = sdk::schema_of<Settings>();
   r.add_intervention(std::move(d), make);
 }
 

@@ -1,4 +1,9 @@
 // The Jensen-Shannon divergence J that MCR uses to measure how much a perturbation moves the prediction.
+//
+// Not shared with plugins/a2d/training/discrepancy.hpp, on purpose: A2D's discrepancies between probability
+// rows (Hellinger with a 1e-6 clamp, mean L1 / L2, 1-Wasserstein) are different functions from this J between
+// softmaxed logits (clamped at 1e-20, KL summed per row and averaged), and each reproduces its own paper's
+// release bitwise (tests/methods/{a2d,mcr}); there is no common function to hoist.
 #pragma once
 
 #include <ATen/ATen.h>

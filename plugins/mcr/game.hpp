@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
 
 #include "divergence.hpp"
@@ -19,12 +20,11 @@ namespace mmdebias::mcr {
 /// The game mode: k = -1 greedy, 0 independent, +1 collaborative.
 enum class Game { Greedy, Independent, Collaborative };
 
-/// "greedy" / "independent" / "collaborative" as a Game; throws on anything else.
-inline Game parse_game(const std::string& name) {
-  if (name == "greedy") return Game::Greedy;
-  if (name == "independent") return Game::Independent;
-  if (name == "collaborative") return Game::Collaborative;
-  throw std::invalid_argument("unknown game '" + name + "' (choose greedy, independent or collaborative)");
+/// The option spellings of the games, in the order `describe` lists them.
+inline const sdk::ChoiceTable<Game>& game_choices() {
+  static const sdk::ChoiceTable<Game> table = {
+      {"greedy", Game::Greedy}, {"independent", Game::Independent}, {"collaborative", Game::Collaborative}};
+  return table;
 }
 
 /// Where gradients may flow in one permuted pass of modality m (features of m permuted).

@@ -9,6 +9,8 @@
 #include <ATen/ATen.h>
 #include <ATen/core/Generator.h>
 
+#include "mmdebias/sdk/bind.hpp"
+
 namespace mmdebias::mcr {
 
 /// Which rows of a permutation are kept.
@@ -18,11 +20,16 @@ enum class Shuffle {
   Rsi,   ///< rows that are not fixed points ("random shuffle, different index")
 };
 
+/// The option spellings of the shuffle types, in the order `describe` lists them.
+inline const sdk::ChoiceTable<Shuffle>& shuffle_choices() {
+  static const sdk::ChoiceTable<Shuffle> table = {{"rand", Shuffle::Rand}, {"rsl", Shuffle::Rsl}, {"rsi", Shuffle::Rsi}};
+  return table;
+}
+
 /// "rand" / "rsl" / "rsi" as a Shuffle; throws on anything else.
 inline Shuffle parse_shuffle(const std::string& name) {
-  if (name == "rand") return Shuffle::Rand;
-  if (name == "rsl") return Shuffle::Rsl;
-  if (name == "rsi") return Shuffle::Rsi;
+  for (const auto& [spelling, shuffle] : shuffle_choices())
+    if (spelling == name) return shuffle;
   throw std::invalid_argument("unknown shuffle type '" + name + "' (choose rand, rsl or rsi)");
 }
 

@@ -59,26 +59,10 @@ at::Tensor attention_mask(const at::Tensor& key_valid, int64_t length, bool caus
   return mask;
 }
 
-void add_transformer_options(sdk::Schema& schema, int64_t default_layers, const std::string& dim_doc,
-                             const std::string& dropout_doc) {
-  schema.add_int("dim", 64, dim_doc).at_least(1);
-  schema.add_int("layers", default_layers, "Number of transformer layers (each one attention site <name>.layer<i>)").range(1, 64);
-  schema.add_int("heads", 4, "Attention heads per layer; must divide dim").at_least(1);
-  schema.add_int("ff_dim", 128, "Hidden width of each layer's feed-forward network").at_least(1);
-  schema.add_float("dropout", 0.0, dropout_doc).range(0.0, 1.0);
-}
-
-TransformerShape read_transformer_options(const sdk::Options& o, const std::string& who) {
-  TransformerShape t;
-  t.dim = o.integer("dim");
-  t.layers = o.integer("layers");
-  t.heads = o.integer("heads");
-  t.ff_dim = o.integer("ff_dim");
-  t.dropout = o.number("dropout");
+void check_transformer_shape(const TransformerShape& t, const std::string& who) {
   if (t.dim % t.heads != 0)
     throw std::invalid_argument(who + ": dim " + std::to_string(t.dim) + " is not divisible by heads " + std::to_string(t.heads) +
                                 "; choose heads that divide dim");
-  return t;
 }
 
 }  // namespace mmdebias::std_plugin

@@ -12,7 +12,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "mmdebias/sdk/attention.hpp"
-#include "mmdebias/sdk/options.hpp"
+#include "mmdebias/sdk/bind.hpp"
 
 namespace mmdebias::std_plugin {
 
@@ -53,20 +53,30 @@ class TransformerBlock : public torch::nn::Module {
 /// all true when neither restricts (shape [1, 1, 1, K]).
 at::Tensor attention_mask(const at::Tensor& key_valid, int64_t length, bool causal, const at::TensorOptions& device);
 
-/// Width, depth and regularisation of a stack of TransformerBlocks.
+/// Width, depth and regularisation of a stack of TransformerBlocks (options declared by declare_transformer_options).
 struct TransformerShape {
-  int64_t dim = 64;     ///< Model width.
-  int64_t layers = 1;   ///< Number of blocks (one attention site each).
-  int64_t heads = 4;    ///< Attention heads; divides dim.
-  int64_t ff_dim = 128; ///< Feed-forward hidden width.
-  double dropout = 0.0; ///< Dropout probability.
+  int64_t dim = 0;       ///< Model width.
+  int64_t layers = 0;    ///< Number of blocks (one attention site each).
+  int64_t heads = 0;     ///< Attention heads; divides dim.
+  int64_t ff_dim = 0;    ///< Feed-forward hidden width.
+  double dropout = 0.0;  ///< Dropout probability.
 };
 
-/// Declares dim, layers, heads, ff_dim and dropout, with the same meaning in every transformer component.
-void add_transformer_options(sdk::Schema& schema, int64_t default_layers, const std::string& dim_doc,
-                             const std::string& dropout_doc);
+/// Declares dim, layers, heads, ff_dim and dropout of a Config deriving from TransformerShape, with the same
+/// meaning in every transformer component.
+template <class Config>
+void declare_transformer_options(sdk::OptionBinder<Config>& b, int64_t default_layers, const std::string& dim_doc,
+                                 const std::string& dropout_doc) {
+  b.option("dim", &TransformerShape::dim, 64, dim_doc).at_least(1);
+  b.option("layers", &TransformerShape::layers, default_layers,
+           "Number of transformer layers (each one attention site <name>.layer<i>)")
+      .range(1, 64);
+  b.option("heads", &TransformerShape::heads, 4, "Attention heads per layer; must divide dim").at_least(1);
+  b.option("ff_dim", &TransformerShape::ff_dim, 128, "Hidden width of each layer's feed-forward network").at_least(1);
+  b.option("dropout", &TransformerShape::dropout, 0.0, dropout_doc).range(0.0, 1.0);
+}
 
-/// Reads what add_transformer_options declared; throws naming `who` when heads does not divide dim.
-TransformerShape read_transformer_options(const sdk::Options& options, const std::string& who);
+/// Throws naming `who` when heads does not divide dim.
+void check_transformer_shape(const TransformerShape& shape, const std::string& who);
 
 }  // namespace mmdebias::std_plugin

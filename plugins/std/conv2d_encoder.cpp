@@ -10,12 +10,27 @@
 #include <torch/nn/modules/linear.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
 namespace {
 
 const char* kName = "std.conv2d";
+
+/// The options of std.conv2d.
+struct Config {
+  std::vector<int64_t> channels;
+  int64_t kernel = 0, out_dim = 0;
+  double dropout = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("channels", &Config::channels, {16, 32}, "Output channels of each conv block, in order").at_least(1);
+    b.option("kernel", &Config::kernel, 3, "Square convolution kernel size (odd sizes keep the map size)").range(1, 15);
+    b.option("out_dim", &Config::out_dim, 64, "Width of the output features").at_least(1);
+    b.option("dropout", &Config::dropout, 0.0, "Dropout probability before the final linear layer").range(0.0, 1.0);
+  }
+};
 
 /// Conv-ReLU-MaxPool(2) blocks (no pooling once the map is 1x1), global average pool, linear to out_dim.
 class Conv2dEncoder : public sdk::Encoder {
@@ -74,10 +89,8 @@ std::shared_ptr<sdk::Encoder> make(const sdk::BuildArgs& args) {
                                 shape_string(input.shape) + "; use std.mlp for other shapes");
   for (int64_t s : input.shape)
     if (s < 1) throw std::invalid_argument(where + ": empty image shape " + shape_string(input.shape));
-  const auto& o = args.options;
-  const int64_t kernel = o.integer("kernel");
-  return std::make_shared<Conv2dEncoder>(input.shape, o.integers("channels"), kernel, o.integer("out_dim"),
-                                         o.number("dropout"));
+  const Config c = sdk::bind<Config>(args.options);
+  return std::make_shared<Conv2dEncoder>(input.shape, c.channels, c.kernel, c.out_dim, c.dropout);
 }
 
 }  // namespace
@@ -86,10 +99,7 @@ void register_conv2d_encoder(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "conv2d";
   d.doc = "Small CNN for images [H, W] or [C, H, W]: conv-ReLU-maxpool blocks, global average pool, linear";
-  d.schema.add_int_list("channels", {16, 32}, "Output channels of each conv block, in order").at_least(1);
-  d.schema.add_int("kernel", 3, "Square convolution kernel size (odd sizes keep the map size)").range(1, 15);
-  d.schema.add_int("out_dim", 64, "Width of the output features").at_least(1);
-  d.schema.add_float("dropout", 0.0, "Dropout probability before the final linear layer").range(0.0, 1.0);
+  d.schema = sdk::schema_of<Config>();
   r.add_encoder(std::move(d), make);
 }
 

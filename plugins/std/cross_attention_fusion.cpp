@@ -18,9 +18,17 @@ namespace {
 const char* kName = "std.cross_attention";
 
 struct CrossConfig : TransformerShape {
+  std::string pool;
+  // From the model, after binding.
   int64_t classes = 0;
-  std::string pool = "cls";
   std::string site_prefix;  // "<instance path>.layer"
+
+  static void declare(sdk::OptionBinder<CrossConfig>& b) {
+    declare_transformer_options(b, 1, "Model width d (projections, layers, fused features)",
+                                "Dropout probability on attention weights and residual branches");
+    b.choice("pool", &CrossConfig::pool, "cls", {"cls", "mean"},
+             "Fused features: the CLS token's output, or the mean over modality positions");
+  }
 };
 
 /// Each modality is projected to width d (pooled [B, D] becomes one token, tokens [B, T, D] stay a
@@ -85,10 +93,8 @@ class CrossAttentionFusion : public sdk::Fusion {
 
 std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
   auto inputs = fusion_inputs(args, kName);
-  const auto& o = args.options;
-  CrossConfig c;
-  static_cast<TransformerShape&>(c) = read_transformer_options(o, kName);
-  c.pool = o.string("pool");
+  CrossConfig c = sdk::bind<CrossConfig>(args.options);
+  check_transformer_shape(c, kName);
   c.classes = args.model.num_classes;
   c.site_prefix = (args.name.empty() ? std::string("fusion") : args.name) + ".layer";
   return std::make_shared<CrossAttentionFusion>(std::move(inputs), std::move(c));
@@ -100,9 +106,7 @@ void register_cross_attention_fusion(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "cross_attention";
   d.doc = "Transformer over every modality's projected features (plus a CLS token); one attention site per layer";
-  add_transformer_options(d.schema, 1, "Model width d (projections, layers, fused features)",
-                          "Dropout probability on attention weights and residual branches");
-  d.schema.add_enum("pool", "cls", {"cls", "mean"}, "Fused features: the CLS token's output, or the mean over modality positions");
+  d.schema = sdk::schema_of<CrossConfig>();
   d.provides = {sdk::capability::kAttentionSites};
   r.add_fusion(std::move(d), make);
 }

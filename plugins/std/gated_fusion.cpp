@@ -8,12 +8,22 @@
 #include <torch/nn/modules/linear.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
 namespace {
 
 const char* kName = "std.gated";
+
+/// The options of std.gated.
+struct Config {
+  int64_t dim = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("dim", &Config::dim, 64, "Width d of each modality's projection and of the fused features").at_least(1);
+  }
+};
 
 /// h_m = tanh(W_m z_m) in R^d; gate logits G = W_g [z_1; ...; z_k] viewed as [B, k, d], g = softmax over k;
 /// fused = sum_m g_m * h_m; logits = head(fused). The unimodal prediction of modality m is
@@ -63,7 +73,7 @@ class GatedFusion : public sdk::Fusion {
 std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
   auto inputs = fusion_inputs(args, kName);
   require_pooled(inputs, kName);
-  return std::make_shared<GatedFusion>(std::move(inputs), args.options.integer("dim"), args.model.num_classes);
+  return std::make_shared<GatedFusion>(std::move(inputs), sdk::bind<Config>(args.options).dim, args.model.num_classes);
 }
 
 }  // namespace
@@ -72,7 +82,7 @@ void register_gated_fusion(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "gated";
   d.doc = "Gated multimodal unit for k modalities: softmax gates over tanh projections, then a linear head";
-  d.schema.add_int("dim", 64, "Width d of each modality's projection and of the fused features").at_least(1);
+  d.schema = sdk::schema_of<Config>();
   d.provides = {sdk::capability::kModalityLogits};
   r.add_fusion(std::move(d), make);
 }

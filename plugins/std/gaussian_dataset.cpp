@@ -41,6 +41,7 @@
 
 #include "common.hpp"
 #include "register.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
 #include "mmdebias/sdk/tensor_dataset.hpp"
 
@@ -64,16 +65,46 @@ at::Generator generator_for(uint64_t data_seed, const std::string& purpose) {
 
 /// The options, checked and resolved (noise broadcast, data seed chosen).
 struct Config {
-  int64_t modalities = 2, dim = 8, classes = 4, ood_classes = 0, classes_id = 4;
-  std::vector<double> noise;
-  double separation = 2.0;
+  int64_t modalities = 0, dim = 0, classes = 0;
+  std::vector<double> noise;  // as given, then one value per modality
+  double separation = 0;
   bool spurious = false;
   int64_t spurious_modality = 0;
-  double spurious_scale = 1.0, rho_train = 0.9, rho_test = 0.1;
-  int64_t train_size = 2000, val_size = 500, test_size = 1000;
-  double ood_fraction = 0.5;
+  double spurious_scale = 0, rho_train = 0, rho_test = 0;
+  int64_t ood_classes = 0, train_size = 0, val_size = 0, test_size = 0;
+  double ood_fraction = 0;
+  int64_t seed = 0;
+  // Resolved after binding.
+  int64_t classes_id = 0;
   uint64_t data_seed = 0;
   std::string split;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("modalities", &Config::modalities, 2, "Number of modalities m0, m1, ...").range(1, 16);
+    b.option("dim", &Config::dim, 8, "Width of each modality's class-mean signal").at_least(1);
+    b.option("classes", &Config::classes, 4, "Total number of classes, held-out OOD classes included").at_least(2);
+    b.option("noise", &Config::noise, {1.0, 2.0}, "Noise std sigma_m per modality (one value applies to every modality)")
+        .at_least(0.0);
+    b.option("separation", &Config::separation, 2.0,
+             "Scale of the class means: mu_c ~ N(0, separation^2/dim I) (2 classes: mu_0 = -mu_1)")
+        .at_least(0.0);
+    b.option("spurious", &Config::spurious, false, "Add a spurious one-hot attribute to one modality, correlated with the label");
+    b.option("spurious_modality", &Config::spurious_modality, 0, "Index of the modality that carries the spurious attribute")
+        .at_least(0);
+    b.option("spurious_scale", &Config::spurious_scale, 1.0, "Magnitude of the spurious one-hot (plus N(0, 0.1^2) noise)")
+        .at_least(0.0);
+    b.option("rho_train", &Config::rho_train, 0.9, "P(spurious attribute = label) in the train and val splits").range(0.0, 1.0);
+    b.option("rho_test", &Config::rho_test, 0.1, "P(spurious attribute = label) in the test split").range(0.0, 1.0);
+    b.option("ood_classes", &Config::ood_classes, 0,
+             "The last ood_classes classes are held out and appear only as OOD in test")
+        .at_least(0);
+    b.option("train_size", &Config::train_size, 2000, "Samples in the train split").at_least(0);
+    b.option("val_size", &Config::val_size, 500, "Samples in the val split").at_least(0);
+    b.option("test_size", &Config::test_size, 1000, "In-distribution samples in the test split (OOD samples come on top)")
+        .at_least(0);
+    b.option("ood_fraction", &Config::ood_fraction, 0.5, "OOD samples added to test, as a fraction of test_size").at_least(0.0);
+    b.option("seed", &Config::seed, -1, "Data seed; -1 uses the run seed").at_least(-1);
+  }
 
   int64_t id_count() const { return split == "train" ? train_size : split == "val" ? val_size : test_size; }
   int64_t ood_count() const {
@@ -84,35 +115,16 @@ struct Config {
 };
 
 Config read_config(const sdk::BuildArgs& args) {
-  const auto& o = args.options;
-  Config c;
-  c.modalities = o.integer("modalities");
-  c.dim = o.integer("dim");
-  c.classes = o.integer("classes");
-  c.ood_classes = o.integer("ood_classes");
+  Config c = sdk::bind<Config>(args.options);
   c.classes_id = c.classes - c.ood_classes;
-  c.separation = o.number("separation");
-  c.spurious = o.boolean("spurious");
-  c.spurious_modality = o.integer("spurious_modality");
-  c.spurious_scale = o.number("spurious_scale");
-  c.rho_train = o.number("rho_train");
-  c.rho_test = o.number("rho_test");
-  c.train_size = o.integer("train_size");
-  c.val_size = o.integer("val_size");
-  c.test_size = o.integer("test_size");
-  c.ood_fraction = o.number("ood_fraction");
-  const int64_t seed = o.integer("seed");
-  c.data_seed = seed == -1 ? args.seed : static_cast<uint64_t>(seed);
+  c.data_seed = c.seed == -1 ? args.seed : static_cast<uint64_t>(c.seed);
   c.split = args.split.empty() ? "train" : args.split;
 
   const std::string who = std::string(kName) + ": ";
-  const auto& noise = o.numbers("noise");
-  if (noise.size() == 1) {
-    c.noise.assign(static_cast<size_t>(c.modalities), noise[0]);
-  } else if (static_cast<int64_t>(noise.size()) == c.modalities) {
-    c.noise = noise;
-  } else {
-    throw std::invalid_argument(who + "noise has " + std::to_string(noise.size()) + " values but modalities is " +
+  if (c.noise.size() == 1) {
+    c.noise.assign(static_cast<size_t>(c.modalities), c.noise[0]);
+  } else if (static_cast<int64_t>(c.noise.size()) != c.modalities) {
+    throw std::invalid_argument(who + "noise has " + std::to_string(c.noise.size()) + " values but modalities is " +
                                 std::to_string(c.modalities) +
                                 "; give one value (used for every modality) or one per modality");
   }
@@ -254,25 +266,7 @@ void register_gaussian_dataset(sdk::Registrar& r) {
   d.name = "gaussian";
   d.doc = "Synthetic k-modality Gaussians x_m = mu_y + sigma_m * eps (shared class means), with an optional "
           "spurious attribute and held-out OOD classes; Bayes-optimal answers known in closed form";
-  auto& s = d.schema;
-  s.add_int("modalities", 2, "Number of modalities m0, m1, ...").range(1, 16);
-  s.add_int("dim", 8, "Width of each modality's class-mean signal").at_least(1);
-  s.add_int("classes", 4, "Total number of classes, held-out OOD classes included").at_least(2);
-  s.add_float_list("noise", {1.0, 2.0}, "Noise std sigma_m per modality (one value applies to every modality)")
-      .at_least(0.0);
-  s.add_float("separation", 2.0, "Scale of the class means: mu_c ~ N(0, separation^2/dim I) (2 classes: mu_0 = -mu_1)")
-      .at_least(0.0);
-  s.add_bool("spurious", false, "Add a spurious one-hot attribute to one modality, correlated with the label");
-  s.add_int("spurious_modality", 0, "Index of the modality that carries the spurious attribute").at_least(0);
-  s.add_float("spurious_scale", 1.0, "Magnitude of the spurious one-hot (plus N(0, 0.1^2) noise)").at_least(0.0);
-  s.add_float("rho_train", 0.9, "P(spurious attribute = label) in the train and val splits").range(0.0, 1.0);
-  s.add_float("rho_test", 0.1, "P(spurious attribute = label) in the test split").range(0.0, 1.0);
-  s.add_int("ood_classes", 0, "The last ood_classes classes are held out and appear only as OOD in test").at_least(0);
-  s.add_int("train_size", 2000, "Samples in the train split").at_least(0);
-  s.add_int("val_size", 500, "Samples in the val split").at_least(0);
-  s.add_int("test_size", 1000, "In-distribution samples in the test split (OOD samples come on top)").at_least(0);
-  s.add_float("ood_fraction", 0.5, "OOD samples added to test, as a fraction of test_size").at_least(0.0);
-  s.add_int("seed", -1, "Data seed; -1 uses the run seed").at_least(-1);
+  d.schema = sdk::schema_of<Config>();
   d.provides = {sdk::capability::kGroups};
   r.add_dataset(std::move(d), make);
 }

@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
@@ -30,6 +31,15 @@ class MspScorer : public sdk::Scorer {
   at::Tensor score(const sdk::ForwardRecord&, const at::Tensor& logits, sdk::Context&) override {
     check_logits(logits, "std.msp");
     return std::get<0>(at::softmax(logits, 1).max(1));
+  }
+};
+
+/// The options of std.energy.
+struct EnergyConfig {
+  double temperature = 0;
+
+  static void declare(sdk::OptionBinder<EnergyConfig>& b) {
+    b.option("temperature", &EnergyConfig::temperature, 1.0, "Energy temperature T (> 0)").at_least(1e-6);
   }
 };
 
@@ -66,9 +76,9 @@ void register_logit_scorers(sdk::Registrar& r) {
     sdk::ComponentDecl d;
     d.name = "energy";
     d.doc = "Negative energy T * logsumexp(logits / T) of the (adjusted) logits; higher = more in-distribution";
-    d.schema.add_float("temperature", 1.0, "Energy temperature T (> 0)").at_least(1e-6);
+    d.schema = sdk::schema_of<EnergyConfig>();
     r.add_scorer(std::move(d), [](const sdk::BuildArgs& a) {
-      const double t = a.options.number("temperature");
+      const double t = sdk::bind<EnergyConfig>(a.options).temperature;
       if (!(t > 0.0)) throw std::invalid_argument("std.energy: temperature must be > 0, got " + std::to_string(t));
       return std::make_shared<EnergyScorer>(t);
     });

@@ -10,12 +10,30 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
 namespace {
 
 const char* kName = "std.mlp";
+
+/// The options of std.mlp.
+struct Config {
+  std::vector<int64_t> hidden;
+  int64_t out_dim = 0;
+  std::string activation;
+  double dropout = 0;
+  bool layer_norm = false;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("hidden", &Config::hidden, {128}, "Widths of the hidden layers, in order (empty: a single linear map)").at_least(1);
+    b.option("out_dim", &Config::out_dim, 64, "Width of the output features").at_least(1);
+    b.choice("activation", &Config::activation, "relu", {"relu", "gelu", "tanh"}, "Activation after each hidden layer");
+    b.option("dropout", &Config::dropout, 0.0, "Dropout probability after each hidden activation").range(0.0, 1.0);
+    b.option("layer_norm", &Config::layer_norm, false, "Layer-normalise each hidden layer before its activation");
+  }
+};
 
 /// Applies the named activation ("relu", "gelu", "tanh").
 at::Tensor activate(const at::Tensor& x, const std::string& kind) {
@@ -73,9 +91,8 @@ std::shared_ptr<sdk::Encoder> make(const sdk::BuildArgs& args) {
     if (s < 1)
       throw std::invalid_argument(std::string(kName) + ": modality '" + input.name + "' has an empty shape " +
                                   shape_string(input.shape));
-  const auto& o = args.options;
-  return std::make_shared<MlpEncoder>(input, o.integers("hidden"), o.integer("out_dim"), o.string("activation"),
-                                      o.number("dropout"), o.boolean("layer_norm"));
+  const Config c = sdk::bind<Config>(args.options);
+  return std::make_shared<MlpEncoder>(input, c.hidden, c.out_dim, c.activation, c.dropout, c.layer_norm);
 }
 
 }  // namespace
@@ -84,11 +101,7 @@ void register_mlp_encoder(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "mlp";
   d.doc = "Multilayer perceptron over dense input of any shape (flattened) -> pooled [B, out_dim] features";
-  d.schema.add_int_list("hidden", {128}, "Widths of the hidden layers, in order (empty: a single linear map)").at_least(1);
-  d.schema.add_int("out_dim", 64, "Width of the output features").at_least(1);
-  d.schema.add_enum("activation", "relu", {"relu", "gelu", "tanh"}, "Activation after each hidden layer");
-  d.schema.add_float("dropout", 0.0, "Dropout probability after each hidden activation").range(0.0, 1.0);
-  d.schema.add_bool("layer_norm", false, "Layer-normalise each hidden layer before its activation");
+  d.schema = sdk::schema_of<Config>();
   r.add_encoder(std::move(d), make);
 }
 

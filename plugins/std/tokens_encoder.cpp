@@ -18,10 +18,19 @@ namespace {
 const char* kName = "std.tokens";
 
 struct TokensConfig : TransformerShape {
-  int64_t length = 0, vocab = 0;
-  std::string pool = "mean";
+  std::string pool;
   bool causal = false;
+  // From the model, after binding.
+  int64_t length = 0, vocab = 0;
   std::string site_prefix;  // "<instance path>.layer"
+
+  static void declare(sdk::OptionBinder<TokensConfig>& b) {
+    declare_transformer_options(b, 2, "Model width (token embedding and features)",
+                                "Dropout probability on embeddings, attention weights and residual branches");
+    b.choice("pool", &TokensConfig::pool, "mean", {"mean", "cls", "none"},
+             "Pooling: mean over non-padding tokens, a learned CLS token, or none (tokens [B, T, D])");
+    b.option("causal", &TokensConfig::causal, false, "Let each position attend only to itself and earlier positions");
+  }
 };
 
 /// Token + position embeddings, pre-norm transformer layers, a final layer norm, then pooling.
@@ -104,13 +113,10 @@ std::shared_ptr<sdk::Encoder> make(const sdk::BuildArgs& args) {
   if (input.vocab_size < 1)
     throw std::invalid_argument(where + " needs the vocabulary size, but the dataset declares " +
                                 std::to_string(input.vocab_size));
-  const auto& o = args.options;
-  TokensConfig c;
+  TokensConfig c = sdk::bind<TokensConfig>(args.options);
   c.length = input.shape[0];
   c.vocab = input.vocab_size;
-  static_cast<TransformerShape&>(c) = read_transformer_options(o, where);
-  c.pool = o.string("pool");
-  c.causal = o.boolean("causal");
+  check_transformer_shape(c, where);
   c.site_prefix = (args.name.empty() ? "encoders." + input.name : args.name) + ".layer";
   return std::make_shared<TokensEncoder>(std::move(c));
 }
@@ -121,11 +127,7 @@ void register_tokens_encoder(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "tokens";
   d.doc = "Transformer over token ids (0 = padding) with learned positions; one attention site per layer";
-  add_transformer_options(d.schema, 2, "Model width (token embedding and features)",
-                          "Dropout probability on embeddings, attention weights and residual branches");
-  d.schema.add_enum("pool", "mean", {"mean", "cls", "none"},
-                    "Pooling: mean over non-padding tokens, a learned CLS token, or none (tokens [B, T, D])");
-  d.schema.add_bool("causal", false, "Let each position attend only to itself and earlier positions");
+  d.schema = sdk::schema_of<TokensConfig>();
   d.provides = {sdk::capability::kAttentionSites};
   r.add_encoder(std::move(d), make);
 }

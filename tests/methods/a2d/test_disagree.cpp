@@ -3,7 +3,7 @@
 // independent torch reference (tests/python/a2d_reference.py).
 #include <ATen/ATen.h>
 
-#include "../../../plugins/a2d/divergence.hpp"
+#include "../../../plugins/a2d/training/discrepancy.hpp"
 #include "a2d_helpers.hpp"
 
 using namespace a2dtest;

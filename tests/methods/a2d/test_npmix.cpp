@@ -6,7 +6,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include "../../../plugins/a2d/npmix_math.hpp"
+#include "../../../plugins/a2d/training/npmix_math.hpp"
 #include "a2d_helpers.hpp"
 
 using namespace a2dtest;

@@ -3,6 +3,7 @@
 
 #include "mmdebias/sdk/abi.hpp"
 #include "mmdebias/sdk/attention.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/context.hpp"
 #include "mmdebias/sdk/data.hpp"

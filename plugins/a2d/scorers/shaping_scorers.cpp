@@ -15,6 +15,7 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
@@ -130,7 +131,37 @@ class Ash : public sdk::Scorer {
   bool per_modality_;
 };
 
-std::vector<std::string> block_choices() { return {"modality", "whole"}; }
+/// The blocks a shaping acts on.
+enum class Blocks { Modality, Whole };
+
+/// The option spelling of each Blocks value, in the order `describe` shows them.
+const sdk::ChoiceTable<Blocks> kBlocks = {{"modality", Blocks::Modality}, {"whole", Blocks::Whole}};
+
+/// The options of a2d.react.
+struct ReactConfig {
+  double percentile = 0;
+  Blocks blocks = Blocks::Modality;
+
+  static void declare(sdk::OptionBinder<ReactConfig>& b) {
+    b.option("percentile", &ReactConfig::percentile, 90.0, "Clip at this percentile of the training values of each block")
+        .range(0.0, 100.0);
+    b.choice("blocks", &ReactConfig::blocks, Blocks::Modality, kBlocks,
+             "Clip each modality's block with its own threshold (as released) or the whole vector with one");
+  }
+};
+
+/// The options of a2d.ash.
+struct AshConfig {
+  double percentile = 0;
+  Blocks blocks = Blocks::Modality;
+
+  static void declare(sdk::OptionBinder<AshConfig>& b) {
+    b.option("percentile", &AshConfig::percentile, 90.0, "Prune this percentage of each block's values (90: keep the top 10%)")
+        .range(0.0, 99.999);
+    b.choice("blocks", &AshConfig::blocks, Blocks::Modality, kBlocks,
+             "Shape each modality's block separately (as released) or the whole vector");
+  }
+};
 
 }  // namespace
 
@@ -139,10 +170,10 @@ void register_shaping_scorers(sdk::Registrar& r) {
     sdk::ComponentDecl d;
     d.name = "react";
     d.doc = "ReAct: fused features clipped at a training percentile, re-run through the fusion head, energy score";
-    d.schema.add_float("percentile", 90.0, "Clip at this percentile of the training values of each block").range(0.0, 100.0);
-    d.schema.add_enum("blocks", "modality", block_choices(), "Clip each modality's block with its own threshold (as released) or the whole vector with one");
+    d.schema = sdk::schema_of<ReactConfig>();
     r.add_scorer(std::move(d), [](const sdk::BuildArgs& a) {
-      const bool per_modality = a.options.string("blocks") == "modality";
+      const ReactConfig c = sdk::bind<ReactConfig>(a.options);
+      const bool per_modality = c.blocks == Blocks::Modality;
       std::vector<int64_t> widths;
       if (per_modality) {
         for (const auto& m : a.model.inputs)
@@ -150,7 +181,7 @@ void register_shaping_scorers(sdk::Registrar& r) {
       } else {
         widths.push_back(a.model.fused_dim);
       }
-      return std::make_shared<React>(a.options.number("percentile"), per_modality, std::move(widths));
+      return std::make_shared<React>(c.percentile, per_modality, std::move(widths));
     });
   }
   {
@@ -158,10 +189,10 @@ void register_shaping_scorers(sdk::Registrar& r) {
     d.name = "ash";
     d.doc = "ASH-B: per block, the top values set to the block's mean over them and the rest pruned, re-run through the "
             "fusion head, energy score";
-    d.schema.add_float("percentile", 90.0, "Prune this percentage of each block's values (90: keep the top 10%)").range(0.0, 99.999);
-    d.schema.add_enum("blocks", "modality", block_choices(), "Shape each modality's block separately (as released) or the whole vector");
+    d.schema = sdk::schema_of<AshConfig>();
     r.add_scorer(std::move(d), [](const sdk::BuildArgs& a) {
-      return std::make_shared<Ash>(a.options.number("percentile"), a.options.string("blocks") == "modality");
+      const AshConfig c = sdk::bind<AshConfig>(a.options);
+      return std::make_shared<Ash>(c.percentile, c.blocks == Blocks::Modality);
     });
   }
 }

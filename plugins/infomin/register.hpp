@@ -1,4 +1,5 @@
-// Internal to the infomin plugin: the estimate names its components publish and read, and registration.
+// Internal to the infomin plugin: the estimate names its components publish and read, and one registration
+// function per component file, called by plugin.cpp.
 #pragma once
 
 #include "mmdebias/sdk/registrar.hpp"

@@ -12,12 +12,22 @@
 
 #include "affine_head.hpp"
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
 namespace {
 
 const char* kName = "a2d.vim";
+
+/// The options of a2d.vim.
+struct Config {
+  int64_t dim = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("dim", &Config::dim, 0, "Dimension D of the principal subspace (0: half the fused width)").at_least(0);
+  }
+};
 
 class Vim : public sdk::Scorer {
  public:
@@ -86,9 +96,9 @@ void register_vim(sdk::Registrar& r) {
   d.name = "vim";
   d.doc = "Virtual-logit matching: energy of the head's logits minus the scaled norm of the fused features outside their "
           "principal subspace (needs an affine fusion head)";
-  d.schema.add_int("dim", 0, "Dimension D of the principal subspace (0: half the fused width)").at_least(0);
+  d.schema = sdk::schema_of<Config>();
   r.add_scorer(std::move(d), [](const sdk::BuildArgs& a) {
-    return std::make_shared<Vim>(a.options.integer("dim"), a.model.fused_dim);
+    return std::make_shared<Vim>(sdk::bind<Config>(a.options).dim, a.model.fused_dim);
   });
 }
 

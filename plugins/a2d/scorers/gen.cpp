@@ -8,12 +8,25 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
 namespace {
 
 const char* kName = "a2d.gen";
+
+/// The options of a2d.gen.
+struct Config {
+  double gamma = 0;
+  int64_t top_m = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("gamma", &Config::gamma, 0.1, "Exponent gamma of p^gamma (1 - p)^gamma").at_least(1e-6);
+    b.option("top_m", &Config::top_m, 0, "M: how many of the largest probabilities enter (0: all classes, as released)")
+        .at_least(0);
+  }
+};
 
 class Gen : public sdk::Scorer {
  public:
@@ -39,10 +52,10 @@ void register_gen(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "gen";
   d.doc = "Generalized entropy of the softmax over the M most likely classes (negated: higher = more in-distribution)";
-  d.schema.add_float("gamma", 0.1, "Exponent gamma of p^gamma (1 - p)^gamma").at_least(1e-6);
-  d.schema.add_int("top_m", 0, "M: how many of the largest probabilities enter (0: all classes, as released)").at_least(0);
+  d.schema = sdk::schema_of<Config>();
   r.add_scorer(std::move(d), [](const sdk::BuildArgs& a) {
-    return std::make_shared<Gen>(a.options.number("gamma"), a.options.integer("top_m"));
+    const Config c = sdk::bind<Config>(a.options);
+    return std::make_shared<Gen>(c.gamma, c.top_m);
   });
 }
 

@@ -10,13 +10,28 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
-#include "divergence.hpp"
+#include "discrepancy.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
 namespace {
 
 const char* kName = "a2d.disagree";
+
+/// The options of a2d.disagree.
+struct Config {
+  Discrepancy discrepancy = Discrepancy::Hellinger;
+  double a2d_ratio = 0;
+  bool unimodal_ce = false;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.choice("discrepancy", &Config::discrepancy, Discrepancy::Hellinger, discrepancy_table(),
+             "Discrepancy between two modalities' predictions (wasserstein: 1-Wasserstein on the class index line)");
+    b.option("a2d_ratio", &Config::a2d_ratio, 0.5, "Weight of the disagreement term (the term is -discrepancy)").at_least(0.0);
+    b.option("unimodal_ce", &Config::unimodal_ce, true,
+             "Average the fused and every unimodal cross-entropy (release --use_single_pred); false keeps the fused one only");
+  }
+};
 
 class Disagree : public sdk::Intervention {
  public:
@@ -70,17 +85,13 @@ void register_disagree(sdk::Registrar& r) {
   d.name = "disagree";
   d.doc = "Agree-to-Disagree: unimodal predictions pushed apart on the non-ground-truth classes; base loss = mean of fused "
           "and unimodal cross-entropies";
-  d.schema.add_enum("discrepancy", "hellinger", discrepancy_choices(),
-                    "Discrepancy between two modalities' predictions (wasserstein: 1-Wasserstein on the class index line)");
-  d.schema.add_float("a2d_ratio", 0.5, "Weight of the disagreement term (the term is -discrepancy)").at_least(0.0);
-  d.schema.add_bool("unimodal_ce", true,
-                    "Average the fused and every unimodal cross-entropy (release --use_single_pred); false keeps the fused one only");
+  d.schema = sdk::schema_of<Config>();
   d.needs = {sdk::capability::kModalityLogits};
   r.add_intervention(std::move(d), [](const sdk::BuildArgs& a) {
     if (a.model.num_classes < 2)
       throw std::invalid_argument(std::string(kName) + " needs at least 2 classes, got " + std::to_string(a.model.num_classes));
-    return std::make_shared<Disagree>(discrepancy_named(a.options.string("discrepancy")), a.options.number("a2d_ratio"),
-                                      a.options.boolean("unimodal_ce"));
+    const Config c = sdk::bind<Config>(a.options);
+    return std::make_shared<Disagree>(c.discrepancy, c.a2d_ratio, c.unimodal_ce);
   });
 }
 

@@ -10,12 +10,23 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/bind.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
 namespace {
 
 const char* kName = "a2d.knn";
+
+/// The options of a2d.knn.
+struct Config {
+  int64_t k = 0, chunk = 0;
+
+  static void declare(sdk::OptionBinder<Config>& b) {
+    b.option("k", &Config::k, 10, "K: which nearest training feature").at_least(1);
+    b.option("chunk", &Config::chunk, 2048, "Rows per block of the search (memory is O(chunk^2), never O(N^2))").at_least(1);
+  }
+};
 
 /// Rows divided by their L2 norm (at least 1e-12, as torch.nn.functional.normalize).
 at::Tensor normalized(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
@@ -82,10 +93,10 @@ void register_knn(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "knn";
   d.doc = "Minus the distance of the L2-normalised fused features to their K-th nearest training feature";
-  d.schema.add_int("k", 10, "K: which nearest training feature").at_least(1);
-  d.schema.add_int("chunk", 2048, "Rows per block of the search (memory is O(chunk^2), never O(N^2))").at_least(1);
+  d.schema = sdk::schema_of<Config>();
   r.add_scorer(std::move(d), [](const sdk::BuildArgs& a) {
-    return std::make_shared<Knn>(a.options.integer("k"), a.options.integer("chunk"), a.model.fused_dim);
+    const Config c = sdk::bind<Config>(a.options);
+    return std::make_shared<Knn>(c.k, c.chunk, a.model.fused_dim);
   });
 }
 

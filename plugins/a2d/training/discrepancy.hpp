@@ -1,5 +1,10 @@
 // Internal to the a2d plugin (also included by its tests): the discrepancies between two modalities'
 // predicted distributions, the ground-truth column removal and the normalised entropy, as pure functions.
+//
+// Not shared with plugins/mcr/divergence.hpp, on purpose: MCR's Jensen-Shannon divergence J between softmaxed
+// logits (clamped at 1e-20, KL summed per row and averaged) is none of these A2D discrepancies between
+// probability rows (Hellinger with a 1e-6 clamp, mean L1 / L2, 1-Wasserstein on the class line), and each
+// reproduces its own paper's release bitwise (tests/methods/{a2d,mcr}); there is no common function to hoist.
 #pragma once
 
 #include <cmath>
@@ -9,22 +14,35 @@
 
 #include <ATen/ATen.h>
 
+#include "mmdebias/sdk/bind.hpp"
+
 namespace mmdebias::a2d {
 
 /// The discrepancies offered between two rows of probabilities.
 enum class Discrepancy { Hellinger, L1, L2, Wasserstein };
 
+/// The option spelling of each discrepancy, in the order `describe` shows them.
+inline const sdk::ChoiceTable<Discrepancy>& discrepancy_table() {
+  static const sdk::ChoiceTable<Discrepancy> table = {{"hellinger", Discrepancy::Hellinger},
+                                                      {"l1", Discrepancy::L1},
+                                                      {"l2", Discrepancy::L2},
+                                                      {"wasserstein", Discrepancy::Wasserstein}};
+  return table;
+}
+
 /// The enum value named by an option ("hellinger", "l1", "l2", "wasserstein").
 inline Discrepancy discrepancy_named(const std::string& name) {
-  if (name == "hellinger") return Discrepancy::Hellinger;
-  if (name == "l1") return Discrepancy::L1;
-  if (name == "l2") return Discrepancy::L2;
-  if (name == "wasserstein") return Discrepancy::Wasserstein;
+  for (const auto& [spelling, kind] : discrepancy_table())
+    if (spelling == name) return kind;
   throw std::invalid_argument("unknown discrepancy '" + name + "' (choose hellinger, l1, l2 or wasserstein)");
 }
 
 /// The option choices, in the order `describe` shows them.
-inline std::vector<std::string> discrepancy_choices() { return {"hellinger", "l1", "l2", "wasserstein"}; }
+inline std::vector<std::string> discrepancy_choices() {
+  std::vector<std::string> names;
+  for (const auto& entry : discrepancy_table()) names.push_back(entry.first);
+  return names;
+}
 
 /// sqrt(x) for x >= 0 whose gradient at x = 0 is 0 instead of inf * 0 = NaN (two identical rows give 0).
 inline at::Tensor safe_sqrt(const at::Tensor& x) {

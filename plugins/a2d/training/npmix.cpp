@@ -16,7 +16,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "common.hpp"
-#include "divergence.hpp"
+#include "discrepancy.hpp"
 #include "npmix_math.hpp"
 #include "register.hpp"
 
@@ -27,13 +27,31 @@ const char* kName = "a2d.npmix";
 
 /// NP-Mix's settings, as the options give them.
 struct NpmixSettings {
-  int64_t queue_size = 65;
-  int64_t nn_k = 3;
-  double alpha = 10.0;
-  int64_t start_epoch = 10;
-  double ratio_ood = 0.5;
-  double entropy_ratio = 0.5;
+  int64_t queue_size = 0;
+  int64_t nn_k = 0;
+  double alpha = 0;
+  int64_t start_epoch = 0;
+  double ratio_ood = 0;
+  double entropy_ratio = 0;
   Discrepancy kind = Discrepancy::Hellinger;
+
+  static void declare(sdk::OptionBinder<NpmixSettings>& b) {
+    b.option("queue_size", &NpmixSettings::queue_size, 65, "Features kept per class (FIFO), Q").at_least(1);
+    b.option("nn_k", &NpmixSettings::nn_k, 3,
+             "KD-tree query size as released: the class itself plus nn_k - 1 nearest other classes")
+        .at_least(2);
+    b.option("alpha", &NpmixSettings::alpha, 10.0, "Mixing weight lambda ~ Beta(alpha, alpha)").at_least(1e-6);
+    b.option("start_epoch", &NpmixSettings::start_epoch, 10,
+             "First epoch (from 0) in which outliers are made (queues must also be full)")
+        .at_least(0);
+    b.option("a2d_ratio_ood", &NpmixSettings::ratio_ood, 0.5, "Weight of the outliers' disagreement term (-discrepancy)")
+        .at_least(0.0);
+    b.option("ood_entropy_ratio", &NpmixSettings::entropy_ratio, 0.5,
+             "Weight of the outliers' entropy term (-mean normalised entropy)")
+        .at_least(0.0);
+    b.choice("discrepancy", &NpmixSettings::kind, Discrepancy::Hellinger, discrepancy_table(),
+             "Discrepancy between the outliers' unimodal predictions");
+  }
 };
 
 /// Packs a draw into one row [1, 4C] of doubles, so that rank 0's can be all-gathered and shared.
@@ -121,14 +139,7 @@ class Npmix : public sdk::Intervention {
 };
 
 std::shared_ptr<sdk::Intervention> make(const sdk::BuildArgs& a) {
-  NpmixSettings s;
-  s.queue_size = a.options.integer("queue_size");
-  s.nn_k = a.options.integer("nn_k");
-  s.alpha = a.options.number("alpha");
-  s.start_epoch = a.options.integer("start_epoch");
-  s.ratio_ood = a.options.number("a2d_ratio_ood");
-  s.entropy_ratio = a.options.number("ood_entropy_ratio");
-  s.kind = discrepancy_named(a.options.string("discrepancy"));
+  const NpmixSettings s = sdk::bind<NpmixSettings>(a.options);
   if (a.model.num_classes < 2)
     throw std::invalid_argument(std::string(kName) + " mixes neighbouring classes and needs at least 2, got " + std::to_string(a.model.num_classes));
   if (!(s.alpha > 0.0)) throw std::invalid_argument(std::string(kName) + ": alpha must be > 0");
@@ -152,13 +163,7 @@ void register_npmix(sdk::Registrar& r) {
   d.name = "npmix";
   d.doc = "NP-Mix: outliers mixed between nearest-neighbour classes' queued features; their unimodal predictions pushed to "
           "disagree and to high entropy";
-  d.schema.add_int("queue_size", 65, "Features kept per class (FIFO), Q").at_least(1);
-  d.schema.add_int("nn_k", 3, "KD-tree query size as released: the class itself plus nn_k - 1 nearest other classes").at_least(2);
-  d.schema.add_float("alpha", 10.0, "Mixing weight lambda ~ Beta(alpha, alpha)").at_least(1e-6);
-  d.schema.add_int("start_epoch", 10, "First epoch (from 0) in which outliers are made (queues must also be full)").at_least(0);
-  d.schema.add_float("a2d_ratio_ood", 0.5, "Weight of the outliers' disagreement term (-discrepancy)").at_least(0.0);
-  d.schema.add_float("ood_entropy_ratio", 0.5, "Weight of the outliers' entropy term (-mean normalised entropy)").at_least(0.0);
-  d.schema.add_enum("discrepancy", "hellinger", discrepancy_choices(), "Discrepancy between the outliers' unimodal predictions");
+  d.schema = sdk::schema_of<NpmixSettings>();
   d.needs = {sdk::capability::kModalityLogits};
   r.add_intervention(std::move(d), make);
 }
