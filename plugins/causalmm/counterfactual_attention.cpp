@@ -121,10 +121,7 @@ class CounterfactualAttention : public sdk::Intervention {
   // s = (1 + nγ)·l − γ·Σ l̄_cf, gradients through both passes. See docs/methods/causalmm.md.
   void loss(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates&, sdk::Model& model,
             sdk::LossTerms& terms, sdk::Context& ctx) override {
-    if (batch.size() == 0) {  // a rank left without samples still adds the term, so every rank logs the same names
-      terms.add("contrast_ce", record.logits.sum() * 0.0, c_.loss_weight);
-      return;
-    }
+    if (batch.size() == 0) return;  // a rank left without samples adds no term (terms are kept by name)
     at::Generator& gen = ctx.rng(kStream);
     std::vector<at::Tensor> cf;
     for (const auto& level : c_.levels)

@@ -1,7 +1,8 @@
 # Data parallel over c10d/Gloo with 2 processes on 127.0.0.1 (a free port each time):
 # 2 ranks x 32 equal 1 rank x 64 within 1e-5 after 20 steps, ranks end bitwise equal, evaluation from
 # 2 ranks equals one process's, a killed rank is named by the survivor, and a 2-rank run killed and
-# resumed matches the uninterrupted one, and a NaN loss on one rank stops both at once.
+# resumed matches the uninterrupted one, a NaN loss on one rank stops both at once, and a loss term that one
+# rank adds on some steps only is logged on those steps by name.
 source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" "$out" "$err"' EXIT
@@ -121,4 +122,22 @@ for r in 0 1; do
     { cat "$work/nan.rank$r.err"; fail "rank $r did not name the non-finite term"; }
 done
 expect_checkpoints_intact "$work/nan" ckpt-000000010.pt
+
+# Loss terms are kept by name: a term that only rank 1 adds, only on even steps, is logged on those steps as the
+# mean over the ranks that added it (rank 1's 2.0), and is absent from the others; nothing hangs or shifts.
+launch sometimes "$manifest" --plugin-path "$FIXTURES/fixture" --out "$work/sometimes" train.steps=6 train.log_every=1 \
+  'interventions=[{type: fixture.sometimes, every: 2, rank: 1}]'
+wait_all || { cat "$work"/sometimes.rank*.err; fail "the 2-rank run with a term on some steps and one rank failed"; }
+/usr/bin/python3 - "$work/sometimes/metrics.jsonl" <<'PY' || fail "a term added on some steps by one rank was logged wrongly"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if '"train"' in l]
+assert [l["step"] for l in lines] == [1, 2, 3, 4, 5, 6], lines
+for l in lines:
+    terms = l["terms"]
+    assert "task" in terms, l
+    if l["step"] % 2 == 0:
+        assert terms.get("sometimes/sometimes") == 2.0, l
+    else:
+        assert "sometimes/sometimes" not in terms, l
+PY
 finish

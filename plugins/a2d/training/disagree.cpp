@@ -52,16 +52,14 @@ class Disagree : public sdk::Intervention {
     if (logits.size() < 2) throw std::invalid_argument(std::string(kName) + " needs at least two modalities");
     const int64_t rows = batch.size(), classes = logits[0].size(1);
     const double share = 1.0 / static_cast<double>(modalities.size() + 1);
-    // An empty slice (a rank left without samples) adds zeros with a graph, never a NaN mean.
-    auto zero = [&] { return logits[0].sum() * 0.0; };
-    if (unimodal_ce_) {
-      terms.scale_task_loss(share);
+    if (unimodal_ce_) terms.scale_task_loss(share);
+    if (rows == 0) return;  // a rank left without samples adds no term (terms are kept by name), never a NaN mean
+    if (unimodal_ce_)
       for (size_t i = 0; i < modalities.size(); ++i)
-        terms.add("ce_" + modalities[i], rows > 0 ? at::cross_entropy_loss(logits[i], batch.label) : zero(), share);
-    }
+        terms.add("ce_" + modalities[i], at::cross_entropy_loss(logits[i], batch.label), share);
     at::Tensor gap;
-    if (rows == 0 || classes < 3) {
-      gap = zero();  // with C = 2 one column is left: every modality predicts it with probability 1
+    if (classes < 3) {
+      gap = logits[0].sum() * 0.0;  // with C = 2 one column is left: every modality predicts it with probability 1
     } else {
       std::vector<at::Tensor> probs;
       for (const auto& v : logits) probs.push_back(at::softmax(drop_ground_truth(v, batch.label), 1));

@@ -101,12 +101,7 @@ class Npmix : public sdk::Intervention {
       active = full && ctx.epoch() >= s_.start_epoch;
     }
     ctx.metric("active", active ? 1.0 : 0.0);
-    if (!active) {
-      at::Tensor zero = at::zeros({}, z.options());
-      terms.add("ood_discrepancy", zero, s_.ratio_ood);
-      terms.add("ood_entropy", zero, s_.entropy_ratio);
-      return;
-    }
+    if (!active) return;  // no term until the queues are full (terms are kept by name: none need stand in)
     at::Tensor outliers = make_outliers(ctx).to(z.scalar_type());
     std::vector<at::Tensor> logits, probs;
     int64_t offset = 0;

@@ -155,3 +155,10 @@ TEST_CASE("a2d.disagree is declared with its capability and refuses bad options"
   CHECK(contains(error_of([] { registry().make_intervention("a2d.disagree", component_args("a2d.disagree", {{"a", 2}, {"b", 2}}, 1)); }),
                  "needs at least 2 classes"));
 }
+
+TEST_CASE("a rank left without samples adds no a2d.disagree term (terms are kept by name)") {
+  auto run = run_disagree({at::randn({0, 4}, at::kDouble), at::randn({0, 4}, at::kDouble)}, at::randn({0, 4}, at::kDouble),
+                          at::empty({0}, at::kLong), {});
+  CHECK(run.terms.terms().empty());
+  CHECK(run.terms.task_weight() == doctest::Approx(1.0 / 3));  // the same objective's weights on every rank
+}

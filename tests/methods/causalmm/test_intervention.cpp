@@ -187,3 +187,20 @@ TEST_CASE("the what-if sweep draws from its own stream: the configured predictio
   CHECK(error_of([&] { make_intervention(model.all_sites(), {{"sweep_edits", std::vector<std::string>{"random"}}}); })
             .find("'sweep_edits' needs 'sweep_gammas' and 'sweep_epsilons'") != std::string::npos);
 }
+
+TEST_CASE("a rank left without samples adds no training term and runs no counterfactual pass") {
+  TinyModel model;
+  auto iv = make_intervention(model.all_sites(), {{"loss_weight", 0.3}});
+  sdk::Batch b = model.batch(6);
+  sdk::ForwardRecord record = model.forward(b, sdk::AttentionSites{});
+  const size_t passes = model.passes.size();
+  sdk::Batch empty = b;
+  for (auto& [name, t] : empty.inputs) t = t.narrow(0, 0, 0);
+  for (at::Tensor* t : {&empty.label, &empty.group, &empty.environment, &empty.ood, &empty.index})
+    if (t->defined()) *t = t->narrow(0, 0, 0);
+  RecordingContext ctx(7, sdk::Phase::Train);
+  sdk::LossTerms terms;
+  iv->loss(record, empty, sdk::Estimates{}, model, terms, ctx);
+  CHECK(terms.terms().empty());  // terms are kept by name: no zero stand-in
+  CHECK(model.passes.size() == passes);
+}
