@@ -16,15 +16,13 @@ namespace {
 // and prints its plugins_json. Not in --help: it is the parent's protocol, not a user's command.
 constexpr const char* kVerifyChild = "--verify-child";
 
-int verify_child(const std::string& file) {
-  core::verify_child(file, std::cout);
-  return 0;
-}
-
 }  // namespace
 
 int cmd_plugins(const Args& args) {
-  if (args.size() == 2 && args[0] == kVerifyChild) return verify_child(args[1]);
+  if (args.size() == 2 && args[0] == kVerifyChild) {
+    core::verify_child(args[1], std::cout);
+    return 0;
+  }
   po::options_description options("Options");
   add_common_options(options);
   options.add_options()("json", "print JSON instead of text")

@@ -119,12 +119,11 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
   PipelineModel& model = *session.model;
   const sdk::Options &run = session.section("run"), &train = session.section("train");
   const bool writer = state.collective->rank() == 0;
-  auto trainer = std::make_shared<Trainer*>(nullptr);  // the checkpoint callback saves the trainer's optimizer
   TrainerCallbacks callbacks;
   if (writer) callbacks.log = [&run_dir](const nlohmann::json& line) { run_dir.append_metrics(line); };
-  callbacks.checkpoint = [&session, &run_dir, trainer, writer](const RunPosition& position) {
+  callbacks.checkpoint = [&session, &run_dir, writer](const RunPosition& position, torch::optim::Optimizer& optimizer) {
     CheckpointMeta meta{position, session.resolved_text, gather_rng(session.state)};
-    if (writer) save_checkpoint(run_dir.checkpoints(), session.model->root(), (*trainer)->optimizer(), meta);
+    if (writer) save_checkpoint(run_dir.checkpoints(), session.model->root(), optimizer, meta);
   };
   callbacks.evaluate = [&session, &run_dir, writer](int64_t step) {
     // Evaluation must not disturb training's random streams (dropout in eval is off, but scorers may sample).
@@ -140,10 +139,8 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
   if (writer) callbacks.progress = Progress{interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
   const int loader_threads = session.threads > 2 ? session.threads / 2 : 1;
   const size_t bucket_bytes = static_cast<size_t>(run.number("bucket_mb") * 1024 * 1024);
-  auto made = std::make_unique<Trainer>(model, state, train, session.train_data, loader_threads,
-                                        static_cast<int>(run.integer("prefetch")), bucket_bytes, callbacks);
-  *trainer = made.get();
-  return made;
+  return std::make_unique<Trainer>(model, state, train, session.train_data, loader_threads,
+                                   static_cast<int>(run.integer("prefetch")), bucket_bytes, callbacks);
 }
 
 // Model, optimizer, position and this rank's random streams from a checkpoint; metrics.jsonl cut back to it.

@@ -13,8 +13,10 @@
 namespace mmdebias::core {
 namespace {
 
-// Throws when the total or a term is not finite, naming the first such term ("total" when only the sum is).
-void throw_if_not_finite(double total, const std::map<std::string, double>& terms, int64_t step) {
+// Throws when the total or a term (name, value pairs) is not finite, naming the first such term ("total" when only
+// the sum is).
+template <class Terms>
+void throw_if_not_finite(double total, const Terms& terms, int64_t step) {
   if (std::isfinite(total)) return;
   std::string offender = "total";
   for (const auto& [name, value] : terms)
@@ -37,16 +39,12 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
   batch = to_device(std::move(batch), state_.device);
   StepOutput out = model_.train_forward(batch);
   const double total = out.loss.total.item<double>();
-  std::map<std::string, double> terms;
   std::vector<std::pair<std::string, double>> values;
   for (const auto& [name, value] : out.loss.parts) values.emplace_back(name, value.item<double>());
   terms_.add(total, values);
   // Alone, a non-finite loss stops before its backward; several ranks stop at the step boundary, where every
   // rank learns it at once (a rank stopping alone would leave its peers waiting in the collective).
-  if (state_.collective->world_size() == 1 && !std::isfinite(total)) {
-    terms.insert(values.begin(), values.end());
-    throw_if_not_finite(total, terms, step);
-  }
+  if (state_.collective->world_size() == 1) throw_if_not_finite(total, values, step);
   // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
   (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
   return batch.size();

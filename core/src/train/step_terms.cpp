@@ -27,25 +27,32 @@ void StepTerms::add(double total, const std::vector<std::pair<std::string, doubl
 }
 
 std::vector<std::string> StepTerms::unseen_names() const {
-  std::set<std::string> known(layout_.begin(), layout_.end());
   std::vector<std::string> out;
   for (const auto& kv : sums_)
-    if (!known.count(kv.first)) out.push_back(kv.first);
+    if (!position_.count(kv.first)) out.push_back(kv.first);
   return out;
 }
 
-std::vector<double> StepTerms::pack(int local_stop_signal) const {
+void StepTerms::append_to_layout(const std::string& name) {
+  position_.emplace(name, layout_.size());
+  layout_.push_back(name);
+}
+
+std::vector<double> StepTerms::pack(int local_stop_signal) {
   std::vector<double> v(kFixed + 2 * layout_.size(), 0.0);
   v[kTotal] = total_;
   v[kMicroBatches] = micro_batches_;
   v[kSigterm] = local_stop_signal == SIGTERM ? 1.0 : 0.0;
   v[kSigint] = local_stop_signal == SIGINT ? 1.0 : 0.0;
-  v[kUnseen] = static_cast<double>(unseen_names().size());
-  for (size_t i = 0; i < layout_.size(); ++i)
-    if (auto it = sums_.find(layout_[i]); it != sums_.end()) {
-      v[kFixed + 2 * i] = it->second.first;
-      v[kFixed + 2 * i + 1] = it->second.second;
+  for (const auto& [name, sum_count] : sums_) {
+    auto at = position_.find(name);
+    if (at == position_.end()) {
+      v[kUnseen] += 1;  // agreed on in unpack: after the reduction, every rank knows whether any rank has one
+      continue;
     }
+    v[kFixed + 2 * at->second] = sum_count.first;
+    v[kFixed + 2 * at->second + 1] = sum_count.second;
+  }
   return v;
 }
 
@@ -53,7 +60,7 @@ StepTotals StepTerms::unpack(const std::vector<double>& reduced, Collective& col
   std::vector<double> pairs(reduced.begin() + kFixed, reduced.end());
   if (reduced[kUnseen] > 0) {
     // Some rank added a term no rank had agreed on: every rank learns every such name (sorted, so the order is
-    // the same everywhere), then their values are summed in one more reduction.
+    // the same everywhere), then their values are summed in one more reduction (both the identity alone).
     std::ostringstream mine;
     for (const auto& name : unseen_names()) mine << name << '\n';
     std::set<std::string> fresh;
@@ -68,7 +75,7 @@ StepTotals StepTerms::unpack(const std::vector<double>& reduced, Collective& col
         extra[static_cast<int64_t>(2 * i)] = it->second.first;
         extra[static_cast<int64_t>(2 * i + 1)] = it->second.second;
       }
-      layout_.push_back(name);
+      append_to_layout(name);
       ++i;
     }
     collective.all_reduce_sum(extra);

@@ -34,26 +34,26 @@ class StepTerms {
  public:
   /// Adds one micro-batch's total and named terms.
   void add(double total, const std::vector<std::pair<std::string, double>>& terms);
-  /// Sums over ranks; extra_sum is how the values travel (the gradients' collective fills it in place), so
-  /// this takes a function that reduces a packed vector: reduce(values) sums it over ranks in place. Clears
-  /// this step's sums.
+  /// The step's totals over every rank, with this rank's stop request; clears this step's sums. The values are
+  /// packed into one vector that reduce_with_gradients(values) sums over ranks in place (the caller sends it
+  /// with the gradients, so a step stays one collective).
   template <class Reduce>
   StepTotals reduce(int local_stop_signal, Collective& collective, Reduce&& reduce_with_gradients);
 
  private:
-  std::vector<double> pack(int local_stop_signal) const;
+  std::vector<double> pack(int local_stop_signal);
   StepTotals unpack(const std::vector<double>& reduced, Collective& collective);
   std::vector<std::string> unseen_names() const;
+  void append_to_layout(const std::string& name);
 
   double total_ = 0, micro_batches_ = 0;
   std::map<std::string, std::pair<double, double>> sums_;  // name -> (sum, count) this step, this rank
   std::vector<std::string> layout_;                          // names in collective order, the same on every rank
+  std::map<std::string, size_t> position_;                   // name -> its index in layout_
 };
 
 template <class Reduce>
 StepTotals StepTerms::reduce(int local_stop_signal, Collective& collective, Reduce&& reduce_with_gradients) {
-  if (collective.world_size() == 1)
-    for (const auto& name : unseen_names()) layout_.push_back(name);  // no peer to agree with
   std::vector<double> packed = pack(local_stop_signal);
   reduce_with_gradients(packed);
   return unpack(packed, collective);

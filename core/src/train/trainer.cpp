@@ -38,8 +38,11 @@ Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& trai
   if (batches_per_epoch_ == 0)
     throw InputError("train.batch_size " + std::to_string(lo.batch_size * lo.world_size) + " is larger than the training split (" +
                      std::to_string(data_->size()) + " samples) with drop_last; lower it or set train.drop_last=false");
-  int64_t accumulate = train_.integer("accumulate");
-  int64_t steps_per_epoch = (batches_per_epoch_ + accumulate - 1) / accumulate;
+  accumulate_ = train_.integer("accumulate");
+  log_every_ = std::max<int64_t>(1, train_.integer("log_every"));
+  eval_every_ = train_.integer("eval_every");
+  checkpoint_every_ = train_.integer("checkpoint_every");
+  int64_t steps_per_epoch = (batches_per_epoch_ + accumulate_ - 1) / accumulate_;
   total_steps_ = train_.integer("steps") > 0 ? train_.integer("steps") : train_.integer("epochs") * steps_per_epoch;
   schedule_ = std::make_unique<LrSchedule>(train_, total_steps_);
 }
@@ -48,8 +51,7 @@ Trainer::~Trainer() = default;
 
 TrainResult Trainer::run() {
   TrainResult result;
-  const int64_t accumulate = train_.integer("accumulate");
-  TrainStep step(model_, state_, *optimizer_, {accumulate, train_.number("grad_clip"), bucket_bytes_});
+  TrainStep step(model_, state_, *optimizer_, {accumulate_, train_.number("grad_clip"), bucket_bytes_});
   DataLoader loader(data_, loader_options(state_, train_, loader_threads_, prefetch_));
   Meter meter{Clock::now(), position_.samples_seen};
   while (position_.step < total_steps_ && result.stop_signal == 0) {
@@ -67,7 +69,7 @@ TrainResult Trainer::run() {
       position_.next_batch = loader.next_batch();
       position_.samples_seen += samples;
       meter.samples_since_log += samples;
-      if (++micro % accumulate != 0 && position_.next_batch < batches_per_epoch_) continue;
+      if (++micro % accumulate_ != 0 && position_.next_batch < batches_per_epoch_) continue;
       micro = 0;
       StepTotals totals = step.finish(position_.step + 1, base_lrs_, schedule_->factor(position_.step));
       ++position_.step;
@@ -89,7 +91,7 @@ void Trainer::report_step(const StepTotals& totals, Meter& meter, TrainResult& r
   const double elapsed = std::chrono::duration<double>(now - meter.start).count();
   const double rate = elapsed > 0 ? static_cast<double>(position_.samples_seen - meter.samples_at_start) / elapsed : 0;
   if (callbacks_.progress) callbacks_.progress(position_.step, total_steps_, totals.loss, rate);
-  if (position_.step % std::max<int64_t>(1, train_.integer("log_every")) == 0 && callbacks_.log) {
+  if (position_.step % log_every_ == 0 && callbacks_.log) {
     const double since = std::chrono::duration<double>(now - meter.last_log).count();
     nlohmann::json line = {{"type", "train"}, {"step", position_.step}, {"epoch", position_.epoch},
                            {"lr", optimizer_->param_groups()[0].options().get_lr()}, {"loss", totals.loss},
@@ -116,14 +118,13 @@ bool Trainer::after_step(int stop_signal, TrainResult& result) {
     position_.next_batch = 0;
   }
   const bool last = position_.step >= total_steps_;
-  const int64_t eval_every = train_.integer("eval_every"), checkpoint_every = train_.integer("checkpoint_every");
   // Evaluation before the checkpoint: a run killed between the two resumes from the earlier checkpoint
   // and evaluates again, so metrics.jsonl never misses an evaluation (nor repeats one).
-  if (callbacks_.evaluate && !last && ((eval_every > 0 && position_.step % eval_every == 0) || (eval_every == 0 && epoch_done)))
+  if (callbacks_.evaluate && !last && ((eval_every_ > 0 && position_.step % eval_every_ == 0) || (eval_every_ == 0 && epoch_done)))
     callbacks_.evaluate(position_.step);
-  if (callbacks_.checkpoint && ((checkpoint_every > 0 && position_.step % checkpoint_every == 0) ||
-                                (checkpoint_every == 0 && epoch_done) || last || stop_signal != 0))
-    callbacks_.checkpoint(position_);
+  if (callbacks_.checkpoint && ((checkpoint_every_ > 0 && position_.step % checkpoint_every_ == 0) ||
+                                (checkpoint_every_ == 0 && epoch_done) || last || stop_signal != 0))
+    callbacks_.checkpoint(position_, *optimizer_);
   result.stop_signal = stop_signal;  // every rank saved this step above
   return stop_signal != 0 || epoch_done;
 }

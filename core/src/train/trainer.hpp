@@ -20,7 +20,7 @@ namespace mmdebias::core {
 /// What the loop reports to its owner (the engine writes files; the trainer only computes).
 struct TrainerCallbacks {
   std::function<void(const nlohmann::json&)> log;             ///< A train metrics line (every log_every steps).
-  std::function<void(const RunPosition&)> checkpoint;         ///< Save now (called at optimizer-step boundaries).
+  std::function<void(const RunPosition&, torch::optim::Optimizer&)> checkpoint;  ///< Save now, with the optimizer (at step boundaries).
   std::function<void(int64_t step)> evaluate;                 ///< Evaluate now.
   std::function<void(int64_t step, int64_t total, double loss, double samples_per_s)> progress;  ///< After each step.
 };
@@ -86,6 +86,7 @@ class Trainer {
   std::vector<double> base_lrs_;
   std::unique_ptr<LrSchedule> schedule_;
   int64_t batches_per_epoch_ = 0, total_steps_ = 0;
+  int64_t accumulate_ = 1, log_every_ = 1, eval_every_ = 0, checkpoint_every_ = 0;  // train.*, read once
   RunPosition position_;
 };
 
