@@ -2,9 +2,15 @@
 
 namespace mmdebias::core {
 namespace {
+// A manifest with a million unknown keys must not print a million lines: the first ones, then a count.
+constexpr size_t kShownErrors = 50;
+
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;
-  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
+  for (size_t i = 0; i < lines.size() && i < kShownErrors; ++i) out += (out.empty() ? "" : "\n") + lines[i];
+  if (lines.size() > kShownErrors)
+    out += "\n... and " + std::to_string(lines.size() - kShownErrors) + " more errors (" + std::to_string(lines.size()) +
+           " in all; the first " + std::to_string(kShownErrors) + " are shown)";
   return out;
 }
 }  // namespace

@@ -47,4 +47,20 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+std::string excerpt(const std::string& text, size_t limit) {
+  std::string out;
+  size_t shown = 0;
+  for (unsigned char c : text) {
+    if (shown >= limit) return out + "... (" + std::to_string(text.size()) + " bytes)";
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
+    }
+    ++shown;
+  }
+  return out;
+}
+
 }  // namespace mmdebias::core

@@ -1,4 +1,4 @@
-// Small text helpers for messages: nearest-name suggestions and joining.
+// Small text helpers for messages: nearest-name suggestions, joining, safe excerpts.
 #pragma once
 
 #include <string>
@@ -17,5 +17,9 @@ std::string did_you_mean(const std::string& name, const std::vector<std::string>
 
 /// Joins items with sep.
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
+
+/// text made safe to echo in a message: printable ASCII kept, other bytes as \xNN, cut after limit
+/// characters with "... (N bytes)" (a corrupt or hostile file must not flood or garble the terminal).
+std::string excerpt(const std::string& text, size_t limit = 80);
 
 }  // namespace mmdebias::core

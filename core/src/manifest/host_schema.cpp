@@ -102,7 +102,8 @@ HostSection run() {
   HostSection s{"run", "The run as a whole.", {}, {}};
   s.options.add_string("name", "run", "Run name; the run directory is <out>/<name>.");
   s.options.add_int("seed", 0, "Seed of every random stream (data, initialisation, components).").at_least(0);
-  s.options.add_int("threads", 0, "CPU threads for compute; 0 = all cores, shared among the processes of a machine.").at_least(0);
+  s.options.add_int("threads", 0, "CPU threads for compute; 0 = all cores, shared among the processes of a machine; "
+                   "more than the cores are capped to the cores.").range(0, 4096);
   s.options.add_string("device", "cpu", "Device: cpu, cuda, cuda:N.");
   s.options.add_string("out", "runs", "Directory that holds run directories.");
   s.options.add_int("prefetch", 4, "Batches a loader thread prepares ahead of the training step; 0 = no loader thread, the step reads each batch itself.").at_least(0);

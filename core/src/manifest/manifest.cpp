@@ -1,9 +1,12 @@
 #include "mmdebias/core/manifest.hpp"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "manifest/text_checks.hpp"
 #include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {
@@ -30,8 +33,11 @@ std::string override_label(const Override& o) { return "<override '" + o.text + 
 
 YAML::Node parse_override_value(const Override& o) {
   if (o.value.empty()) return YAML::Node(std::string());
+  check_manifest_size(o.value.size(), override_label(o));
   try {
-    return YAML::Load(o.value);
+    YAML::Node value = YAML::Load(o.value);
+    check_quotes_closed(o.value, value, override_label(o));
+    return value;
   } catch (const YAML::Exception& e) {
     throw InputError(override_label(o) + ": " + o.path + ": YAML syntax error in the value: " + e.msg);
   }
@@ -79,8 +85,30 @@ void apply_override(YAML::Node& root, const Override& o) {
   }
 }
 
+// The manifest file's text, or an InputError that says why not: missing, a directory, unreadable, too large.
+std::string read_manifest_text(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (status.type() == std::filesystem::file_type::not_found)
+    throw InputError(file.string() + ": no such manifest file");
+  if (status.type() == std::filesystem::file_type::directory)
+    throw InputError(file.string() + ": is a directory; give the manifest file (a .yaml file) instead");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file.string() + ": cannot read the manifest: " + std::strerror(errno));
+  std::string text(kMaxManifestBytes + 1, '\0');  // read at most one byte past the limit, whatever the file claims
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw InputError(file.string() + ": cannot read the manifest: " + std::strerror(errno));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxManifestBytes) {
+    const auto bytes = std::filesystem::file_size(file, ec);
+    check_manifest_size(ec ? text.size() : static_cast<size_t>(bytes), file.string());
+  }
+  return text;
+}
+
 Manifest make_manifest(const std::string& text, const std::string& display_name, const std::filesystem::path& path,
                        const std::vector<Override>& overrides) {
+  check_manifest_size(text.size(), display_name);
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -90,6 +118,7 @@ Manifest make_manifest(const std::string& text, const std::string& display_name,
     throw InputError(display_name + ":" + std::to_string(line) + ":" + std::to_string(col) +
                      ": YAML syntax error: " + e.msg);
   }
+  check_quotes_closed(text, root, display_name);
   for (const Override& o : overrides) apply_override(root, o);
   return Manifest(display_name, path, root, overrides);
 }
@@ -145,11 +174,7 @@ Location Manifest::locate(const std::string& key_path, const YAML::Node& node) c
 }
 
 Manifest load_manifest(const std::filesystem::path& file, const std::vector<Override>& overrides) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(file.string() + ": cannot open the manifest");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return make_manifest(text.str(), file.string(), file, overrides);
+  return make_manifest(read_manifest_text(file), file.string(), file, overrides);
 }
 
 Manifest load_manifest_text(const std::string& text, const std::string& display_name,

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/text.hpp"
+
 namespace mmdebias::core {
 namespace {
 
@@ -32,11 +34,19 @@ std::optional<int64_t> read_int(const std::string& s) {
   return v;
 }
 
+// YAML's spellings of infinity and NaN (and a decimal past a double's range, e.g. 1e400): every option is a
+// finite number, so these are refused with their own reason rather than read as infinities.
+bool is_non_finite_spelling(const std::string& s) {
+  const std::string l = lower(s);
+  if (l == ".inf" || l == "+.inf" || l == "-.inf" || l == ".nan") return true;
+  if (s.empty() || s.find_first_not_of("0123456789+-.eE") != std::string::npos) return false;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size() && !std::isfinite(v);
+}
+
 std::optional<double> read_float(const std::string& s) {
-  std::string l = lower(s);
-  if (l == ".inf" || l == "+.inf") return HUGE_VAL;
-  if (l == "-.inf") return -HUGE_VAL;
-  if (s.empty()) return std::nullopt;
+  if (s.empty() || is_non_finite_spelling(s)) return std::nullopt;
   // Decimal numbers only: no hex floats, no "nan"/"inf" words.
   for (char c : s)
     if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E'))
@@ -83,14 +93,15 @@ std::string describe_yaml(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing (null)";
   if (node.IsMap()) return "a map";
   if (node.IsSequence()) return "a list";
-  return "'" + node.Scalar() + "'";
+  return "'" + excerpt(node.Scalar()) + "'";
 }
 
 std::optional<sdk::OptionValue> option_from_yaml(const YAML::Node& node, sdk::OptionType type, std::string& problem) {
   const std::string expected = std::string("expected ") + sdk::option_type_name(type);
+  const auto non_finite = [](const YAML::Node& n) { return n.IsScalar() && is_non_finite_spelling(n.Scalar()); };
   if (!sdk::is_list(type)) {
     if (auto v = read_scalar(node, type)) return v;
-    problem = expected + ", got " + describe_yaml(node);
+    problem = expected + ", got " + describe_yaml(node) + (non_finite(node) ? " (not a finite number)" : "");
     return std::nullopt;
   }
   if (!node.IsSequence()) {
@@ -102,7 +113,8 @@ std::optional<sdk::OptionValue> option_from_yaml(const YAML::Node& node, sdk::Op
   for (size_t i = 0; i < node.size(); ++i) {
     auto v = read_scalar(node[i], et);
     if (!v) {
-      problem = expected + ", but element " + std::to_string(i) + " is " + describe_yaml(node[i]);
+      problem = expected + ", but element " + std::to_string(i) + " is " + describe_yaml(node[i]) +
+                (non_finite(node[i]) ? " (not a finite number)" : "");
       return std::nullopt;
     }
     items.push_back(*v);

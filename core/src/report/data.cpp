@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/small_file.hpp"
 #include "eval/eval_samples.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "report/detail.hpp"
@@ -10,14 +11,6 @@
 namespace mmdebias::core::report {
 namespace fs = std::filesystem;
 namespace {
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError("cannot read " + file.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // A line that does not parse (a run killed mid-write leaves a partial last line) is skipped, not fatal.
 void read_metrics(const fs::path& file, Run& run) {
@@ -66,10 +59,10 @@ Run load_run(const fs::path& dir) {
     throw InputError(dir.string() + " is not a run directory: it has no resolved.yaml and metrics.jsonl (give a directory made by `mmdebias run`)");
   Run run;
   run.dir = dir;
-  run.resolved_text = read_text(dir / "resolved.yaml");
+  run.resolved_text = read_text_file(dir / "resolved.yaml");
   read_metrics(dir / "metrics.jsonl", run);
   if (fs::exists(dir / "summary.json")) {
-    run.summary = nlohmann::json::parse(read_text(dir / "summary.json"), nullptr, false);
+    run.summary = nlohmann::json::parse(read_text_file(dir / "summary.json"), nullptr, false);
     if (run.summary.is_discarded()) throw InputError((dir / "summary.json").string() + " is not valid JSON");
   }
   nlohmann::json last = final_eval(run);

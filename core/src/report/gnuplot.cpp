@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/small_file.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "report/detail.hpp"
 
@@ -32,13 +33,6 @@ fs::path find_gnuplot() {
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return {};
-}
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // Removes the temporary directory however drawing ends.
@@ -99,12 +93,12 @@ std::vector<Figure> draw(const std::vector<Plot>& plots) {
   const fs::path script_file = tmp.path / "report.gp", errors = tmp.path / "gnuplot.log";
   std::ofstream(script_file) << script;
   const int code = run_gnuplot(gnuplot, script_file, errors);
-  if (code != 0) throw RunError("gnuplot (" + gnuplot.string() + ") failed with exit code " + std::to_string(code) + ":\n" + read_text(errors));
+  if (code != 0) throw RunError("gnuplot (" + gnuplot.string() + ") failed with exit code " + std::to_string(code) + ":\n" + read_text_file(errors));
   std::vector<Figure> figures;
   for (size_t i = 0; i < plots.size(); ++i) {
     const fs::path svg = tmp.path / (std::to_string(i) + ".svg");
-    if (!fs::exists(svg)) throw RunError("gnuplot wrote no figure for '" + plots[i].id + "':\n" + read_text(errors));
-    figures.push_back({plots[i], inline_svg(read_text(svg), plots[i].id)});
+    if (!fs::exists(svg)) throw RunError("gnuplot wrote no figure for '" + plots[i].id + "':\n" + read_text_file(errors));
+    figures.push_back({plots[i], inline_svg(read_text_file(svg), plots[i].id)});
   }
   return figures;
 }

@@ -19,6 +19,8 @@
 #include <torch/serialize/output-archive.h>
 
 #include "common/sha256.hpp"
+#include "common/small_file.hpp"
+#include "common/text.hpp"
 #include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {
@@ -27,12 +29,8 @@ namespace {
 
 constexpr const char* kFormat = "mmdebias-checkpoint-1";
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// checkpoints/latest and a sidecar hold one line; anything longer is not ours and is not read whole.
+constexpr size_t kPointerBytes = 4096;
 
 std::string checkpoint_name(int64_t step) {
   char name[64];
@@ -166,12 +164,17 @@ std::string checkpoint_problem(const fs::path& file) {
   fs::path sidecar = file.string() + ".sha256";
   if (!fs::exists(sidecar, ec))
     return "checkpoint " + file.string() + " has no " + sidecar.filename().string() + " beside it: it was never completed";
-  std::string expected = read_text(sidecar);
+  std::string expected;
+  try {
+    expected = read_small_file(sidecar, kPointerBytes);
+  } catch (const InputError& e) {
+    return "checkpoint " + file.string() + " cannot be verified: " + e.what();
+  }
   expected.erase(std::remove_if(expected.begin(), expected.end(), ::isspace), expected.end());
   std::string actual = sha256_file(file);
   if (actual != expected)
     return "checkpoint " + file.string() + " is corrupt or truncated: its sha256 is " + actual + ", the sidecar says " +
-           (expected.empty() ? "nothing (it is empty)" : expected);
+           (expected.empty() ? "nothing (it is empty)" : "'" + excerpt(expected) + "'");
   return "";
 }
 
@@ -224,11 +227,16 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
   return file;
 }
 
+std::string read_checkpoint_pointer(const fs::path& pointer) {
+  std::string name = read_small_file(pointer, kPointerBytes);
+  name.erase(std::remove_if(name.begin(), name.end(), ::isspace), name.end());
+  return name;
+}
+
 std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
   fs::path pointer = dir / "latest";
-  if (!fs::exists(pointer)) return std::nullopt;
-  std::string name = read_text(pointer);
-  name.erase(std::remove_if(name.begin(), name.end(), ::isspace), name.end());
+  if (!fs::exists(fs::symlink_status(pointer))) return std::nullopt;  // a symlink is refused when read
+  const std::string name = read_checkpoint_pointer(pointer);
   if (name.empty()) return std::nullopt;
   return dir / name;
 }

@@ -32,6 +32,9 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, torch::n
 
 /// The checkpoint dir/latest points at, or nullopt when the run has none.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir);
+/// The checkpoint name that pointer (a checkpoints/latest file) holds, whitespace removed; read with a bound
+/// and without following a symlink (InputError otherwise).
+std::string read_checkpoint_pointer(const std::filesystem::path& pointer);
 
 /// Reads only the meta of a checkpoint (to compare manifests before loading state).
 CheckpointMeta read_checkpoint_meta(const std::filesystem::path& file);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/text.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "run/checkpoint.hpp"
 
@@ -20,15 +21,6 @@ int64_t step_of(const std::string& name) {
   const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (digits.empty() || digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return -1;
   return std::stoll(digits);
-}
-
-std::string pointer_text(const fs::path& pointer) {
-  std::ifstream in(pointer, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  text.erase(std::remove_if(text.begin(), text.end(), ::isspace), text.end());
-  return text;
 }
 
 // "the previous good checkpoint is ... resume from it with ..." for the newest verified one before `step`
@@ -73,11 +65,11 @@ std::optional<fs::path> choose_checkpoint(const fs::path& dir, const std::string
   }
   const fs::path pointer = dir / "latest";
   std::error_code ec;
-  if (!fs::exists(pointer, ec)) return std::nullopt;
-  const std::string name = pointer_text(pointer);
+  if (!fs::exists(fs::symlink_status(pointer, ec))) return std::nullopt;
+  const std::string name = read_checkpoint_pointer(pointer);
   const int64_t step = step_of(name);
   if (step < 0 || fs::path(name).has_parent_path())
-    throw InputError(pointer.string() + " should name a checkpoint (ckpt-<step>.pt) but holds '" + name + "'; " +
+    throw InputError(pointer.string() + " should name a checkpoint (ckpt-<step>.pt) but holds '" + excerpt(name) + "'; " +
                      offer(dir, -1, {}, retry_command));
   const fs::path file = dir / name;
   if (std::string problem = checkpoint_problem(file); !problem.empty())

@@ -27,6 +27,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   std::unique_ptr<Session> session = open_session(manifest, std::move(search));
   RunState& state = session->state;
   state.logger = make_logger(run_dir, state.collective->rank());
+  for (const std::string& note : session->notes) state.logger->warn(note);
   const sdk::Options& eval = session->section("eval");
   std::vector<double> unused_lrs;
   auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);

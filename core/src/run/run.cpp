@@ -214,6 +214,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
   RunDirectory run_dir(place.dir);
   if (writer) require_run_space(place.dir, session->model->root(), session->section("train"));  // exit 2 now, not at a checkpoint
   state.logger = make_logger(run_dir, collective.rank());
+  for (const std::string& note : session->notes) state.logger->warn(note);
   if (writer) prepare_directory(request, place, *session, run_dir, *state.logger);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);

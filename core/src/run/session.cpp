@@ -4,7 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <yaml-cpp/yaml.h>
 
-#include <thread>
 
 #include "common/cache_dir.hpp"
 #include "mmdebias/core/errors.hpp"
@@ -67,9 +66,15 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   }
   session->resolved = std::move(validated.resolved);
   const sdk::Options& run = session->section("run");
+  const int cores = usable_cores();
   int threads = static_cast<int>(run.integer("threads"));
   if (threads == 0 && dist.local_world_size > 1)  // the machine's cores are shared by its processes
-    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist.local_world_size);
+    threads = std::max(1, cores / dist.local_world_size);
+  if (threads > cores) {  // more compute threads than cores only contend (100000 once spawned until killed)
+    session->notes.push_back("run.threads " + std::to_string(threads) + " is more than the " + std::to_string(cores) +
+                             " cores this process may use: using " + std::to_string(cores));
+    threads = cores;
+  }
   session->threads = set_thread_count(threads);
 
   RunState& state = session->state;

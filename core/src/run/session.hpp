@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dist/distributed.hpp"
 #include "mmdebias/core/manifest.hpp"
@@ -25,6 +26,7 @@ struct Session {
   std::string resolved_text;                    ///< resolved.yaml: config, provenance, data fingerprints.
   std::string config_text;                      ///< manifest.yaml: the resolved config alone.
   int threads = 1;                              ///< Threads in use.
+  std::vector<std::string> notes;               ///< Warnings found while opening, logged once the run's log exists.
 
   /// An option of a host section ("train", "eval", "run").
   const sdk::Options& section(const std::string& name) const { return resolved.sections.at(name); }

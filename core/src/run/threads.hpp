@@ -3,6 +3,9 @@
 
 namespace mmdebias::core {
 
+/// The cores this process may run on (its CPU affinity: taskset, cgroup cpusets), at least 1.
+int usable_cores();
+
 /// Sets LibTorch's intra-op threads and caps oneTBB to the same number (0 = all cores); returns the count.
 int set_thread_count(int threads);
 

@@ -16,7 +16,7 @@ class InputError : public std::runtime_error {
 /// Several input errors found in one pass (e.g. manifest validation), reported together. Exit 2.
 class InputErrors : public InputError {
  public:
-  /// Joins the messages one per line.
+  /// Joins the messages one per line (what() shows the first 50 and how many more there are).
   explicit InputErrors(std::vector<std::string> messages);
   /// The individual messages.
   const std::vector<std::string>& messages() const { return messages_; }
