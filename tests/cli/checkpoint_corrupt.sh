@@ -70,6 +70,33 @@ expect_code 2
 expect_err "$work/pointer/checkpoints/latest should name a checkpoint (ckpt-<step>.pt) but holds 'nonsense'"
 expect_err "the previous good checkpoint is ckpt-000000040.pt (step 40)"  # the newest that verifies
 
+# latest (or a sidecar) that is huge, binary or a symlink out of the run: refused, never read or echoed whole.
+copy huge
+head -c 6000000 /dev/urandom >"$work/huge/checkpoints/latest"
+run run --resume "$work/huge"
+expect_code 2
+expect_err "$work/huge/checkpoints/latest: cannot read it: it holds 6000000 bytes where at most 4096 are expected"
+[[ $(wc -c <"$err") -lt 2000 ]] || fail "a 6 MB latest was echoed: $(wc -c <"$err") bytes on stderr"
+printf 'ckpt-\001\033[31m%0300d.pt' 0 >"$work/huge/checkpoints/latest"
+run run --resume "$work/huge"
+expect_code 2
+expect_err "but holds 'ckpt-\x01\x1b[31m000"
+expect_err "... (314 bytes)"
+copy link
+MMDEBIAS_TEST_SECRET=do-not-print-me
+export MMDEBIAS_TEST_SECRET
+ln -sf /proc/self/environ "$work/link/checkpoints/latest"
+run run --resume "$work/link"
+expect_code 2
+expect_err "$work/link/checkpoints/latest: cannot read it: it is a symbolic link"
+grep -q do-not-print-me "$err" && fail "the environment was echoed through a symlinked latest"
+copy bigsidecar
+head -c 100000 /dev/zero | tr '\0' 'f' >"$(ckpt bigsidecar 40).sha256"
+run run --resume "$work/bigsidecar"
+expect_code 2
+expect_err "checkpoint $(ckpt bigsidecar 40) cannot be verified: $(ckpt bigsidecar 40).sha256: cannot read it: it holds 100000 bytes"
+expect_err "$(offer bigsidecar)"
+
 # Nothing verifies.
 copy none
 truncate -s 10 "$(ckpt none 40)" "$(ckpt none 30)"
