@@ -44,7 +44,8 @@ void on_fatal_signal(int sig) {
 
 }  // namespace
 
-LoadCrashNote::LoadCrashNote(const std::filesystem::path& file) {
+LoadCrashNote::LoadCrashNote(const std::filesystem::path& file)
+    : activity_("loading plugin " + file.string() + " (its initialisation or registration)") {
   std::strncpy(g_file, file.c_str(), sizeof g_file - 1);
   g_file[sizeof g_file - 1] = '\0';
   struct sigaction action {};

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "common/activity.hpp"
+
 namespace mmdebias::core::detail {
 
 /// Active from construction to destruction; not reentrant (plugins are loaded one at a time).
@@ -14,6 +16,9 @@ class LoadCrashNote {
   ~LoadCrashNote();
   LoadCrashNote(const LoadCrashNote&) = delete;
   LoadCrashNote& operator=(const LoadCrashNote&) = delete;
+
+ private:
+  ActivityNote activity_;  // and a stop request that cannot wait (StopSignalScope's setup deadline) names the file
 };
 
 }  // namespace mmdebias::core::detail

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "common/activity.hpp"
 #include "dist/distributed.hpp"
 #include "eval/eval_samples.hpp"
 #include "eval/evaluator.hpp"
@@ -206,7 +207,12 @@ RunOutcome run_pipeline(const RunRequest& request) {
   std::unique_ptr<Session> session = open_session(manifest_of(request), request.search, dist);
   RunState& state = session->state;
   const sdk::Options& run = session->section("run");
+  std::optional<ActivityNote> activity;
+  if (dist.world_size > 1)
+    activity.emplace("waiting for the other ranks (rank " + std::to_string(dist.rank) + " of " + std::to_string(dist.world_size) +
+                     (dist.store_file.empty() ? ", at " + dist.master_addr + ":" + std::to_string(dist.master_port) : ", through " + dist.store_file) + ")");
   state.collective = join_process_group(dist, std::chrono::milliseconds(static_cast<int64_t>(run.number("dist_timeout") * 1000)));
+  activity.reset();
   Collective& collective = *state.collective;
   const bool writer = collective.rank() == 0;  // rank 0 writes; every rank reads
 
@@ -224,6 +230,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
     state.logger->info("run {}: {} steps, {} process(es) x {} threads, device {}", place.dir.string(), trainer->total_steps(),
                        collective.world_size(), session->threads, state.device.str());
 
+  stop_on_signal->setup_done();
   TrainResult trained = train_naming_step(*trainer, state, run_dir.checkpoints());
   stop_on_signal.reset();  // a signal during the final evaluation ends the process: resume evaluates again
   // A request that came after the last step's all-reduce finds that step checkpointed too (the last one is).

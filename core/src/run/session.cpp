@@ -4,7 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <yaml-cpp/yaml.h>
 
-
+#include "common/activity.hpp"
 #include "common/cache_dir.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "plugin/guard.hpp"
@@ -44,6 +44,7 @@ std::shared_ptr<sdk::Dataset> make_split(const Registry& registry, const Instanc
 
 void prepare(const std::shared_ptr<sdk::Dataset>& data, const std::string& type, const std::string& split) {
   ComponentLabel label{type.substr(0, type.find('.')), "data (" + type + ", split " + split + ")"};
+  ActivityNote activity("preparing the " + split + " split of " + type);
   guarded(label, "prepare", [&] { data->prepare(); });
 }
 

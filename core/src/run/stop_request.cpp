@@ -3,13 +3,20 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+
+#include "common/activity.hpp"
 
 namespace mmdebias::core {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;  // the first stop request; read at step boundaries
-struct sigaction g_previous_term, g_previous_int;
+volatile std::sig_atomic_t g_in_setup = 0;  // before the first step: a stop request there arms the deadline
+unsigned g_setup_deadline_s = 10;
+char g_deadline_text[12] = "10";  // g_setup_deadline_s in decimal, for the handler (no formatting there)
+struct sigaction g_previous_term, g_previous_int, g_previous_alarm;
 
 void say(const char* text) {
   ssize_t ignored = ::write(STDERR_FILENO, text, std::strlen(text));
@@ -26,14 +33,47 @@ void on_stop_signal(int signal) {
     return;  // a repeated SIGTERM (launchers often forward one to every process) changes nothing
   }
   g_signal = signal;
+  if (g_in_setup) {  // setup has no step boundary to stop at soon: give it a deadline
+    ::alarm(g_setup_deadline_s);
+    say(signal == SIGTERM ? "\nmmdebias: SIGTERM received during setup: stopping at the first step, or in " : "\nmmdebias: SIGINT received during setup: stopping at the first step, or in ");
+    say(g_deadline_text);
+    say(" s if setup has not finished by then\n");
+    return;
+  }
   say(signal == SIGTERM ? "\nmmdebias: SIGTERM received: saving a checkpoint at the end of the current step, then exiting\n"
                         : "\nmmdebias: SIGINT received: saving a checkpoint at the end of the current step, then exiting "
                           "(press Ctrl-C again to quit at once)\n");
 }
 
+// Setup (a plugin that hangs while loading, a rendezvous that never completes) outlived its deadline.
+void on_setup_deadline(int) {
+  if (!g_in_setup) return;
+  say("mmdebias: setup did not finish within ");
+  say(g_deadline_text);
+  say(" s of ");
+  say(signal_name(g_signal));
+  say(": exiting while ");
+  say(*current_activity() != '\0' ? current_activity() : "setting up");
+  say(" (no step had begun, so nothing is lost)\n");
+  ::_exit(exit_code_for_signal(g_signal));
+}
+
+unsigned setup_deadline_from_env() {
+  const char* text = std::getenv("MMDEBIAS_SETUP_STOP_SECONDS");
+  const long v = text != nullptr ? std::strtol(text, nullptr, 10) : 0;
+  return v > 0 && v < 86400 ? static_cast<unsigned>(v) : 10;
+}
+
 }  // namespace
 
 StopSignalScope::StopSignalScope() {
+  g_setup_deadline_s = setup_deadline_from_env();
+  std::snprintf(g_deadline_text, sizeof g_deadline_text, "%u", g_setup_deadline_s);
+  g_in_setup = 1;
+  struct sigaction deadline {};
+  deadline.sa_handler = on_setup_deadline;
+  sigemptyset(&deadline.sa_mask);
+  ::sigaction(SIGALRM, &deadline, &g_previous_alarm);
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
@@ -45,7 +85,14 @@ StopSignalScope::StopSignalScope() {
   if (g_previous_int.sa_handler != SIG_IGN) ::sigaction(SIGINT, &action, nullptr);
 }
 
+void StopSignalScope::setup_done() {
+  g_in_setup = 0;
+  ::alarm(0);
+}
+
 StopSignalScope::~StopSignalScope() {
+  setup_done();
+  ::sigaction(SIGALRM, &g_previous_alarm, nullptr);
   ::sigaction(SIGTERM, &g_previous_term, nullptr);
   ::sigaction(SIGINT, &g_previous_int, nullptr);
 }

@@ -7,10 +7,14 @@ namespace mmdebias::core {
 /// While alive, SIGTERM and SIGINT only record a stop request (an async-signal-safe flag) and print one
 /// line; a second SIGINT exits at once with 130 (the last committed checkpoint stays valid). Restores
 /// the previous handlers when it ends. A signal the process inherited as ignored stays ignored. Not nested.
+/// Until setup_done(), a stop request also starts a deadline (10 s; MMDEBIAS_SETUP_STOP_SECONDS): setup
+/// that outlives it (a hanging plugin or rendezvous) exits with 128 + signal, naming what was running.
 class StopSignalScope {
  public:
   StopSignalScope();
   ~StopSignalScope();
+  /// The first step is about to begin: from here a stop request waits for the step boundary.
+  void setup_done();
   StopSignalScope(const StopSignalScope&) = delete;
   StopSignalScope& operator=(const StopSignalScope&) = delete;
 };
