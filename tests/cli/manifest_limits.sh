@@ -1,7 +1,8 @@
 # Manifests that are too big, half-written or out of range are refused (exit 2) with the file, line or key
 # and the reason, fast and in bounded memory: a 1 MB manifest, 20,000 unknown keys (50 errors printed and a
 # count), an unclosed quote (which yaml-cpp would let swallow the rest of the file), infinite and NaN numbers,
-# a directory, a missing or unreadable file; run.threads above the cores is capped, not spawned.
+# a directory, a missing or unreadable file, a model too big for memory; run.threads above the cores is
+# capped, not spawned.
 source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
@@ -68,6 +69,14 @@ else
 fi
 expect_code 2
 expect_err "$work/secret.yaml: cannot read the manifest: Permission denied"
+
+# A model that cannot fit: refused at its first tensor too big for training, before allocating it, located
+# at its component (it used to allocate and initialise for minutes, or be killed).
+run validate "$base" 'model.encoders.m0.hidden=[100000000000]'
+expect_code 2
+expect_err "model.encoders.m0: cannot construct std.mlp: "
+expect_err "its parameters need more memory than this machine has: a tensor of 2980.2 GiB"
+expect_err "refused before allocating it: lower the sizes in its options"
 
 # run.threads: a schema bound, and capped by the cores this process may use.
 run validate "$base" run.threads=100000

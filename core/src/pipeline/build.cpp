@@ -1,13 +1,16 @@
 // Constructing the pipeline during validation, in order: dataset, encoders, fusion, then the rest, each
 // with the ModelSpec as far as it is known. A failure is a validation error at the component's location,
 // and parts that depend on a failed part are skipped (no cascade of noise).
-#include "common/cache_dir.hpp"
+#include "pipeline/build.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <set>
 
+#include "common/cache_dir.hpp"
 #include "common/text.hpp"
-#include "pipeline/build.hpp"
+#include "pipeline/cost.hpp"
+#include "pipeline/memory_budget.hpp"
 
 namespace mmdebias::core::detail {
 namespace {
@@ -28,6 +31,18 @@ bool construct(const ParsedComponent& c, const sdk::BuildArgs& args, Diagnostics
   out.lr = c.lr;
   out.weight_decay = c.weight_decay;
   return true;
+}
+
+// How many times training holds each parameter byte: value, gradient and the optimizer's state.
+int training_copies(const ParsedManifest& parsed) {
+  std::string optimizer = "adam";
+  double momentum = 0;
+  if (auto train = parsed.sections.find("train"); train != parsed.sections.end()) {
+    const auto& v = train->second.values;
+    if (auto o = v.find("optimizer"); o != v.end() && std::holds_alternative<std::string>(o->second)) optimizer = std::get<std::string>(o->second);
+    if (auto m = v.find("momentum"); m != v.end() && std::holds_alternative<double>(m->second)) momentum = std::get<double>(m->second);
+  }
+  return 2 + optimizer_state_slots(optimizer, momentum);
 }
 
 sdk::BuildArgs args_for(const ParsedComponent& c, const sdk::ModelSpec& model, uint64_t seed) {
@@ -86,6 +101,8 @@ bool build_pipeline(const ParsedManifest& parsed, const Registry& registry, cons
   }
   const sdk::DatasetInfo& info = out.dataset_info;
   check_eval_split(parsed, manifest, info, diag);
+  // From here on the model's parts: each is refused at its allocation once it cannot fit for training.
+  AllocationBudget budget(available_memory_bytes(), training_copies(parsed));
   out.model.inputs = info.modalities;
   out.model.num_classes = info.num_classes;
   if (!parsed.has_model) return false;

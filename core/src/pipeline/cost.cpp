@@ -39,6 +39,10 @@ ComponentCost sized(const Instance<T>& inst, bool trained, int64_t optimizer_slo
 
 }  // namespace
 
+int optimizer_state_slots(const std::string& optimizer, double momentum) {
+  return optimizer == "sgd" ? (momentum > 0 ? 1 : 0) : 2;
+}
+
 CostEstimate estimate_cost(const BuiltPipeline& p, const ResolvedManifest& resolved) {
   CostEstimate out;
   const sdk::Options& train = resolved.sections.at("train");
@@ -46,7 +50,7 @@ CostEstimate estimate_cost(const BuiltPipeline& p, const ResolvedManifest& resol
   out.train_batch = train.integer("batch_size");
   out.eval_batch = eval.integer("batch_size");
   const std::string opt = train.string("optimizer");
-  out.optimizer_slots = opt == "sgd" ? (train.number("momentum") > 0 ? 1 : 0) : 2;
+  out.optimizer_slots = optimizer_state_slots(opt, train.number("momentum"));
   for (const auto& e : p.encoders) out.components.push_back(sized(e, true, out.optimizer_slots));
   out.components.push_back(sized(p.fusion, true, out.optimizer_slots));
   for (const auto& e : p.estimators) out.components.push_back(sized(e, true, out.optimizer_slots));

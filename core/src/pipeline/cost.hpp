@@ -35,6 +35,9 @@ struct CostEstimate {
   int64_t eval_head_rows = 0;      ///< Head rows per evaluation batch.
 };
 
+/// Per-parameter optimizer state tensors: Adam/AdamW 2, SGD with momentum 1, plain SGD 0.
+int optimizer_state_slots(const std::string& optimizer, double momentum);
+
 /// Estimates the cost of a validated pipeline from its built components; runs none of them.
 CostEstimate estimate_cost(const BuiltPipeline& pipeline, const ResolvedManifest& resolved);
 

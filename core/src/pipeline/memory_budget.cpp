@@ -1,0 +1,96 @@
+#include "pipeline/memory_budget.hpp"
+
+#include <c10/core/Allocator.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace mmdebias::core {
+namespace {
+
+std::string gib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
+  return text;
+}
+
+// A number from a one-line cgroup file, or 0 when absent or "max".
+uint64_t cgroup_value(const char* file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text) || text == "max") return 0;
+  try {
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+uint64_t available_memory_bytes() {
+  uint64_t available = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    uint64_t kib = 0;
+    meminfo >> kib;
+    if (key == "MemAvailable:") { available = kib * 1024; break; }
+    meminfo.ignore(256, '\n');
+  }
+  const uint64_t max = cgroup_value("/sys/fs/cgroup/memory.max");
+  const uint64_t current = cgroup_value("/sys/fs/cgroup/memory.current");
+  if (max > 0) available = std::min(available == 0 ? max : available, max > current ? max - current : 0);
+  return available;
+}
+
+// Bytes allocated while a budget was alive and not yet freed; outlives every budget (the model's tensors do).
+std::atomic<uint64_t> g_live{0};
+
+// The wrapped allocation, freed through its own deleter; ours keeps g_live up to date.
+struct Tracked {
+  c10::DataPtr original;
+  size_t bytes;
+};
+
+void free_tracked(void* context) {
+  auto* tracked = static_cast<Tracked*>(context);
+  g_live.fetch_sub(tracked->bytes);
+  delete tracked;
+}
+
+// Wraps LibTorch's CPU allocator for the budget's lifetime, counting live bytes.
+struct AllocationBudget::Counting final : c10::Allocator {
+  c10::Allocator* inner;
+  uint64_t available, budget, live_before;
+  int copies;
+
+  Counting(c10::Allocator* wrapped, uint64_t avail, int n)
+      : inner(wrapped), available(avail), budget(avail / n), live_before(g_live.load()), copies(n) {}
+
+  c10::DataPtr allocate(size_t n) const override {
+    const uint64_t after = g_live.fetch_add(n) + n - live_before;
+    if (after > budget) {
+      g_live.fetch_sub(n);
+      throw std::runtime_error("its parameters need more memory than this machine has: a tensor of " + gib(n) + " (" +
+                               gib(after) + " in all so far), and training holds " + std::to_string(copies) +
+                               " copies of each (value, gradient, optimizer state), of the " + gib(available) +
+                               " available; refused before allocating it: lower the sizes in its options");
+    }
+    c10::DataPtr original = inner->allocate(n);
+    void* data = original.get();
+    const c10::Device device = original.device();
+    return {data, new Tracked{std::move(original), n}, &free_tracked, device};
+  }
+};
+
+AllocationBudget::AllocationBudget(uint64_t available_bytes, int copies)
+    : counting_(std::make_unique<Counting>(c10::GetAllocator(c10::DeviceType::CPU), available_bytes, std::max(1, copies))) {
+  c10::SetAllocator(c10::DeviceType::CPU, counting_.get());
+}
+
+AllocationBudget::~AllocationBudget() { c10::SetAllocator(c10::DeviceType::CPU, counting_->inner); }
+
+}  // namespace mmdebias::core
