@@ -20,7 +20,8 @@ int cmd_eval(const Args& args) {
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
              "Usage: mmdebias eval RUN_DIR [--checkpoint ckpt-<step>.pt] [key.path=value ...]\n"
-             "Evaluates the latest checkpoint of a run (e.g. eval.split=val); writes RUN_DIR/eval-<split>.json."))
+             "Evaluates the latest checkpoint of a run (e.g. eval.split=val); writes RUN_DIR/eval-<split>.json.\n"
+             "Refused (exit 2, naming the PID and host) while a run or another eval writes RUN_DIR."))
     return 0;
   std::vector<std::string> rest = positional_args(vm);
   if (rest.empty()) throw core::InputError("mmdebias eval: a RUN_DIR is required (see mmdebias eval --help)");

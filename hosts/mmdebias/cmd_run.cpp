@@ -12,7 +12,12 @@ namespace mmdebias::host {
 int cmd_run(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
-  options.add_options()("out", po::value<std::string>(), "run directory (default: <run.out>/<run.name>-<timestamp>)")(
+  options.add_options()("out", po::value<std::string>(),
+                        "run directory (default: <run.out>/<run.name>-<timestamp>); must be new, empty, or a run that stopped "
+                        "before its first checkpoint")(
+      "force",
+      "start even where --out holds a run or other files: the files a run writes found there (manifest.yaml, "
+      "checkpoints/, ...) are moved to DIR/replaced-<timestamp>/, nothing is deleted, other files stay")(
       "resume", po::value<std::string>(), "continue the run in this directory from its latest checkpoint")(
       "checkpoint", po::value<std::string>(),
       "with --resume: continue from this checkpoint (a file name in DIR/checkpoints) instead of the latest; later ones are "
@@ -24,7 +29,11 @@ int cmd_run(const Args& args) {
              "Usage: mmdebias run MANIFEST [--out DIR] [key.path=value ...]\n"
              "       mmdebias run --resume DIR [key.path=value ...]\n"
              "       mmdebias run --resume DIR --checkpoint ckpt-<step>.pt [key.path=value ...]\n"
+             "       mmdebias run MANIFEST --out DIR --force [key.path=value ...]\n"
              "Trains and evaluates; writes the resolved manifest, log.txt, metrics.jsonl, checkpoints and summary.json.\n"
+             "One process at a time writes a run directory: another `run`, `run --resume` or `eval` of it is refused\n"
+             "(exit 2, naming the PID and host that hold it). A new run does not start over another run or files that\n"
+             "are not a run's without --force (which moves them aside, never deletes).\n"
              "SIGTERM or SIGINT during training saves a checkpoint at the end of the step and exits with 128 + the signal\n"
              "(143, 130); a second SIGINT exits at once."))
     return 0;
@@ -33,6 +42,7 @@ int cmd_run(const Args& args) {
   if (vm.count("resume")) {
     request.resume = vm["resume"].as<std::string>();
     if (vm.count("checkpoint")) request.checkpoint = vm["checkpoint"].as<std::string>();
+    if (vm.count("force")) throw core::InputError("mmdebias run: --force starts a new run; it does not go with --resume (see mmdebias run --help)");
     request.overrides = core::parse_overrides(rest);
   } else {
     if (rest.empty()) throw core::InputError("mmdebias run: a MANIFEST is required (see mmdebias run --help)");
@@ -40,6 +50,7 @@ int cmd_run(const Args& args) {
     request.manifest_file = rest[0];
     request.overrides = core::parse_overrides({rest.begin() + 1, rest.end()});
     if (vm.count("out")) request.out = vm["out"].as<std::string>();
+    request.force = vm.count("force") > 0;
   }
   return run_and_print(std::move(request), vm);
 }

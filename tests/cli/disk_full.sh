@@ -45,7 +45,7 @@ expect_err "cannot create the run directory $work/locked/run: Permission denied;
 cases=$((cases + 1))
 run_as_user run "$manifest" --out "$work/locked"
 expect_code 2
-expect_err "the run directory $work/locked is not writable: cannot create checkpoints/ in it (Permission denied)"
+expect_err "the run directory $work/locked is not writable: cannot create a file in it (Permission denied)"
 
 # 3. A run directory whose checkpoints/ exists but where no file may be created: the write probe catches it.
 cases=$((cases + 1))

@@ -215,9 +215,10 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
     throw RunError(checkpoint_write_failed(dir, file, meta.position.step, e.what()));
   }
 
-  std::vector<fs::path> all;
+  std::vector<fs::path> all;  // regular files only: the run directory refuses a linked checkpoints/, and a link is not ours
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".pt" && e.path().filename().string().rfind("ckpt-", 0) == 0) all.push_back(e.path());
+    if (e.path().extension() == ".pt" && e.path().filename().string().rfind("ckpt-", 0) == 0 && e.symlink_status().type() == fs::file_type::regular)
+      all.push_back(e.path());
   std::sort(all.begin(), all.end());
   for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < all.size(); ++i) {
     if (all[i] == file) continue;

@@ -96,8 +96,10 @@ std::vector<std::string> set_aside_later_checkpoints(const fs::path& dir, const 
 void remove_unfinished_writes(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> stale;
+  // Only regular files: what a write leaves. A link of that name is not ours (and is never followed).
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename().string().find(".tmp-") != std::string::npos) stale.push_back(it->path());
+    if (it->path().filename().string().find(".tmp-") != std::string::npos && it->symlink_status(ec).type() == fs::file_type::regular)
+      stale.push_back(it->path());
   for (const fs::path& f : stale) fs::remove(f, ec);
 }
 

@@ -11,6 +11,7 @@
 #include "run/logging.hpp"
 #include "run/resume_check.hpp"
 #include "run/run_directory.hpp"
+#include "run/run_lock.hpp"
 #include "run/session.hpp"
 #include "train/optimization.hpp"
 
@@ -21,6 +22,10 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
                             const std::string& checkpoint) {
   RunDirectory run_dir(run_dir_path);
   if (!fs::exists(run_dir.manifest())) throw InputError(run_dir_path.string() + " is not a run directory (no manifest.yaml)");
+  run_dir.require_real_subdirectories();
+  run_dir.make_writable();
+  // It writes eval-<split>.json, the scores and scorers/: not while a run (or another eval) writes there.
+  const RunLock lock(run_dir.dir(), "mmdebias eval");
   std::optional<fs::path> latest = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias eval " + run_dir_path.string());
   if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
   Manifest manifest = load_manifest(run_dir.manifest(), overrides);
@@ -28,6 +33,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   RunState& state = session->state;
   state.logger = make_logger(run_dir, state.collective->rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
+  if (!lock.unavailable().empty()) state.logger->warn("{}", lock.unavailable());
   const sdk::Options& eval = session->section("eval");
   std::vector<double> unused_lrs;
   auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);

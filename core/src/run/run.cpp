@@ -16,9 +16,11 @@
 #include "run/checkpoint_choice.hpp"
 #include "run/disk_space.hpp"
 #include "run/logging.hpp"
+#include "run/out_directory.hpp"
 #include "run/resume_check.hpp"
 #include "run/rng_state.hpp"
 #include "run/run_directory.hpp"
+#include "run/run_lock.hpp"
 #include "run/session.hpp"
 #include "train/trainer.hpp"
 
@@ -39,62 +41,131 @@ TrainResult train_naming_step(Trainer& trainer, const RunState& state, const fs:
 
 Manifest manifest_of(const RunRequest& r) {
   if (!r.resume.empty()) {
-    fs::path file = RunDirectory(r.resume).manifest();
-    if (!fs::exists(file)) throw InputError(r.resume.string() + " is not a run directory (no manifest.yaml)");
-    return load_manifest(file, r.overrides);
+    const RunDirectory run_dir(r.resume);
+    if (fs::exists(run_dir.manifest())) return load_manifest(run_dir.manifest(), r.overrides);
+    // A start stopped before it wrote manifest.yaml left the marker at most: there is nothing to continue.
+    if (fs::exists(run_dir.marker()) || (fs::is_directory(r.resume) && inspect_out_directory(r.resume).kind == OutKind::Empty))
+      throw InputError(r.resume.string() + " holds no run yet (a start stopped before it wrote manifest.yaml leaves it so): start it with "
+                       "`mmdebias run MANIFEST --out " + r.resume.string() + "`");
+    throw InputError(r.resume.string() + " is not a run directory (no manifest.yaml)");
   }
   if (!r.manifest_file.empty()) return load_manifest(r.manifest_file, r.overrides);
   return load_manifest_text(r.manifest_text, r.display_name, r.overrides);
 }
 
-
-// Where a run goes and, when resuming, the checkpoint it continues from.
-struct RunPlace {
-  fs::path dir;
-  std::optional<fs::path> checkpoint;
+// Rank 0's hold on the run directory: the lock, and what was done to take it (logged once the log exists).
+struct DirectoryClaim {
+  std::unique_ptr<RunLock> lock;
+  std::vector<std::string> notes;
 };
 
-// Refuses a resume with nothing to resume or whose manifest changed, and a fresh run into a directory that holds one.
-RunPlace place_run(const RunRequest& request, const Session& session, Collective& collective) {
-  const sdk::Options& run = session.section("run");
-  RunPlace place;
-  place.dir = !request.resume.empty() ? request.resume
-              : !request.out.empty()  ? request.out
-                                      : RunDirectory::fresh(run.string("out"), run.string("name"));
-  place.dir = collective.broadcast_string(place.dir.string());  // the timestamped name is rank 0's
-  const fs::path& dir = place.dir;
-  if (request.resume.empty()) {
-    if (fs::exists(dir / "checkpoints" / "latest"))
-      throw InputError(dir.string() + " already holds a run; continue it with `mmdebias run --resume " + dir.string() +
-                       "` or choose another --out");
-    return place;
+// Rank 0, before it writes anything: the directory is writable, no other process writes it, and a new run
+// replaces neither a run nor files that are not a run's unless forced (then they are moved aside).
+DirectoryClaim claim_run_directory(const RunRequest& request, const fs::path& dir) {
+  const bool fresh = request.resume.empty();
+  const RunDirectory run_dir(dir);
+  // Files that are not a run's are refused before the lock file is made, so that such a directory is left
+  // exactly as it was. A run of ours is judged under the lock: a process still writing it is named first.
+  if (fresh) {
+    const OutDirectory before = inspect_out_directory(dir);
+    if (before.kind == OutKind::Foreign) check_fresh_start(dir, before, request.force);
   }
-  place.checkpoint = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
-  if (!place.checkpoint)
+  run_dir.make_writable();
+  DirectoryClaim claim;
+  claim.lock = std::make_unique<RunLock>(dir, fresh ? "mmdebias run" : "mmdebias run --resume");
+  if (fresh) {
+    const OutDirectory found = inspect_out_directory(dir);  // again under the lock: another process may have written
+    if (check_fresh_start(dir, found, request.force)) {
+      const fs::path aside = set_aside_run_files(dir);
+      claim.notes.push_back(aside.empty() ? "--force: nothing in " + dir.string() + " has the name of a run's file; all of it is left as it was"
+                                          : "--force: moved the files a run writes that were in " + dir.string() + " to " + aside.string());
+    } else if (found.kind == OutKind::Started) {
+      claim.notes.push_back("an earlier start in " + dir.string() + " stopped before its first checkpoint: starting again");
+    }
+  }
+  run_dir.require_real_subdirectories();
+  return claim;
+}
+
+// A new run's first files, the marker first and each written whole, so that a start killed at any point leaves
+// a directory that is either empty or a run of ours that starts again (never one refused as foreign).
+void write_start_files(const RunDirectory& run_dir, const Session& session) {
+  run_dir.write_marker();
+  write_file_atomically(run_dir.manifest(), session.config_text);
+  write_file_atomically(run_dir.resolved(), session.resolved_text);
+  write_file_atomically(run_dir.metrics(), "");  // a start that died before its first checkpoint logged lines
+  fs::create_directories(run_dir.checkpoints());
+  remove_unfinished_writes(run_dir.checkpoints());
+}
+
+// Rank 0 gets the run directory ready alone. Among peers its error is held until they can hear of it, so every
+// rank ends at once with rank 0's message rather than after run.dist_timeout.
+class RankZeroSetup {
+ public:
+  explicit RankZeroSetup(bool alone) : alone_(alone) {}
+
+  template <class Work>
+  void run(Work&& work) {
+    if (error_) return;
+    if (alone_) return work();
+    try {
+      work();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  // Every rank throws rank 0's error, if any (InputError stays InputError: exit 2 on every rank).
+  void share(Collective& collective) {
+    if (collective.world_size() == 1) return;
+    std::string verdict;  // "" (ready), or the exit code's digit and rank 0's message
+    if (error_) {
+      try {
+        std::rethrow_exception(error_);
+      } catch (const InputError& e) {
+        verdict = std::string("2") + e.what();
+      } catch (const std::exception& e) {
+        verdict = std::string("1") + e.what();
+      } catch (...) {
+        verdict = "1an unknown error";
+      }
+    }
+    verdict = collective.broadcast_string(verdict);
+    if (error_) std::rethrow_exception(error_);
+    if (verdict.empty()) return;
+    const std::string message = "rank 0 could not prepare the run directory: " + verdict.substr(1);
+    if (verdict[0] == '2') throw InputError(message);
+    throw RunError(message);
+  }
+
+ private:
+  bool alone_;
+  std::exception_ptr error_;
+};
+
+// The checkpoint a resume continues from, checked on every rank against the pipeline it built.
+std::optional<fs::path> resume_checkpoint(const RunRequest& request, const fs::path& dir, const Session& session) {
+  if (request.resume.empty()) return std::nullopt;
+  std::optional<fs::path> checkpoint = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
+  if (!checkpoint)
     throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet; start it again with `mmdebias run " +
                      (dir / "manifest.yaml").string() + " --out " + dir.string() + "`");
-  std::vector<std::string> differences =
-      resume_differences(read_checkpoint_meta(*place.checkpoint).resolved_manifest, session.resolved_text);
+  std::vector<std::string> differences = resume_differences(read_checkpoint_meta(*checkpoint).resolved_manifest, session.resolved_text);
   if (!differences.empty()) {
     differences.insert(differences.begin(), "cannot resume " + dir.string() + ": what the run was started with has changed:");
     throw InputErrors(differences);
   }
-  return place;
+  return checkpoint;
 }
 
-// Rank 0's files before training: the manifests of a fresh run; when resuming from an earlier checkpoint than the
-// latest, the later ones (and the summary of that discarded continuation) set aside.
-void prepare_directory(const RunRequest& request, const RunPlace& place, const Session& session, RunDirectory& run_dir,
-                       spdlog::logger& logger) {
+// Rank 0's files of a resume before training: the marker of a run an older mmdebias started, unfinished
+// writes removed, and when resuming from an earlier checkpoint than the latest, the later ones (and the summary
+// of that discarded continuation) set aside.
+void prepare_resume(const RunRequest& request, const fs::path& checkpoint, RunDirectory& run_dir, spdlog::logger& logger) {
+  if (!fs::exists(run_dir.marker())) run_dir.write_marker();
   remove_unfinished_writes(run_dir.checkpoints());
-  if (request.resume.empty()) {
-    write_file_atomically(run_dir.manifest(), session.config_text);
-    write_file_atomically(run_dir.resolved(), session.resolved_text);
-    write_file_atomically(run_dir.metrics(), "");  // a start that died before its first checkpoint logged lines
-    return;
-  }
   if (request.checkpoint.empty()) return;
-  for (const std::string& name : set_aside_later_checkpoints(run_dir.checkpoints(), *place.checkpoint))
+  for (const std::string& name : set_aside_later_checkpoints(run_dir.checkpoints(), checkpoint))
     logger.info("moved {} (after the chosen checkpoint) to {}", name, (run_dir.checkpoints() / "discarded").string());
   if (fs::exists(run_dir.summary())) {
     fs::create_directories(run_dir.checkpoints() / "discarded");
@@ -197,6 +268,14 @@ nlohmann::json finish_run(Session& session, RunDirectory& run_dir, const TrainRe
   return summary;
 }
 
+// What a rank does while it joins the others, for a stop that cannot wait (StopSignalScope's setup deadline).
+std::string rendezvous_activity(const DistributedConfig& dist) {
+  if (dist.world_size <= 1) return "setting up";
+  return "waiting for the other ranks (rank " + std::to_string(dist.rank) + " of " + std::to_string(dist.world_size) +
+         (dist.store_file.empty() ? ", at " + dist.master_addr + ":" + std::to_string(dist.master_port) : ", through " + dist.store_file) +
+         ")";
+}
+
 }  // namespace
 
 RunOutcome run_pipeline(const RunRequest& request) {
@@ -204,30 +283,47 @@ RunOutcome run_pipeline(const RunRequest& request) {
   // at the same step, even when one rank alone was signalled); the final evaluation is not covered.
   auto stop_on_signal = std::make_unique<StopSignalScope>();
   const DistributedConfig dist = distributed_config_from_env();
-  std::unique_ptr<Session> session = open_session(manifest_of(request), request.search, dist);
+  const bool writer = dist.rank == 0;  // rank 0 writes; every rank reads
+  const Manifest manifest = manifest_of(request);
+  RankZeroSetup setup(dist.world_size <= 1);
+  DirectoryClaim claim;
+  fs::path dir = !request.resume.empty() ? request.resume : request.out;
+  // An existing directory is claimed before the setup, which may take minutes: a second writer is refused at
+  // once. One still to be made is made after it, so that a pipeline that cannot be built leaves nothing behind.
+  if (writer && !dir.empty() && fs::is_directory(dir)) setup.run([&] { claim = claim_run_directory(request, dir); });
+
+  std::unique_ptr<Session> session = open_session(manifest, request.search, dist);
   RunState& state = session->state;
   const sdk::Options& run = session->section("run");
-  std::optional<ActivityNote> activity;
-  if (dist.world_size > 1)
-    activity.emplace("waiting for the other ranks (rank " + std::to_string(dist.rank) + " of " + std::to_string(dist.world_size) +
-                     (dist.store_file.empty() ? ", at " + dist.master_addr + ":" + std::to_string(dist.master_port) : ", through " + dist.store_file) + ")");
-  state.collective = join_process_group(dist, std::chrono::milliseconds(static_cast<int64_t>(run.number("dist_timeout") * 1000)));
-  activity.reset();
+  {
+    ActivityNote activity(rendezvous_activity(dist));
+    state.collective = join_process_group(dist, std::chrono::milliseconds(static_cast<int64_t>(run.number("dist_timeout") * 1000)));
+  }
   Collective& collective = *state.collective;
-  const bool writer = collective.rank() == 0;  // rank 0 writes; every rank reads
+  if (writer) setup.run([&] {
+    if (!claim.lock) {
+      if (dir.empty()) dir = RunDirectory::fresh(run.string("out"), run.string("name"));
+      claim = claim_run_directory(request, dir);
+    }
+    require_run_space(dir, session->model->root(), session->section("train"));  // exit 2 now, not at a checkpoint
+    if (request.resume.empty()) write_start_files(RunDirectory(dir), *session);
+  });
+  setup.share(collective);
+  dir = collective.broadcast_string(dir.string());  // the timestamped name is rank 0's
 
-  const RunPlace place = place_run(request, *session, collective);
-  RunDirectory run_dir(place.dir);
-  if (writer) require_run_space(place.dir, session->model->root(), session->section("train"));  // exit 2 now, not at a checkpoint
+  RunDirectory run_dir(dir);
+  const std::optional<fs::path> checkpoint = resume_checkpoint(request, dir, *session);
   state.logger = make_logger(run_dir, collective.rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
-  if (writer) prepare_directory(request, place, *session, run_dir, *state.logger);
+  for (const std::string& note : claim.notes) state.logger->info("{}", note);
+  if (claim.lock && !claim.lock->unavailable().empty()) state.logger->warn("{}", claim.lock->unavailable());
+  if (writer && checkpoint) prepare_resume(request, *checkpoint, run_dir, *state.logger);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
-  if (place.checkpoint)
-    resume_trainer(*trainer, *place.checkpoint, *session, run_dir);
+  if (checkpoint)
+    resume_trainer(*trainer, *checkpoint, *session, run_dir);
   else
-    state.logger->info("run {}: {} steps, {} process(es) x {} threads, device {}", place.dir.string(), trainer->total_steps(),
+    state.logger->info("run {}: {} steps, {} process(es) x {} threads, device {}", dir.string(), trainer->total_steps(),
                        collective.world_size(), session->threads, state.device.str());
 
   stop_on_signal->setup_done();
@@ -238,12 +334,12 @@ RunOutcome run_pipeline(const RunRequest& request) {
     std::optional<fs::path> saved = latest_checkpoint(run_dir.checkpoints());
     if (writer)
       state.logger->info("stopped by {} at step {}; checkpoint {} saved; continue with: mmdebias run --resume {}", signal_name(signal),
-                         trained.steps, saved ? saved->filename().string() : "(none)", place.dir.string());
-    RunOutcome stopped{place.dir, {{"steps", trained.steps}, {"rank", collective.rank()}}};
+                         trained.steps, saved ? saved->filename().string() : "(none)", dir.string());
+    RunOutcome stopped{dir, {{"steps", trained.steps}, {"rank", collective.rank()}}};
     stopped.stopped_by_signal = signal;
     return stopped;
   }
-  return {place.dir, finish_run(*session, run_dir, trained)};
+  return {dir, finish_run(*session, run_dir, trained)};
 }
 
 }  // namespace mmdebias::core

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -43,7 +45,7 @@ void probe_writable(const fs::path& dir) {
 
 }  // namespace
 
-RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)) {
+void RunDirectory::make_writable() const {
   std::error_code ec;
   // Only a missing directory is created: create_directories on an existing read-only one fails with EACCES
   // in some builds (seen under ASan), which would misname the problem.
@@ -51,11 +53,23 @@ RunDirectory::RunDirectory(fs::path dir) : dir_(std::move(dir)) {
   if (ec)
     throw InputError("cannot create the run directory " + dir_.string() + ": " + ec.message() +
                      "; choose another --out or fix its permissions");
-  fs::create_directories(checkpoints(), ec);
-  if (ec)
-    throw InputError("the run directory " + dir_.string() + " is not writable: cannot create checkpoints/ in it (" + ec.message() +
-                     "); choose another --out or fix its permissions");
   probe_writable(dir_);
+}
+
+void RunDirectory::require_real_subdirectories() const {
+  for (const fs::path& sub : {checkpoints(), checkpoints() / "discarded", scorers()}) {
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(sub, ec))) continue;
+    throw InputError(sub.string() + " is a symbolic link (to " + fs::read_symlink(sub, ec).string() +
+                     "): runs delete and replace files in " + sub.filename().string() +
+                     "/ and will not do so in what a link points at; make it a real directory (to keep a run on "
+                     "another disk, give that disk's path as --out)");
+  }
+}
+
+void RunDirectory::write_marker() const {
+  write_file_atomically(marker(), "An mmdebias run directory: `mmdebias run --out` starts a new run only where this file is, "
+                                  "or in an empty directory, unless given --force.\n");
 }
 
 void RunDirectory::append_metrics(const nlohmann::json& line) {
@@ -96,14 +110,51 @@ void RunDirectory::write_summary(const nlohmann::json& summary) {
   }
 }
 
+bool RunDirectory::written_by_runs(const std::string& name) {
+  static const std::set<std::string> files = {".mmdebias-run", "manifest.yaml", "resolved.yaml", "log.txt", "metrics.jsonl",
+                                              "checkpoints",   "scorers",       "summary.json",  "report.html"};
+  const std::string base = name.substr(0, name.find(".tmp-"));  // a write a killed process left
+  auto ends_with = [&](const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return base.size() > n && base.compare(base.size() - n, n, suffix) == 0;
+  };
+  return files.count(base) > 0 || (base.rfind("eval-", 0) == 0 && (ends_with(".json") || ends_with(".csv"))) ||
+         (base.rfind("compare-", 0) == 0 && ends_with(".html"));
+}
+
 fs::path RunDirectory::fresh(const fs::path& parent, const std::string& name) {
+  // The name becomes one path component with "-<YYYYmmdd-HHMMSS>-N" appended: 200 bytes leave room for that
+  // within the usual 255-byte limit, so the error names run.name rather than the filesystem's ENAMETOOLONG.
+  constexpr size_t kLongest = 200;
+  auto refuse = [&](const std::string& why) {
+    throw InputError("run.name: '" + (name.size() > 60 ? name.substr(0, 60) + "..." : name) + "' " + why +
+                     "; the run directory is <run.out>/<run.name>-<time> (to write elsewhere, set run.out or pass --out)");
+  };
+  if (name.empty() || name == "." || name == "..") refuse("is not a name");
+  if (name.find('/') != std::string::npos) refuse("holds '/': it must be a plain name, not a path (it would leave run.out)");
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    refuse("holds a control character");
+  if (name.size() > kLongest)
+    refuse("is " + std::to_string(name.size()) + " bytes long; at most " + std::to_string(kLongest) + " are allowed");
+
+  return create_stamped_directory(parent, name);
+}
+
+fs::path create_stamped_directory(const fs::path& parent, const std::string& prefix) {
   std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  fs::path base = parent / (name + "-" + stamp);
-  fs::path candidate = base;
-  for (int i = 2; fs::exists(candidate); ++i) candidate = base.string() + "-" + std::to_string(i);
-  return candidate;
+  const fs::path base = parent / (prefix + "-" + stamp);
+  std::error_code ec;
+  fs::create_directories(parent, ec);  // a failure shows below, naming the directory
+  for (int i = 1;; ++i) {
+    fs::path candidate = i == 1 ? base : fs::path(base.string() + "-" + std::to_string(i));
+    // create_directory is mkdir: of two processes that pick the same name, one gets false and tries the next.
+    if (fs::create_directory(candidate, ec)) return candidate;
+    if (ec)
+      throw InputError("cannot create the directory " + candidate.string() + ": " + ec.message() +
+                       "; choose another --out or fix its permissions");
+  }
 }
 
 }  // namespace mmdebias::core

@@ -21,6 +21,7 @@ struct RunRequest {
   std::string display_name = "<embedded>"; ///< Name of manifest_text in messages.
   std::vector<Override> overrides;         ///< key.path=value overrides.
   std::filesystem::path out;               ///< Run directory; empty: <run.out>/<run.name>-<timestamp>.
+  bool force = false;                      ///< Start even where out holds a run or other files (they are moved aside).
   std::filesystem::path resume;            ///< An existing run directory to continue (manifest_file unused).
   std::string checkpoint;                  ///< With resume: the checkpoint (file name) to continue from; empty = latest.
   SearchPath search;                       ///< Plugin search path (the manifest's paths are added).
@@ -35,13 +36,15 @@ struct RunOutcome {
 };
 
 /// Validates, trains, evaluates and writes the run directory. Throws InputError (bad manifest, refused
-/// plugin, a resume that does not match, a checkpoint that does not verify) or RunError (a failure while
+/// plugin, a resume that does not match, a checkpoint that does not verify, a run directory that another
+/// process writes, or that holds a run or other files when not forced) or RunError (a failure while
 /// running). SIGTERM/SIGINT during training save a checkpoint at the next step boundary and return with
 /// stopped_by_signal set; before or after training they act as usual (nothing unsaved is lost).
 RunOutcome run_pipeline(const RunRequest& request);
 
 /// Evaluates the latest checkpoint of a run directory, or the one named by checkpoint (overrides may change
-/// e.g. eval.split); writes eval-<split>.json into it and returns the result.
+/// e.g. eval.split); writes eval-<split>.json into it and returns the result. Holds the run directory's lock
+/// while it works: a run or another eval writing there is refused (InputError).
 nlohmann::json evaluate_run(const std::filesystem::path& run_dir, const std::vector<Override>& overrides, SearchPath search,
                             const std::string& checkpoint = "");
 
