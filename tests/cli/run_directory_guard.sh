@@ -18,8 +18,8 @@ wait_for() {  # wait_for FILE: until it exists (at most 30 s)
   fail "$1 never appeared"
 }
 
-# 1-4. A run writing $work/busy (slowed: each checkpoint write pauses, ~15 s in all) is not joined by anyone.
-MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=150 "$MMDEBIAS" run "$manifest" --out "$work/busy" >"$work/busy.out" 2>"$work/busy.err" &
+# 1-4. A run writing $work/busy (slowed: each checkpoint write pauses, ~30 s in all: margin on a loaded machine) is not joined by anyone.
+MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=300 "$MMDEBIAS" run "$manifest" --out "$work/busy" >"$work/busy.out" 2>"$work/busy.err" &
 slow=$!
 wait_for "$work/busy/checkpoints/latest"
 holder="pid $slow on host $host (mmdebias run, since"
