@@ -37,15 +37,26 @@ TrainResult train_naming_step(Trainer& trainer, const RunState& state, const fs:
 }
 
 Manifest manifest_of(const RunRequest& r) {
-  if (!r.resume.empty()) {
-    fs::path file = RunDirectory(r.resume).manifest();
-    if (!fs::exists(file)) throw InputError(r.resume.string() + " is not a run directory (no manifest.yaml)");
-    return load_manifest(file, r.overrides);
-  }
+  if (!r.resume.empty()) return load_manifest(RunDirectory(r.resume).manifest(), r.overrides);
   if (!r.manifest_file.empty()) return load_manifest(r.manifest_file, r.overrides);
   return load_manifest_text(r.manifest_text, r.display_name, r.overrides);
 }
 
+
+// The checkpoint a resume continues from, chosen before any plugin is loaded: the run directory's manifest.yaml must
+// be the one that checkpoint recorded, or an edited manifest would have its plugins' code run before the refusal.
+std::optional<fs::path> checkpoint_to_resume(const RunRequest& request) {
+  if (request.resume.empty()) return std::nullopt;
+  const fs::path& dir = request.resume;
+  const fs::path manifest = RunDirectory(dir).manifest();
+  if (!fs::exists(manifest)) throw InputError(dir.string() + " is not a run directory (no manifest.yaml)");
+  std::optional<fs::path> checkpoint = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
+  if (!checkpoint)
+    throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet; start it again with `mmdebias run " +
+                     manifest.string() + " --out " + dir.string() + "`");
+  refuse_edited_manifest(manifest, *checkpoint, /*for_eval=*/false, "resume " + dir.string());
+  return checkpoint;
+}
 
 // Where a run goes and, when resuming, the checkpoint it continues from.
 struct RunPlace {
@@ -53,8 +64,9 @@ struct RunPlace {
   std::optional<fs::path> checkpoint;
 };
 
-// Refuses a resume with nothing to resume or whose manifest changed, and a fresh run into a directory that holds one.
-RunPlace place_run(const RunRequest& request, const Session& session, Collective& collective) {
+// Refuses a resume whose pipeline changed, and a fresh run into a directory that holds one.
+RunPlace place_run(const RunRequest& request, const std::optional<fs::path>& resume_from, const Session& session,
+                   Collective& collective) {
   const sdk::Options& run = session.section("run");
   RunPlace place;
   place.dir = !request.resume.empty() ? request.resume
@@ -62,16 +74,13 @@ RunPlace place_run(const RunRequest& request, const Session& session, Collective
                                       : RunDirectory::fresh(run.string("out"), run.string("name"));
   place.dir = collective.broadcast_string(place.dir.string());  // the timestamped name is rank 0's
   const fs::path& dir = place.dir;
-  if (request.resume.empty()) {
+  if (!resume_from) {
     if (fs::exists(dir / "checkpoints" / "latest"))
       throw InputError(dir.string() + " already holds a run; continue it with `mmdebias run --resume " + dir.string() +
                        "` or choose another --out");
     return place;
   }
-  place.checkpoint = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
-  if (!place.checkpoint)
-    throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet; start it again with `mmdebias run " +
-                     (dir / "manifest.yaml").string() + " --out " + dir.string() + "`");
+  place.checkpoint = resume_from;
   std::vector<std::string> differences =
       resume_differences(read_checkpoint_meta(*place.checkpoint).resolved_manifest, session.resolved_text);
   if (!differences.empty()) {
@@ -203,6 +212,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
   // at the same step, even when one rank alone was signalled); the final evaluation is not covered.
   auto stop_on_signal = std::make_unique<StopSignalScope>();
   const DistributedConfig dist = distributed_config_from_env();
+  const std::optional<fs::path> resume_from = checkpoint_to_resume(request);
   std::unique_ptr<Session> session = open_session(manifest_of(request), request.search, dist);
   RunState& state = session->state;
   const sdk::Options& run = session->section("run");
@@ -210,11 +220,12 @@ RunOutcome run_pipeline(const RunRequest& request) {
   Collective& collective = *state.collective;
   const bool writer = collective.rank() == 0;  // rank 0 writes; every rank reads
 
-  const RunPlace place = place_run(request, *session, collective);
+  const RunPlace place = place_run(request, resume_from, *session, collective);
   RunDirectory run_dir(place.dir);
   if (writer) require_run_space(place.dir, session->model->root(), session->section("train"));  // exit 2 now, not at a checkpoint
   state.logger = make_logger(run_dir, collective.rank());
   if (writer) prepare_directory(request, place, *session, run_dir, *state.logger);
+  log_libraries(*state.logger, session->resolved.libraries);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
   if (place.checkpoint)

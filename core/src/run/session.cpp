@@ -66,6 +66,7 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
     throw InputErrors(lines);
   }
   session->resolved = std::move(validated.resolved);
+  session->resolved.libraries = library_provenance(session->host);
   const sdk::Options& run = session->section("run");
   int threads = static_cast<int>(run.integer("threads"));
   if (threads == 0 && dist.local_world_size > 1)  // the machine's cores are shared by its processes
