@@ -13,6 +13,7 @@ namespace mmdebias::host {
 int cmd_eval(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
+  add_trust_option(options);
   options.add_options()("json", "print the metrics as JSON")(
       "checkpoint", po::value<std::string>(), "evaluate this checkpoint (a file name in RUN_DIR/checkpoints) instead of the latest");
   po::positional_options_description positional;

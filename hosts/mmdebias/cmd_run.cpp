@@ -12,6 +12,7 @@ namespace mmdebias::host {
 int cmd_run(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
+  add_trust_option(options);
   options.add_options()("out", po::value<std::string>(),
                         "run directory (default: <run.out>/<run.name>-<timestamp>); must be new, empty, or a run that stopped "
                         "before its first checkpoint")(

@@ -12,6 +12,7 @@ namespace mmdebias::host {
 int cmd_validate(const Args& args) {
   po::options_description options("Options");
   add_common_options(options);
+  add_trust_option(options);
   options.add_options()
       ("cost", "instead of the resolved manifest, print what each component costs: parameters, parameter + optimizer "
                "memory, extra model passes and head rows per training step and evaluation batch (components built, not run)")

@@ -36,6 +36,8 @@ int run_and_print(core::RunRequest request, const boost::program_options::variab
 
 /// Adds --plugin-path and --help to a subcommand's options.
 void add_common_options(boost::program_options::options_description& options);
+/// Adds --trusted-plugins-only (validate, run, eval: the commands that read a manifest).
+void add_trust_option(boost::program_options::options_description& options);
 /// Declares the positional words (e.g. "MANIFEST then key.path=value overrides") under the name "args".
 void add_positional_args(boost::program_options::options_description& options,
                          boost::program_options::positional_options_description& positional, const char* doc);
@@ -45,7 +47,8 @@ std::vector<std::string> positional_args(const boost::program_options::variables
 bool parse(const Args& args, const boost::program_options::options_description& options,
            const boost::program_options::positional_options_description& positional,
            boost::program_options::variables_map& vm, const std::string& usage);
-/// The search path from --plugin-path, MMDEBIAS_PLUGIN_PATH and the shipped directory (plus manifest paths).
+/// The search path from --plugin-path, MMDEBIAS_PLUGIN_PATH and the shipped directory (plus manifest paths), and
+/// --trusted-plugins-only.
 core::SearchPath search_path(const boost::program_options::variables_map& vm,
                              const std::vector<std::filesystem::path>& manifest_paths = {});
 

@@ -14,6 +14,13 @@ void add_common_options(po::options_description& options) {
        "directory or plugin file searched first (repeatable); then MMDEBIAS_PLUGIN_PATH, the manifest's plugins.paths, the shipped plugins");
 }
 
+void add_trust_option(po::options_description& options) {
+  options.add_options()
+      ("trusted-plugins-only", "load no plugin from the manifest's plugins.paths (a manifest or run directory from someone "
+                               "else cannot make this process open a library): only --plugin-path, MMDEBIAS_PLUGIN_PATH "
+                               "and the shipped plugins are searched");
+}
+
 void add_positional_args(po::options_description& options, po::positional_options_description& positional, const char* doc) {
   options.add_options()("args", po::value<std::vector<std::string>>()->composing(), doc);
   positional.add("args", -1);
@@ -41,6 +48,7 @@ core::SearchPath search_path(const po::variables_map& vm, const std::vector<std:
   if (const char* env = std::getenv("MMDEBIAS_PLUGIN_PATH")) sp.env = core::SearchPath::split(env);
   sp.manifest = manifest_paths;
   sp.builtin = {core::SearchPath::builtin_dir()};
+  sp.trusted_only = vm.count("trusted-plugins-only") != 0;
   return sp;
 }
 

@@ -96,6 +96,12 @@ TEST_CASE("resume checks name what changed and let watching settings change") {
   CHECK(d[2] == "  provenance.plugins.std.sha256: aaa -> bbb");
   CHECK(d[3] == "  train.lr: 0.1 -> 0.2");
   CHECK(core::resume_differences(saved, changed, /*for_eval=*/true).size() == 3);
+  // What was opened is a record (the plugins used are compared above); where plugins are searched is not.
+  std::string other_libraries = std::string(saved) + "plugins: {paths: [/p]}\n";
+  other_libraries.replace(other_libraries.find("provenance: {"), 13, "provenance: {libraries: [{path: /e, sha256: e, loaded: false}], ");
+  auto p = core::resume_differences(saved, other_libraries);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0] == "  plugins.paths.0: (absent) -> /p");
 }
 
 TEST_CASE("files are replaced atomically: the old content or the new, never a mix") {

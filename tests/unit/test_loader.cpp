@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/sha256.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "plugin/guard.hpp"
 #include "manifest/option_values.hpp"
@@ -30,6 +31,7 @@ struct Marker {
   fs::path path = fs::temp_directory_path() / ("mmdebias-marker-" + std::to_string(::getpid()));
   Marker() { fs::remove(path); setenv("MMDEBIAS_FIXTURE_MARKER", path.c_str(), 1); }
   ~Marker() { fs::remove(path); unsetenv("MMDEBIAS_FIXTURE_MARKER"); }
+  void clear() const { fs::remove(path); }
   std::string text() const {
     std::ifstream in(path);
     std::stringstream s;
@@ -155,16 +157,57 @@ TEST_CASE("unknown component names list what is registered and the nearest match
                        "'fixture.linear' is a encoder, not a fusion", core::InputError);
 }
 
-TEST_CASE("sha256 pins: a matching pin loads, a different one is refused, a missing plugin is reported") {
-  auto probe = core::PluginLibrary::open(fixture_file("fixture"));
-  auto ok = load_dirs({fixture("fixture")}, {{"fixture", probe->sha256()}});
+TEST_CASE("sha256 pins: keyed by file, checked before opening, either case; a mismatch opens nothing") {
+  Marker marker;
+  const std::string digest = core::sha256_file(fixture_file("fixture"));
+  std::string upper = digest;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto ok = load_dirs({fixture("fixture")}, {{"fixture", upper}});
   CHECK(ok.statuses()[0].loaded);
-  auto bad = load_dirs({fixture("fixture")}, {{"fixture", std::string(64, '0')}});
-  CHECK_FALSE(bad.statuses()[0].loaded);
-  CHECK(bad.statuses()[0].reason.find("differs from the manifest's pin") != std::string::npos);
+  CHECK(ok.statuses()[0].opened);
+  CHECK(ok.statuses()[0].sha256 == digest);
+  CHECK(ok.plugin("fixture")->sha256() == digest);
+  // twin_a's file is mmdebias-twin_a.so: its pin is keyed by the file, whatever name the library reports.
+  auto twin = load_dirs({fixture("twin_a")}, {{"twin_a", core::sha256_file(fixture_file("twin_a"))}});
+  CHECK(twin.plugin("twin"));
+  marker.clear();
+  try {
+    load_dirs({fixture("fixture"), fixture("twin_a")}, {{"fixture", std::string(64, '0')}});
+    FAIL("a mismatched pin was accepted");
+  } catch (const core::InputErrors& e) {
+    REQUIRE(e.messages().size() == 2);
+    CHECK(e.messages()[0] == "refused " + fixture_file("fixture").string() + ": its sha256 is " + digest +
+                                 ", plugins.sha256.fixture pins " + std::string(64, '0') + " (it was not opened)");
+  }
+  CHECK(marker.text().empty());  // neither file was opened, the unpinned one included
+  CHECK_THROWS_WITH_AS(load_dirs({fixture("fixture")}, {{"fixture", "abc"}}),
+                       doctest::Contains("plugins.sha256.fixture: expected a SHA-256 digest (64 hex digits), got 'abc'"),
+                       core::InputErrors);
   auto missing = load_dirs({fixture("fixture")}, {{"nowhere", std::string(64, '0')}});
   REQUIRE(missing.statuses().size() == 2);
-  CHECK(missing.statuses()[1].reason.find("'nowhere' is pinned") != std::string::npos);
+  CHECK(missing.statuses()[1].reason.find("plugins.sha256.nowhere pins a file mmdebias-nowhere.so") != std::string::npos);
+}
+
+TEST_CASE("a file given directly is opened only when named mmdebias-<name>.so") {
+  Marker marker;
+  const fs::path copy = fs::temp_directory_path() / ("notaplugin-" + std::to_string(::getpid()) + ".so");
+  fs::copy_file(fixture_file("fixture"), copy, fs::copy_options::overwrite_existing);
+  const std::string refusal = "refused " + copy.string() + ": plugin files are named mmdebias-<name>.so";
+  CHECK_THROWS_WITH_AS(load_dirs({copy}), doctest::Contains(refusal.c_str()), core::InputErrors);
+  CHECK(marker.text().empty());
+  fs::remove(copy);
+}
+
+TEST_CASE("--trusted-plugins-only: the manifest's paths are not searched, and say so") {
+  core::PluginHost host;
+  core::SearchPath sp;
+  sp.manifest = {fixture("fixture")};
+  sp.trusted_only = true;
+  host.load(sp);
+  REQUIRE(host.statuses().size() == 1);
+  CHECK_FALSE(host.statuses()[0].opened);
+  CHECK(host.statuses()[0].reason.find("not searched: " + fixture("fixture").string()) != std::string::npos);
+  CHECK_FALSE(host.plugin("fixture"));
 }
 
 TEST_CASE("an object made by a plugin keeps working after every registry and loader handle is gone") {

@@ -158,20 +158,40 @@ TEST_CASE("the resolved manifest fills every default and records provenance and 
   CHECK(YAML::Dump(r2.config) == YAML::Dump(r.config));
 }
 
-TEST_CASE("plugin paths and pins are read leniently before plugins load") {
-  auto m = core::load_manifest_text(
-      "plugins:\n  paths: [rel/dir, /abs/dir, 3, [x]]\n  sha256: {std: abc, other: [1]}\n", "m.yaml");
+TEST_CASE("before plugins load, paths are read leniently and pins strictly") {
+  auto m = core::load_manifest_text("plugins:\n  paths: [rel/dir, /abs/dir, 3, [x]]\n", "m.yaml");
   auto paths = core::manifest_plugin_paths(m);
   REQUIRE(paths.size() == 3);
   CHECK(paths[0] == fs::current_path() / "rel/dir");
   CHECK(paths[1] == fs::path("/abs/dir"));
-  auto pins = core::manifest_sha256_pins(m);
-  CHECK(pins == std::map<std::string, std::string>{{"std", "abc"}});
   auto file = core::load_manifest(manifest_test::manifests_dir() / "several_errors.yaml");
   REQUIRE(core::manifest_plugin_paths(file).empty());  // paths is not a list there
   auto broken = core::load_manifest_text("plugins: 3\n", "m.yaml");
   CHECK(core::manifest_plugin_paths(broken).empty());
   CHECK(core::manifest_sha256_pins(broken).empty());
+
+  const std::string upper(64, 'A');
+  auto pinned = core::load_manifest_text("plugins:\n  sha256: {std: " + upper + "}\n", "m.yaml");
+  CHECK(core::manifest_sha256_pins(pinned) == std::map<std::string, std::string>{{"std", std::string(64, 'a')}});
+  // A pin skipped here would let its file load unchecked: every malformed one is refused, located.
+  auto bad = core::load_manifest_text("plugins:\n  sha256: {std: abc, other: [1], mmdebias-x.so: " + upper + "}\n", "m.yaml");
+  try {
+    core::manifest_sha256_pins(bad);
+    FAIL("malformed pins were accepted");
+  } catch (const core::InputErrors& e) {
+    REQUIRE(e.messages().size() == 3);
+    CHECK(e.messages()[0].rfind("m.yaml:2:17: plugins.sha256.std: expected a SHA-256 digest (64 hex digits), got 'abc'", 0) == 0);
+    CHECK(e.messages()[2].find("key 'mmdebias-x.so' is not the <name> of a file mmdebias-<name>.so") != std::string::npos);
+  }
+  CHECK_THROWS_AS(core::manifest_sha256_pins(core::load_manifest_text("plugins: {sha256: [x]}\n", "m.yaml")), core::InputErrors);
+}
+
+TEST_CASE("the resolved manifest writes plugins.paths absolute and pins lowercase") {
+  const std::string upper(64, 'A');
+  auto m = core::load_manifest_text(std::string(kValid) + "plugins:\n  paths: [rel/dir]\n  sha256: {std: " + upper + "}\n", "m.yaml");
+  core::ResolvedManifest r = core::validate_manifest(m, host().registry());
+  CHECK(r.config["plugins"]["paths"][0].as<std::string>() == (fs::current_path() / "rel/dir").string());
+  CHECK(r.config["plugins"]["sha256"]["std"].as<std::string>() == std::string(64, 'a'));
 }
 
 TEST_CASE("construction failures are reported at the component, without a cascade") {

@@ -43,11 +43,13 @@ HostSection top_level() {
 }
 
 HostSection plugins() {
-  HostSection s{"plugins", "Searched after --plugin-path and MMDEBIAS_PLUGIN_PATH, before the install directory. "
-                           "Read before any plugin is loaded.", {}, {}};
-  s.options.add_string_list("paths", {}, "Directories or plugin files; relative paths are resolved against the manifest's directory.");
+  HostSection s{"plugins", "Searched after --plugin-path and MMDEBIAS_PLUGIN_PATH, before the install directory "
+                           "(not at all under --trusted-plugins-only). Read before any plugin is loaded.", {}, {}};
+  s.options.add_string_list("paths", {}, "Directories or mmdebias-NAME.so files; relative paths are resolved against the "
+                                         "manifest's directory and written absolute into the resolved manifest.");
   s.structured = {component_key("sha256", KeyShape::StringMap, ComponentKind::Dataset, false, "{}",
-                                "Pins: plugin name -> SHA-256 (64 hex digits) of the exact binary to accept.")};
+                                "Pins: NAME -> SHA-256 (64 hex digits, either case) of the file mmdebias-NAME.so, "
+                                "checked before it is opened.")};
   return s;
 }
 

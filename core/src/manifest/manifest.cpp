@@ -196,29 +196,4 @@ std::optional<YAML::Node> yaml_key_node(const YAML::Node& map, const std::string
   return std::nullopt;
 }
 
-std::vector<std::filesystem::path> manifest_plugin_paths(const Manifest& manifest) {
-  std::vector<std::filesystem::path> out;
-  auto plugins = yaml_child(manifest.root(), "plugins");
-  if (!plugins) return out;
-  auto paths = yaml_child(*plugins, "paths");
-  if (!paths || !paths->IsSequence()) return out;
-  for (const auto& entry : *paths) {
-    if (!entry.IsScalar() || entry.Scalar().empty()) continue;
-    std::filesystem::path p(entry.Scalar());
-    out.push_back(p.is_absolute() ? p : (manifest.base_directory() / p).lexically_normal());
-  }
-  return out;
-}
-
-std::map<std::string, std::string> manifest_sha256_pins(const Manifest& manifest) {
-  std::map<std::string, std::string> out;
-  auto plugins = yaml_child(manifest.root(), "plugins");
-  if (!plugins) return out;
-  auto pins = yaml_child(*plugins, "sha256");
-  if (!pins || !pins->IsMap()) return out;
-  for (auto it = pins->begin(); it != pins->end(); ++it)
-    if (it->first.IsScalar() && it->second.IsScalar()) out.emplace(it->first.Scalar(), it->second.Scalar());
-  return out;
-}
-
 }  // namespace mmdebias::core

@@ -13,6 +13,13 @@
 
 namespace mmdebias::core {
 
+std::vector<LibraryProvenance> library_provenance(const PluginHost& host) {
+  std::vector<LibraryProvenance> out;
+  for (const auto& s : host.statuses())
+    if (s.opened) out.push_back({s.path.string(), s.sha256, s.loaded});
+  return out;
+}
+
 std::string emit_yaml(const ResolvedManifest& resolved) {
   YAML::Node doc = YAML::Clone(resolved.config);
   if (!doc.IsMap()) doc = YAML::Node(YAML::NodeType::Map);
@@ -32,6 +39,16 @@ std::string emit_yaml(const ResolvedManifest& resolved) {
     plugins[p.name] = entry;
   }
   prov["plugins"] = plugins;
+  YAML::Node libraries(YAML::NodeType::Sequence);
+  for (const auto& l : resolved.libraries) {
+    YAML::Node entry(YAML::NodeType::Map);
+    entry["path"] = l.path;
+    entry["sha256"] = l.sha256;
+    entry["loaded"] = l.loaded;
+    entry.SetStyle(YAML::EmitterStyle::Flow);
+    libraries.push_back(entry);
+  }
+  prov["libraries"] = libraries;
   YAML::Node hooks(YAML::NodeType::Sequence);
   for (const auto& h : resolved.hooks) {
     YAML::Node slot(YAML::NodeType::Map);

@@ -8,6 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "mmdebias/core/plugin_host.hpp"
 #include "mmdebias/sdk/options.hpp"
 
 namespace mmdebias::core {
@@ -20,6 +21,13 @@ struct PluginProvenance {
   std::string sha256;       ///< SHA-256 of the binary.
   std::string abi;          ///< SDK ABI it was built against ("1.0").
   std::string fingerprint;  ///< Build fingerprint text.
+};
+
+/// One library the host handed to dlopen (so its constructors ran), whether or not it was then accepted.
+struct LibraryProvenance {
+  std::string path;     ///< The file (absolute).
+  std::string sha256;   ///< SHA-256 of its bytes, read before it was opened.
+  bool loaded = false;  ///< Accepted as a plugin (false: refused after opening, e.g. no entry symbol, handshake).
 };
 
 /// The instances that run at one hook, in the order the engine calls them.
@@ -35,10 +43,14 @@ struct ResolvedManifest {
   YAML::Node config;                             ///< The manifest with defaults filled (host sections and components).
   std::map<std::string, sdk::Options> sections;  ///< Typed plain options of "plugins", "train", "eval", "run".
   std::vector<PluginProvenance> plugins;         ///< Plugins used, by name.
+  std::vector<LibraryProvenance> libraries;      ///< Every library opened while loading plugins, in load order.
   std::vector<HookSlot> hooks;                   ///< Hook order (every hook listed, possibly empty).
 };
 
-/// The resolved manifest as YAML: the config followed by a `provenance` section (host, plugins, hook order).
+/// Every library host opened, in load order (what ResolvedManifest::libraries records).
+std::vector<LibraryProvenance> library_provenance(const PluginHost& host);
+
+/// The resolved manifest as YAML: the config followed by a `provenance` section (host, plugins, libraries, hook order).
 std::string emit_yaml(const ResolvedManifest& resolved);
 
 /// The hook order as readable YAML comment lines ("#   2 on_features   interventions.0 (myplugin.reweight)"), one

@@ -4,17 +4,12 @@
 #include <set>
 
 #include "manifest/host_schema.hpp"
+#include "manifest/plugin_settings.hpp"
 #include "manifest/yaml_options.hpp"
+#include "plugin/pins.hpp"
 
 namespace mmdebias::core::detail {
 namespace {
-
-bool is_sha256_hex(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-  return true;
-}
 
 std::vector<std::string> structured_names(const HostSection& s) {
   std::vector<std::string> out;
@@ -48,21 +43,29 @@ void check_version(const YAML::Node& root, Diagnostics& diag) {
   }
 }
 
-void read_plugins(const YAML::Node& root, ParsedManifest& parsed, Diagnostics& diag) {
-  parsed.sections["plugins"] = read_section(root, "plugins", diag);
-  auto plugins = yaml_child(root, "plugins");
+// plugins.paths are written absolute into the resolved config: a run directory's manifest.yaml then names the same
+// files whatever directory it is resumed from. Pins are written lowercase.
+void read_plugins(const Manifest& manifest, ParsedManifest& parsed, Diagnostics& diag) {
+  CheckedOptions& section = parsed.sections["plugins"] = read_section(manifest.root(), "plugins", diag);
+  if (auto paths = section.values.find("paths"); paths != section.values.end())
+    for (std::string& entry : std::get<std::vector<std::string>>(paths->second))
+      if (!entry.empty()) entry = resolve_plugin_path(manifest, entry).string();
+  auto plugins = yaml_child(manifest.root(), "plugins");
   if (!plugins) return;
   auto pins = yaml_child(*plugins, "sha256");
   if (!pins || pins->IsNull()) return;
-  if (!expect_map(*pins, "plugins.sha256", "a map plugin name -> SHA-256 digest", diag)) return;
+  if (!expect_map(*pins, "plugins.sha256", "a map <name> -> SHA-256 digest, pinning the file mmdebias-<name>.so", diag)) return;
   for (auto it = pins->begin(); it != pins->end(); ++it) {
     const std::string name = it->first.IsScalar() ? it->first.Scalar() : "?";
-    if (!it->second.IsScalar() || !is_sha256_hex(it->second.Scalar())) {
+    auto pin = it->second.IsScalar() ? normalized_pin(it->second.Scalar()) : std::nullopt;
+    if (!is_pin_key(name)) {
+      diag.error("plugins.sha256", it->first, "key '" + name + "' is not the <name> of a file mmdebias-<name>.so");
+    } else if (!pin) {
       diag.error("plugins.sha256." + name, it->second,
                  "expected a SHA-256 digest (64 hex digits), got " + describe_yaml(it->second));
-      continue;
+    } else {
+      parsed.sha256[name] = *pin;
     }
-    parsed.sha256[name] = it->second.Scalar();
   }
 }
 
@@ -148,7 +151,7 @@ ParsedManifest parse_manifest(const Manifest& manifest, const Registry& registry
     if (k.required && !yaml_child(root, k.name)) diag.error(k.name, root, "missing required key");
 
   ParsedManifest parsed;
-  read_plugins(root, parsed, diag);
+  read_plugins(manifest, parsed, diag);
   read_train(root, parsed, diag);
   parsed.sections["eval"] = read_section(root, "eval", diag);
   parsed.sections["run"] = read_section(root, "run", diag);

@@ -40,6 +40,7 @@ ResolvedManifest validate_manifest(const Manifest& manifest, const Registry& reg
 
 std::string validate_report(const Manifest& manifest, const PluginHost& plugins) {
   ResolvedManifest resolved = validate_manifest(manifest, plugins.registry());
+  resolved.libraries = library_provenance(plugins);
   return emit_yaml(resolved) + format_hook_order(resolved);
 }
 

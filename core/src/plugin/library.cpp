@@ -112,7 +112,7 @@ std::optional<std::string> handshake_refusal(const PluginInfo& p, const PluginIn
   return std::nullopt;
 }
 
-std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file) {
+std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file, const std::string& sha256) {
   std::filesystem::path path = std::filesystem::absolute(file).lexically_normal();
   auto* library = new boost::dll::shared_library();
   boost::dll::fs::error_code ec;
@@ -138,6 +138,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
   plugin->path_ = path;
   plugin->info_ = read_plugin_info(raw, path);
   plugin->register_fn_ = raw->register_components;
+  plugin->sha256_ = sha256;
   plugin->handle_ = std::shared_ptr<void>(library, [](void*) {});
   return plugin;
 }

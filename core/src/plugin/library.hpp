@@ -25,9 +25,10 @@ std::optional<std::string> handshake_refusal(const PluginInfo& info, const Plugi
 /// A loaded plugin binary. Never unloaded: the handle lives until the process ends (LibTorch state makes dlclose unsafe).
 class PluginLibrary {
  public:
-  /// Opens path (RTLD_NOW | RTLD_LOCAL) and reads its info; runs no plugin code beyond the entry symbol.
-  /// Throws InputError when the file cannot be opened or exports no valid entry.
-  static std::shared_ptr<PluginLibrary> open(const std::filesystem::path& path);
+  /// Opens path (RTLD_NOW | RTLD_LOCAL) and reads its info; runs no plugin code beyond its constructors and the
+  /// entry symbol. sha256 is the digest of its bytes taken before opening (the one pins were checked against);
+  /// empty: computed on first use. Throws InputError when the file cannot be opened or exports no valid entry.
+  static std::shared_ptr<PluginLibrary> open(const std::filesystem::path& path, const std::string& sha256 = "");
 
   /// The file it was loaded from (absolute).
   const std::filesystem::path& path() const { return path_; }
@@ -35,7 +36,7 @@ class PluginLibrary {
   const PluginInfo& info() const { return info_; }
   /// The raw registration function (call only after the handshake succeeded).
   mmdebias_register_fn register_fn() const { return register_fn_; }
-  /// SHA-256 of the binary, computed on first use.
+  /// SHA-256 of the binary: the digest checked before opening, else computed on first use.
   const std::string& sha256() const;
 
  private:

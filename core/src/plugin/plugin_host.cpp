@@ -10,6 +10,7 @@
 
 #include "mmdebias/core/errors.hpp"
 #include "plugin/load_crash_note.hpp"
+#include "plugin/pins.hpp"
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;
@@ -17,7 +18,8 @@ namespace fs = std::filesystem;
 std::vector<fs::path> SearchPath::ordered() const {
   std::vector<fs::path> out;
   std::set<std::string> seen;
-  for (const auto* list : {&cli, &env, &manifest, &builtin}) {
+  const std::vector<fs::path> none;
+  for (const auto* list : {&cli, &env, trusted_only ? &none : &manifest, &builtin}) {
     for (const auto& p : *list) {
       std::error_code ec;
       fs::path key = fs::weakly_canonical(p, ec);
@@ -46,12 +48,8 @@ fs::path SearchPath::builtin_dir() {
 
 namespace {
 
-bool is_plugin_file_name(const fs::path& p) {
-  std::string name = p.filename().string();
-  return name.rfind("mmdebias-", 0) == 0 && p.extension() == ".so";
-}
-
-// Plugin files of one search entry: the file itself, or the matching files of a directory, sorted.
+// Plugin files of one search entry: the file itself (refused before opening unless it is named mmdebias-*.so), or
+// the mmdebias-*.so files of a directory, sorted.
 std::vector<fs::path> candidates_in(const fs::path& entry) {
   std::vector<fs::path> out;
   std::error_code ec;
@@ -83,34 +81,51 @@ PluginHost::~PluginHost() = default;
 PluginHost::PluginHost(PluginHost&&) noexcept = default;
 
 void PluginHost::load(const SearchPath& search, const std::map<std::string, std::string>& pins) {
-  for (const auto& file : plugin_files(search)) load_file(file, pins);
+  if (search.trusted_only) note_unsearched(search.manifest);
+  // Every file is named right and matches its pin before the first one is opened: opening runs its code.
+  const std::vector<CheckedFile> files = check_before_opening(plugin_files(search), pins);
+  for (const auto& file : files) load_file(file);
   for (const auto& pin : pins) {
-    if (loaded_.count(pin.first)) continue;
-    bool mentioned = std::any_of(statuses_.begin(), statuses_.end(), [&](const PluginStatus& s) { return s.info.name == pin.first; });
-    if (!mentioned) {
+    bool found = std::any_of(files.begin(), files.end(), [&](const CheckedFile& f) { return pin_key(f.path) == pin.first; });
+    if (!found) {
       PluginStatus missing;
       missing.info.name = pin.first;
-      missing.reason = "plugin '" + pin.first + "' is pinned by sha256 in the manifest but was not found on the plugin search path";
+      missing.reason = "plugins.sha256." + pin.first + " pins a file mmdebias-" + pin.first +
+                       ".so, but there is none on the plugin search path";
       statuses_.push_back(missing);
     }
   }
 }
 
-void PluginHost::load_file(const fs::path& file, const std::map<std::string, std::string>& pins) {
+void PluginHost::note_unsearched(const std::vector<fs::path>& manifest_paths) {
+  for (const auto& entry : manifest_paths) {
+    PluginStatus skipped;
+    skipped.path = entry;
+    skipped.reason = "not searched: " + entry.string() + " (the manifest's plugins.paths) under --trusted-plugins-only; "
+                     "pass it with --plugin-path once you trust what it holds";
+    statuses_.push_back(std::move(skipped));
+  }
+}
+
+void PluginHost::load_file(const CheckedFile& file) {
   PluginStatus status;
-  status.path = fs::absolute(file).lexically_normal();
+  status.path = fs::absolute(file.path).lexically_normal();
+  status.sha256 = file.sha256;
+  if (!file.refusal.empty()) {
+    status.reason = file.refusal;
+    statuses_.push_back(std::move(status));
+    return;
+  }
   try {
-    detail::LoadCrashNote crash_note(status.path);  // a segfault while loading names the file and --verify
-    std::shared_ptr<PluginLibrary> plugin = PluginLibrary::open(file);
+    detail::LoadCrashNote crash_note(status.path);  // a segfault or exit while loading names the file and --verify
+    status.opened = true;  // from here on the library's own code may have run
+    std::shared_ptr<PluginLibrary> plugin = PluginLibrary::open(file.path, file.sha256);
     status.info = plugin->info();
     if (auto refusal = handshake_refusal(plugin->info(), host_build_info(), plugin->path())) throw InputError(*refusal);
     const std::string& name = plugin->info().name;
     if (auto it = loaded_.find(name); it != loaded_.end())
       throw InputError("refused " + plugin->path().string() + ": plugin name '" + name + "' is already provided by " +
                        it->second->path().string() + "; two files may not provide the same plugin (remove one from the search path)");
-    if (auto pin = pins.find(name); pin != pins.end() && pin->second != plugin->sha256())
-      throw InputError("refused " + plugin->path().string() + ": sha256 " + plugin->sha256() + " differs from the manifest's pin " +
-                       pin->second + " for plugin '" + name + "'");
     registry_->register_plugin(plugin);
     for (const auto* e : registry_->entries())
       if (e->plugin == plugin) status.components.push_back(e->full_name);

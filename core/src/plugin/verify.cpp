@@ -17,6 +17,7 @@
 #include "mmdebias/core/describe.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "plugin/library.hpp"
+#include "plugin/pins.hpp"
 
 extern char** environ;
 
@@ -230,18 +231,26 @@ nlohmann::json verify_json(const std::vector<VerifyResult>& results) {
 
 void verify_child(const std::filesystem::path& file, std::ostream& out) {
   // First what the info struct says (no plugin code beyond the entry symbol has run yet), so that a
-  // plugin dying in its registration is still reported by name.
-  try {
-    auto lib = PluginLibrary::open(file);
-    nlohmann::json opened = {{"name", lib->info().name}, {"version", lib->info().version}};
-    out << nlohmann::json{{"opened", opened}}.dump() << std::endl;
-  } catch (const std::exception&) {
-    // Unreadable: the load below reports why.
+  // plugin dying in its registration is still reported by name. Only a file the loader would open.
+  if (is_plugin_file_name(file)) {
+    try {
+      auto lib = PluginLibrary::open(file);
+      nlohmann::json opened = {{"name", lib->info().name}, {"version", lib->info().version}};
+      out << nlohmann::json{{"opened", opened}}.dump() << std::endl;
+    } catch (const std::exception&) {
+      // Unreadable: the load below reports why.
+    }
   }
   SearchPath sp;
   sp.cli = {file};
   PluginHost host;
-  host.load(sp);
+  try {
+    host.load(sp);
+  } catch (const InputError& e) {  // refused before opening (its name): a report like any other refusal
+    nlohmann::json refused = {{"path", fs::absolute(file).lexically_normal().string()}, {"status", "refused"}, {"reason", e.what()}};
+    out << nlohmann::json{{"plugins", nlohmann::json::array({refused})}}.dump() << std::endl;
+    return;
+  }
   out << plugins_json(host).dump() << std::endl;
 }
 

@@ -28,12 +28,14 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   const RunLock lock(run_dir.dir(), "mmdebias eval");
   std::optional<fs::path> latest = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias eval " + run_dir_path.string());
   if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
+  refuse_edited_manifest(run_dir.manifest(), *latest, /*for_eval=*/true, "evaluate " + run_dir_path.string());
   Manifest manifest = load_manifest(run_dir.manifest(), overrides);
   std::unique_ptr<Session> session = open_session(manifest, std::move(search));
   RunState& state = session->state;
   state.logger = make_logger(run_dir, state.collective->rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
   if (!lock.unavailable().empty()) state.logger->warn("{}", lock.unavailable());
+  log_libraries(*state.logger, session->resolved.libraries);
   const sdk::Options& eval = session->section("eval");
   std::vector<double> unused_lrs;
   auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);

@@ -21,6 +21,11 @@ std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank) {
   return logger;
 }
 
+void log_libraries(spdlog::logger& logger, const std::vector<LibraryProvenance>& libraries) {
+  for (const auto& l : libraries)
+    logger.info("library {} sha256 {}{}", l.path, l.sha256, l.loaded ? "" : " (opened, then refused)");
+}
+
 void Progress::operator()(int64_t step, int64_t total, double loss, double rate) const {
   if (start->second < 0) *start = {std::chrono::steady_clock::now(), step - 1};
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start->first).count();

@@ -8,12 +8,16 @@
 
 #include <spdlog/logger.h>
 
+#include "manifest/resolved.hpp"
 #include "run/run_directory.hpp"
 
 namespace mmdebias::core {
 
 /// Rank 0 logs to the console and log.txt; other ranks warnings to the console only (their lines carry their rank).
 std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank);
+
+/// One line per library opened while loading plugins (path and sha256): what code this process ran.
+void log_libraries(spdlog::logger& logger, const std::vector<LibraryProvenance>& libraries);
 
 /// One line of progress: a bar redrawn in place on a terminal, a plain line every `every` steps otherwise.
 struct Progress {

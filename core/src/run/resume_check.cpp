@@ -4,6 +4,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "mmdebias/core/errors.hpp"
+#include "mmdebias/core/manifest.hpp"
+#include "run/checkpoint.hpp"
+
 namespace mmdebias::core {
 namespace {
 
@@ -32,18 +36,17 @@ bool may_change(const std::string& path, bool for_eval) {
   if (starts_with(path, "eval.") || starts_with(path, "provenance.hooks") || starts_with(path, "provenance.host")) return true;
   if (starts_with(path, "provenance.data.") && path != "provenance.data.train") return true;  // evaluation splits
   if (starts_with(path, "provenance.plugins.") && path.size() > 5 && path.compare(path.size() - 5, 5, ".path") == 0) return true;
+  if (starts_with(path, "provenance.libraries")) return true;  // what was opened: a record, compared through provenance.plugins
   if (for_eval && (starts_with(path, "train.") || starts_with(path, "run."))) return true;
   return false;
 }
 
 std::string shorten(const std::string& v) { return v.size() > 24 ? v.substr(0, 12) + "…" : v; }
 
-}  // namespace
-
-std::vector<std::string> resume_differences(const std::string& saved, const std::string& current, bool for_eval) {
+std::vector<std::string> differences(const YAML::Node& saved, const YAML::Node& current, bool for_eval) {
   Flat a, b;
-  flatten(YAML::Load(saved), "", a);
-  flatten(YAML::Load(current), "", b);
+  flatten(saved, "", a);
+  flatten(current, "", b);
   std::vector<std::string> out;
   for (const auto& [path, value] : a) {
     if (may_change(path, for_eval)) continue;
@@ -54,6 +57,30 @@ std::vector<std::string> resume_differences(const std::string& saved, const std:
   for (const auto& [path, value] : b)
     if (!may_change(path, for_eval) && !a.count(path)) out.push_back("  " + path + ": (absent) -> " + shorten(value));
   return out;
+}
+
+// The config alone: provenance is what the host recorded, and is ignored when a manifest is read.
+YAML::Node config_of(const YAML::Node& doc) {
+  YAML::Node out = YAML::Clone(doc);
+  if (out.IsMap()) out.remove("provenance");
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> resume_differences(const std::string& saved, const std::string& current, bool for_eval) {
+  return differences(YAML::Load(saved), YAML::Load(current), for_eval);
+}
+
+void refuse_edited_manifest(const std::filesystem::path& manifest_file, const std::filesystem::path& checkpoint, bool for_eval,
+                            const std::string& action) {
+  const Manifest on_disk = load_manifest(manifest_file);  // without overrides: those are the user's, checked after loading
+  const YAML::Node recorded = YAML::Load(read_checkpoint_meta(checkpoint).resolved_manifest);
+  std::vector<std::string> lines = differences(config_of(recorded), config_of(on_disk.root()), for_eval);
+  if (lines.empty()) return;
+  lines.insert(lines.begin(), "cannot " + action + ": " + manifest_file.string() + " differs from the config " +
+                                  checkpoint.filename().string() + " recorded (was it edited?); no plugin was loaded:");
+  throw InputErrors(lines);
 }
 
 }  // namespace mmdebias::core

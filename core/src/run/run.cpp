@@ -143,19 +143,28 @@ class RankZeroSetup {
   std::exception_ptr error_;
 };
 
-// The checkpoint a resume continues from, checked on every rank against the pipeline it built.
-std::optional<fs::path> resume_checkpoint(const RunRequest& request, const fs::path& dir, const Session& session) {
+// The checkpoint a resume continues from, chosen before any plugin is loaded: the run directory's manifest.yaml must
+// be the one that checkpoint recorded, or an edited manifest would have its plugins' code run before the refusal.
+std::optional<fs::path> checkpoint_to_resume(const RunRequest& request) {
   if (request.resume.empty()) return std::nullopt;
+  const fs::path& dir = request.resume;
+  const fs::path manifest = RunDirectory(dir).manifest();
+  if (!fs::exists(manifest)) throw InputError(dir.string() + " is not a run directory (no manifest.yaml)");
   std::optional<fs::path> checkpoint = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
   if (!checkpoint)
     throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet; start it again with `mmdebias run " +
-                     (dir / "manifest.yaml").string() + " --out " + dir.string() + "`");
-  std::vector<std::string> differences = resume_differences(read_checkpoint_meta(*checkpoint).resolved_manifest, session.resolved_text);
+                     manifest.string() + " --out " + dir.string() + "`");
+  refuse_edited_manifest(manifest, *checkpoint, /*for_eval=*/false, "resume " + dir.string());
+  return checkpoint;
+}
+
+// A resume's checkpoint, checked on every rank against the pipeline it built.
+void check_resume(const fs::path& checkpoint, const fs::path& dir, const Session& session) {
+  std::vector<std::string> differences = resume_differences(read_checkpoint_meta(checkpoint).resolved_manifest, session.resolved_text);
   if (!differences.empty()) {
     differences.insert(differences.begin(), "cannot resume " + dir.string() + ": what the run was started with has changed:");
     throw InputErrors(differences);
   }
-  return checkpoint;
 }
 
 // Rank 0's files of a resume before training: the marker of a run an older mmdebias started, unfinished
@@ -292,6 +301,8 @@ RunOutcome run_pipeline(const RunRequest& request) {
   // once. One still to be made is made after it, so that a pipeline that cannot be built leaves nothing behind.
   if (writer && !dir.empty() && fs::is_directory(dir)) setup.run([&] { claim = claim_run_directory(request, dir); });
 
+  // Before any plugin is loaded: an edited manifest.yaml is refused without running its plugins' code.
+  const std::optional<fs::path> checkpoint = checkpoint_to_resume(request);
   std::unique_ptr<Session> session = open_session(manifest, request.search, dist);
   RunState& state = session->state;
   const sdk::Options& run = session->section("run");
@@ -312,12 +323,13 @@ RunOutcome run_pipeline(const RunRequest& request) {
   dir = collective.broadcast_string(dir.string());  // the timestamped name is rank 0's
 
   RunDirectory run_dir(dir);
-  const std::optional<fs::path> checkpoint = resume_checkpoint(request, dir, *session);
+  if (checkpoint) check_resume(*checkpoint, dir, *session);
   state.logger = make_logger(run_dir, collective.rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
   for (const std::string& note : claim.notes) state.logger->info("{}", note);
   if (claim.lock && !claim.lock->unavailable().empty()) state.logger->warn("{}", claim.lock->unavailable());
   if (writer && checkpoint) prepare_resume(request, *checkpoint, run_dir, *state.logger);
+  log_libraries(*state.logger, session->resolved.libraries);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
   if (checkpoint)

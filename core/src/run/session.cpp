@@ -66,6 +66,7 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
     throw InputErrors(lines);
   }
   session->resolved = std::move(validated.resolved);
+  session->resolved.libraries = library_provenance(session->host);
   const sdk::Options& run = session->section("run");
   const int cores = usable_cores();
   int threads = static_cast<int>(run.integer("threads"));

@@ -1,5 +1,5 @@
 // Loading a pipeline manifest: YAML with source positions, command-line overrides applied to the tree,
-// and the lenient reads of the plugins section that happen before any plugin is loaded.
+// and the reads of the plugins section that happen before any plugin is loaded (manifest/plugin_settings.cpp).
 #pragma once
 
 #include <filesystem>
@@ -71,7 +71,9 @@ Manifest load_manifest_text(const std::string& text, const std::string& display_
 /// malformed is skipped here and reported by validation (this runs before plugins are loaded).
 std::vector<std::filesystem::path> manifest_plugin_paths(const Manifest& manifest);
 
-/// The plugins.sha256 pins (plugin name -> hex digest). Lenient, like manifest_plugin_paths.
+/// The plugins.sha256 pins: key K pins the file mmdebias-K.so; digests lowercased (either case may be written).
+/// Strict, unlike manifest_plugin_paths (a skipped pin would let its file load unchecked): throws InputErrors,
+/// located, when the map or a key or digest is malformed.
 std::map<std::string, std::string> manifest_sha256_pins(const Manifest& manifest);
 
 /// The value of key in map, or nullopt when map is not a map or lacks the key (never creates a key).

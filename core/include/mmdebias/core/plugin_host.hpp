@@ -13,6 +13,7 @@ namespace mmdebias::core {
 
 class PluginLibrary;
 class Registry;
+struct CheckedFile;
 
 /// A copy of a plugin's info struct in owned strings (safe after the library is gone).
 struct PluginInfo {
@@ -34,6 +35,8 @@ struct PluginInfo {
 struct PluginStatus {
   std::filesystem::path path;  ///< The file.
   PluginInfo info;             ///< Its info (empty name when it could not be read).
+  std::string sha256;          ///< SHA-256 of its bytes, read before it was opened (empty when unread).
+  bool opened = false;         ///< Handed to dlopen: its constructors may have run, whatever became of it.
   bool loaded = false;         ///< True when its components are registered.
   std::string reason;          ///< Why it was refused or skipped, when not loaded.
   std::vector<std::string> components;  ///< Full names it registered.
@@ -45,8 +48,10 @@ struct SearchPath {
   std::vector<std::filesystem::path> env;       ///< From MMDEBIAS_PLUGIN_PATH (':'-separated).
   std::vector<std::filesystem::path> manifest;  ///< From the manifest's plugins.paths.
   std::vector<std::filesystem::path> builtin;   ///< The shipped plugins' directory.
+  /// --trusted-plugins-only: the manifest's entries are not searched (only what the user named, and the install dir).
+  bool trusted_only = false;
 
-  /// The directories in search order, duplicates removed.
+  /// The directories in search order, duplicates removed (without the manifest's under trusted_only).
   std::vector<std::filesystem::path> ordered() const;
   /// Splits a ':'-separated list (empty entries ignored).
   static std::vector<std::filesystem::path> split(const std::string& list);
@@ -65,9 +70,11 @@ class PluginHost {
   ~PluginHost();
   /// Movable (the registry lives behind a pointer so this header stays a facade).
   PluginHost(PluginHost&&) noexcept;
-  /// Discovers files named mmdebias-*.so in each directory (or given directly as files), opens them,
-  /// applies the handshake and the sha256 pins (plugin name -> hex digest), and registers the accepted ones.
-  /// A plugin name found twice keeps the first in search order; the later file is reported as shadowed.
+  /// Discovers files named mmdebias-*.so in each directory (or given directly as files), hashes each and checks
+  /// it against the sha256 pins (key K pins the file mmdebias-K.so; hex digest in either case) before any is
+  /// opened, then opens them, applies the handshake and registers the accepted ones. Throws InputErrors, having
+  /// opened nothing, when a file given directly is not named mmdebias-*.so or a pinned file does not match.
+  /// A plugin name found twice keeps the first in search order; the later file is refused naming both.
   void load(const SearchPath& search, const std::map<std::string, std::string>& sha256_pins = {});
 
   /// Status of every candidate file, in search order.
@@ -80,7 +87,8 @@ class PluginHost {
   std::vector<std::string> refusals() const;
 
  private:
-  void load_file(const std::filesystem::path& file, const std::map<std::string, std::string>& pins);
+  void load_file(const CheckedFile& file);
+  void note_unsearched(const std::vector<std::filesystem::path>& manifest_paths);
   std::unique_ptr<Registry> registry_;
   std::vector<PluginStatus> statuses_;
   std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
