@@ -58,7 +58,7 @@ TEST_CASE("a YAML syntax error names file:line:col") {
   std::string msg = what_of([] { core::load_manifest_text("a: [1, 2\nb: 3\n", "m.yaml"); });
   CHECK(msg.rfind("m.yaml:", 0) == 0);
   CHECK(msg.find(": YAML syntax error: ") != std::string::npos);
-  CHECK(what_of([] { core::load_manifest("/nonexistent/m.yaml"); }) == "/nonexistent/m.yaml: cannot open the manifest");
+  CHECK(what_of([] { core::load_manifest("/nonexistent/m.yaml"); }) == "/nonexistent/m.yaml: no such manifest file");
 }
 
 TEST_CASE("overrides change values, create keys and index lists") {

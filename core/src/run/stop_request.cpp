@@ -1,5 +1,6 @@
 #include "mmdebias/core/stop_request.hpp"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -23,12 +24,18 @@ void say(const char* text) {
   (void)ignored;
 }
 
-// Only async-signal-safe calls here: a flag, write(2), _exit(2).
+// Ends the process now. Not _exit: the host replaces it to catch plugins that exit while loading
+// (plugin/load_crash_note.cpp), and this exit, from a signal handler, is ours.
+[[noreturn]] void exit_now(int code) {
+  for (;;) ::syscall(SYS_exit_group, code);
+}
+
+// Only async-signal-safe calls here: a flag, write(2), exit_group(2).
 void on_stop_signal(int signal) {
   if (g_signal != 0) {
     if (signal == SIGINT) {
       say("\nmmdebias: second SIGINT: exiting now; the last saved checkpoint stays valid\n");
-      ::_exit(exit_code_for_signal(SIGINT));
+      exit_now(exit_code_for_signal(SIGINT));
     }
     return;  // a repeated SIGTERM (launchers often forward one to every process) changes nothing
   }
@@ -55,7 +62,7 @@ void on_setup_deadline(int) {
   say(": exiting while ");
   say(*current_activity() != '\0' ? current_activity() : "setting up");
   say(" (no step had begun, so nothing is lost)\n");
-  ::_exit(exit_code_for_signal(g_signal));
+  exit_now(exit_code_for_signal(g_signal));
 }
 
 unsigned setup_deadline_from_env() {
