@@ -11,18 +11,23 @@ expect_code() { [[ $code -eq $1 ]] || fail "expected exit $1, got $code"; }
 expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
 expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
 finish() { [[ $failures -eq 0 ]] && echo "ok" || { echo "$failures failure(s)"; exit 1; }; }
-# two_ranks OUT ARGS...: `mmdebias run ARGS... --out OUT` as 2 data-parallel ranks on 127.0.0.1 (a free port),
-# output in OUT.rank{0,1}.{out,err}; fails the test, showing their stderr, when either rank fails.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-two_ranks() {
-  local dest=$1; shift
-  local port pids=() rc=0 r p
-  port=$(free_port)
+# start_two_ranks PREFIX ARGS...: `mmdebias ARGS...` as 2 ranks on 127.0.0.1 (a free port) in the background,
+# output in PREFIX.rank{0,1}.{out,err}; their PIDs in $pids.
+start_two_ranks() {
+  local prefix=$1 port r; shift
+  port=$(free_port) pids=()
   for r in 0 1; do
     MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 \
-      "$MMDEBIAS" run "$@" --out "$dest" >"$dest.rank$r.out" 2>"$dest.rank$r.err" &
+      "$MMDEBIAS" "$@" >"$prefix.rank$r.out" 2>"$prefix.rank$r.err" &
     pids+=($!)
   done
+}
+# two_ranks OUT ARGS...: `mmdebias run ARGS... --out OUT` as 2 data-parallel ranks on 127.0.0.1 (a free port),
+# output in OUT.rank{0,1}.{out,err}; fails the test, showing their stderr, when either rank fails.
+two_ranks() {
+  local dest=$1 rc=0 p pids=(); shift  # pids local: start_two_ranks fills the caller's
+  start_two_ranks "$dest" run "$@" --out "$dest"
   for p in "${pids[@]}"; do wait "$p" || rc=$?; done
   [[ $rc -eq 0 ]] || { cat "$dest".rank*.err; fail "the 2-rank run failed"; }
 }

@@ -40,12 +40,7 @@ expect_err "is in use by another mmdebias process: $holder"
 [[ ! -e "$work/busy/eval-test.json" ]] || fail "eval wrote into a directory a run is writing"
 # 2 ranks: rank 0 is refused, rank 1 (which does not lock) exits with rank 0's message, at once, not at the timeout.
 cases=$((cases + 1))
-port=$(free_port) pids=()
-for r in 0 1; do
-  MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 \
-    "$MMDEBIAS" run "$manifest" --out "$work/busy" run.dist_timeout=60 >"$work/two.rank$r.out" 2>"$work/two.rank$r.err" &
-  pids+=($!)
-done
+start_two_ranks "$work/two" run "$manifest" --out "$work/busy" run.dist_timeout=60
 wait "${pids[0]}"; code0=$?
 wait "${pids[1]}"; code1=$?
 [[ $code0 -eq 2 && $code1 -eq 2 ]] || { cat "$work"/two.rank*.err; fail "2 ranks on a busy directory exited $code0 and $code1, not 2 and 2"; }

@@ -79,12 +79,7 @@ compgen -G "$work/twice/checkpoints/*.tmp-*" >/dev/null && fail "the resumed run
 # Two ranks: SIGTERM to rank 1 alone stops both at the same step (exit 143 each); resumed, exact.
 dist="$SRC/tests/runs/dist.yaml"
 two_ranks "$work/dref" "$dist" train.steps=300
-port=$(free_port) pids=()
-for r in 0 1; do
-  MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 \
-    "$MMDEBIAS" run "$dist" --out "$work/d" train.steps=300 >"$work/d.rank$r.out" 2>"$work/d.rank$r.err" &
-  pids+=($!)
-done
+start_two_ranks "$work/d" run "$dist" --out "$work/d" train.steps=300
 wait_step "$work/d" 30 "${pids[0]}" || fail "the 2-rank run ended before step 30"
 kill -TERM "${pids[1]}"
 codes=(); for p in "${pids[@]}"; do wait "$p"; codes+=($?); done
