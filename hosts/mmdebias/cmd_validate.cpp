@@ -23,7 +23,8 @@ int cmd_validate(const Args& args) {
   if (!parse(args, options, positional, vm,
              "Usage: mmdebias validate [--cost [--json]] MANIFEST [key.path=value ...]\n"
              "Checks the whole manifest against the plugins before any compute and prints it resolved (defaults\n"
-             "filled, plugin versions and sha256, hook order), or every error with file:line:column; exit 2 on errors."))
+             "filled, plugin versions and sha256, hook order), or every error with file:line:column; exit 2 on errors.\n"
+             "What the dataset warns of (e.g. labels that leave most classes empty) goes to stderr as 'warning: ...'."))
     return 0;
   std::vector<std::string> rest = positional_args(vm);
   if (rest.empty()) throw core::InputError("mmdebias validate: a MANIFEST is required (see mmdebias validate --help)");
@@ -31,8 +32,13 @@ int cmd_validate(const Args& args) {
   core::PluginHost host;
   host.load(search_path(vm, core::manifest_plugin_paths(manifest)), core::manifest_sha256_pins(manifest));
   try {
-    if (vm.count("cost")) std::cout << core::cost_report(manifest, host, vm.count("json") != 0);
-    else std::cout << core::validate_report(manifest, host);
+    if (vm.count("cost")) {
+      std::cout << core::cost_report(manifest, host, vm.count("json") != 0);
+    } else {
+      const core::ValidateReport report = core::validate_report(manifest, host);
+      std::cout << report.text;
+      for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";  // valid, but worth a look
+    }
   } catch (const core::InputErrors& e) {
     std::vector<std::string> lines = e.messages();
     for (const auto& r : host.refusals()) lines.push_back("note: " + r);

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "mmdebias/sdk/data.hpp"
+
 namespace mmdebias::data_plugin::files {
 namespace {
 
 namespace fs = std::filesystem;
 
-[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("data.files: " + what); }
+[[noreturn]] void fail(const std::string& what) { throw sdk::DataError("data.files: " + what); }
 
 }  // namespace
 

@@ -1,22 +1,19 @@
 // The .npy reader of data.files (see files_npy.hpp and docs/files-format.md).
 #include "files_npy.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
 
+#include "mmdebias/sdk/data.hpp"
+
 namespace mmdebias::data_plugin::npy {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::invalid_argument("data.files: " + path + ": " + what);
+  throw sdk::DataError("data.files: " + path + ": " + what);
 }
 
 bool host_little_endian() {
@@ -116,6 +113,17 @@ void check_size(const std::string& path, const std::vector<int64_t>& shape, DTyp
     fail(path, "shape " + shape_text(shape) + " is too large: its size in bytes does not fit in 63 bits");
 }
 
+// A file shorter than its header's shape says: cut short by a copy or a download, or being rewritten.
+void check_complete(const std::string& path, const std::vector<int64_t>& shape, DType dtype, size_t data_offset,
+                    size_t file_size) {
+  int64_t elements = 1;
+  for (int64_t d : shape) elements *= d;  // check_size has ruled out overflow
+  const size_t need = data_offset + static_cast<size_t>(elements) * item_size(dtype);
+  if (file_size < need)
+    fail(path, "truncated data: the header's shape " + shape_text(shape) + " of " + descr_name(dtype) + " needs " +
+                   std::to_string(need) + " bytes but the file has " + std::to_string(file_size));
+}
+
 }  // namespace
 
 const char* descr_name(DType t) {
@@ -156,31 +164,6 @@ c10::ScalarType scalar_type(DType t) {
 
 bool is_float(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::F16; }
 
-Mapping::Mapping(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    fail(path, std::string("cannot stat: ") + std::strerror(e));
-  }
-  size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
-    void* a = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int e = errno;
-    ::close(fd);
-    if (a == MAP_FAILED) fail(path, std::string("cannot memory-map: ") + std::strerror(e));
-    addr_ = a;
-  } else {
-    ::close(fd);
-  }
-}
-
-Mapping::~Mapping() {
-  if (addr_ != nullptr) ::munmap(addr_, size_);
-}
-
 int64_t Array::row_elements() const {
   int64_t n = 1;
   for (size_t i = 1; i < shape.size(); ++i) n *= shape[i];
@@ -190,23 +173,19 @@ int64_t Array::row_elements() const {
 void Array::map_data() {
   if (map) return;
   auto m = std::make_shared<const Mapping>(path);
-  const size_t need = data_offset + data_bytes();
-  if (m->size() < need)
-    fail(path, "truncated data: the header's shape " + shape_text(shape) + " of " + descr_name(dtype) + " needs " +
-                   std::to_string(need) + " bytes but the file has " + std::to_string(m->size()));
+  check_complete(path, shape, dtype, data_offset, m->size());
   map = std::move(m);
 }
 
-int64_t Array::integer_at(int64_t i) const {
-  const unsigned char* p = row(i);
+int64_t Array::integer_at(int64_t i) const noexcept {
+  const unsigned char* p = map->data() + data_offset + static_cast<size_t>(i) * item_size(dtype);
   switch (dtype) {
     case DType::I64: { int64_t v; std::memcpy(&v, p, 8); return v; }
     case DType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
     case DType::U8: return *p;
     case DType::Bool: return *p != 0 ? 1 : 0;
-    default: break;
+    default: return 0;
   }
-  fail(path, std::string("expected an integer array, found ") + descr_name(dtype));
 }
 
 Array read_header(const std::string& path) {
@@ -250,6 +229,7 @@ Array read_header(const std::string& path) {
   a.shape = parse_shape(path, dict);
   check_size(path, a.shape, a.dtype);
   a.data_offset = prefix + hlen;
+  check_complete(path, a.shape, a.dtype, a.data_offset, size);
   a.file_size = size;
   a.header.assign(reinterpret_cast<const char*>(pre), prefix);
   a.header += dict;

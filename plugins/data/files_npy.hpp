@@ -1,8 +1,9 @@
 // A minimal, strict reader of NumPy .npy files for data.files: header parsing without reading the data,
-// and a read-only memory mapping of the data section.
+// and a read-only memory mapping of the data section (files_mapping.hpp).
 //
 // Accepted: format versions 1.0, 2.0 and 3.0; C order; little-endian (or native on a little-endian host)
-// dtypes <f4 <f8 <f2 <i8 <i4 |u1 |b1. Every malformed file gives std::invalid_argument naming the file.
+// dtypes <f4 <f8 <f2 <i8 <i4 |u1 |b1. Every malformed file gives sdk::DataError (a std::invalid_argument)
+// naming the file.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <c10/core/ScalarType.h>
+
+#include "files_mapping.hpp"
 
 namespace mmdebias::data_plugin::npy {
 
@@ -26,24 +29,6 @@ size_t item_size(DType t);
 c10::ScalarType scalar_type(DType t);
 /// True for f4, f8, f2.
 bool is_float(DType t);
-
-/// A read-only mapping of a whole file (munmap on destruction).
-class Mapping {
- public:
-  /// Maps path read-only; throws std::invalid_argument naming path when it cannot.
-  explicit Mapping(const std::string& path);
-  ~Mapping();
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  /// First byte of the file.
-  const unsigned char* data() const { return static_cast<const unsigned char*>(addr_); }
-  /// File size in bytes.
-  size_t size() const { return size_; }
-
- private:
-  void* addr_ = nullptr;
-  size_t size_ = 0;
-};
 
 /// One .npy file: its header, and (after map()) its data.
 struct Array {
@@ -63,15 +48,17 @@ struct Array {
   size_t row_bytes() const { return static_cast<size_t>(row_elements()) * item_size(dtype); }
   /// Bytes the data section must hold.
   size_t data_bytes() const { return static_cast<size_t>(rows()) * row_bytes(); }
-  /// Start of row i (map() must have been called).
+  /// Start of row i (map_data() must have been called; read it inside read_guarded()).
   const unsigned char* row(int64_t i) const { return map->data() + data_offset + static_cast<size_t>(i) * row_bytes(); }
   /// Maps the file and checks its data section is complete (throws naming the file when truncated).
   void map_data();
-  /// Reads element i of a 1-D integer or bool array as int64 (map() first).
-  int64_t integer_at(int64_t i) const;
+  /// Element i of an integer or bool array as int64 (map_data() first; read it inside read_guarded(), which is why
+  /// it never throws: the columns' dtypes are checked when their files are opened, and any other dtype reads 0).
+  int64_t integer_at(int64_t i) const noexcept;
 };
 
-/// Reads and validates the header of path (only the header bytes are read).
+/// Reads and validates the header of path (only the header bytes are read), and checks from the file's size that
+/// its data section is complete.
 Array read_header(const std::string& path);
 
 }  // namespace mmdebias::data_plugin::npy

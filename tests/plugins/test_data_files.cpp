@@ -18,79 +18,16 @@
 #include <ATen/ATen.h>
 
 #include "batch_helpers.hpp"
+#include "files_helpers.hpp"
 #include "std_helpers.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace stdtest;
+using namespace files_test;
 namespace fs = std::filesystem;
 
 namespace {
-
-using Given = std::map<std::string, sdk::OptionValue>;
-
-/// A fresh temporary directory, removed with the object.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("mmdebias_files_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-/// A data.files dataset of one split, through the registry (not prepared).
-std::shared_ptr<sdk::Dataset> files(const fs::path& root, const std::string& split, Given given = {}) {
-  given["root"] = root.string();
-  sdk::BuildArgs a;
-  a.name = "data";
-  a.split = split;
-  a.options = options("data.files", std::move(given));
-  return registry().make_dataset("data.files", a);
-}
-
-/// Bytes of a .npy file: version 1.0 header for descr / shape (a Python tuple text, e.g. "(3, 4)").
-std::string npy_bytes(const std::string& descr, const std::string& shape, const std::string& data,
-                      bool fortran = false) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                     ", 'shape': " + shape + ", }";
-  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  std::string out = "\x93NUMPY";
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(dict.size() & 0xff);
-  out += static_cast<char>(dict.size() >> 8);
-  return out + dict + data;
-}
-
-void write_file(const fs::path& p, const std::string& bytes) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <class T>
-std::string raw(const std::vector<T>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-}
-
-/// Writes DIR/<split>/x.npy (float32 [n, 3], value = row * 10 + column) and label.npy (int64 row % 2).
-void write_simple(const fs::path& root, const std::string& split, int64_t n) {
-  std::vector<float> x;
-  std::vector<int64_t> y;
-  for (int64_t i = 0; i < n; ++i) {
-    for (int c = 0; c < 3; ++c) x.push_back(static_cast<float>(i * 10 + c));
-    y.push_back(i % 2);
-  }
-  write_file(root / split / "x.npy", npy_bytes("<f4", "(" + std::to_string(n) + ", 3)", raw(x)));
-  write_file(root / split / "label.npy", npy_bytes("<i8", "(" + std::to_string(n) + ",)", raw(y)));
-}
 
 template <class T>
 std::vector<T> read_bin(const fs::path& p) {
@@ -100,13 +37,6 @@ std::vector<T> read_bin(const fs::path& p) {
   std::vector<T> v(s.size() / sizeof(T));
   std::memcpy(v.data(), s.data(), v.size() * sizeof(T));
   return v;
-}
-
-/// The message of what fn throws, which must be something.
-std::string must_fail(const std::function<void()>& fn) {
-  std::string e = error_of(fn);
-  REQUIRE_MESSAGE(!e.empty(), "expected an error");
-  return e;
 }
 
 }  // namespace
@@ -235,11 +165,18 @@ TEST_CASE("data.files: malformed files give errors naming the file and the probl
     CHECK(contains(e, "truncated header"));
   }
   SUBCASE("truncated data") {
+    // Refused when the dataset is built (from the file's size: `mmdebias validate` sees it), and again by prepare()
+    // when the file was cut after that.
     write_simple(root, "train", 4);
     std::string b = npy_bytes("<f4", "(4, 3)", raw(x12));
     write_file(root / "train" / "x.npy", b.substr(0, b.size() - 5));
+    auto e = must_fail([&] { files(root, "train"); });
+    CHECK(contains(e, (root / "train" / "x.npy").string()));
+    CHECK(contains(e, "truncated data"));
+    write_file(root / "train" / "x.npy", b);
     auto ds = files(root, "train");
-    const auto e = must_fail([&] { ds->prepare(); });
+    write_file(root / "train" / "x.npy", b.substr(0, b.size() - 5));
+    e = must_fail([&] { ds->prepare(); });
     CHECK(contains(e, (root / "train" / "x.npy").string()));
     CHECK(contains(e, "truncated data"));
   }
@@ -271,12 +208,13 @@ TEST_CASE("data.files: malformed files give errors naming the file and the probl
   SUBCASE("a label outside [0, num_classes)") {
     write_simple(root, "train", 4);
     write_file(root / "train" / "label.npy", npy_bytes("<i8", "(4,)", raw(std::vector<int64_t>{0, 1, 0, 5})));
+    // Found by info() (what `mmdebias validate` calls), and by prepare() when info() was not called first.
     auto ds = files(root, "train", {{"num_classes", int64_t{2}}});
-    CHECK(ds->info().num_classes == 2);
-    const auto e = must_fail([&] { ds->prepare(); });
+    const auto e = must_fail([&] { ds->info(); });
     CHECK(contains(e, (root / "train" / "label.npy").string()));
     CHECK(contains(e, "row 3"));
     CHECK(contains(e, "label 5"));
+    CHECK(must_fail([&] { files(root, "train", {{"num_classes", int64_t{2}}})->prepare(); }) == e);
     // A negative label in a row not flagged OOD is refused too, even with num_classes derived.
     write_file(root / "train" / "label.npy", npy_bytes("<i8", "(4,)", raw(std::vector<int64_t>{0, 1, -1, 1})));
     CHECK(contains(must_fail([&] { files(root, "train")->prepare(); }), "row 2"));
@@ -370,15 +308,13 @@ TEST_CASE("data.files: get_batch equals collated get() (conversions, columns, ba
   CHECK(e == error_of([&] { small->get(6); }));
 }
 
-TEST_CASE("data.files: info() before prepare() reads no data") {
+TEST_CASE("data.files: info() before prepare() reads no modality data") {
   TempDir tmp;
   write_simple(tmp.path, "train", 6);
-  // Cut the data sections of x.npy and (with num_classes given, so labels need not be read) label.npy.
-  for (const char* name : {"x.npy", "label.npy"}) {
-    const fs::path p = tmp.path / "train" / name;
-    fs::resize_file(p, fs::file_size(p) - 7);
-  }
   auto ds = files(tmp.path, "train", {{"num_classes", int64_t{2}}});
+  // Cut the data section of x.npy after the dataset was built: info() reads its header (and the labels) only.
+  const fs::path x = tmp.path / "train" / "x.npy";
+  fs::resize_file(x, fs::file_size(x) - 7);
   const auto info = ds->info();
   REQUIRE(info.modalities.size() == 1);
   CHECK(info.modalities[0].name == "x");

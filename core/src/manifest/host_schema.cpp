@@ -11,6 +11,9 @@ namespace {
 
 using sdk::ComponentKind;
 
+/// The largest train.batch_size and eval.batch_size (2^24).
+constexpr double kMaxBatchSize = 16777216;
+
 StructuredKey section_key(std::string name, std::string doc, bool required = false) {
   return {std::move(name), KeyShape::Section, ComponentKind::Dataset, required, "see below", std::move(doc)};
 }
@@ -69,7 +72,9 @@ HostSection train() {
   auto& o = s.options;
   o.add_int("epochs", 5, "Passes over the training split (ignored when steps > 0).").at_least(0);
   o.add_int("steps", 0, "Optimizer steps to run; 0 = use epochs.").at_least(0);
-  o.add_int("batch_size", 64, "Samples per batch (per process).").at_least(1);
+  // Bounded so that batch_size times the world size, the heads' rows (cost) and the like cannot overflow int64; a
+  // batch of 2^24 samples is already beyond any memory.
+  o.add_int("batch_size", 64, "Samples per batch (per process), at most 2^24.").range(1, kMaxBatchSize);
   o.add_bool("drop_last", true, "Drop the last incomplete batch of an epoch.");
   o.add_bool("shuffle", true, "Shuffle the training split every epoch.");
   o.add_enum("optimizer", "adam", {"sgd", "adam", "adamw"}, "Optimizer.");
@@ -94,7 +99,7 @@ HostSection train() {
 HostSection eval() {
   HostSection s{"eval", "Evaluation after (and, with train.eval_every, during) training.", {}, {}};
   s.options.add_string("split", "test", "Split to evaluate; must be one the dataset serves.");
-  s.options.add_int("batch_size", 256, "Samples per evaluation batch.").at_least(1);
+  s.options.add_int("batch_size", 256, "Samples per evaluation batch, at most 2^24.").range(1, kMaxBatchSize);
   s.structured = {component_key("scorers", KeyShape::ComponentList, ComponentKind::Scorer, false, "[]",
                                 "OOD scorers: a list of scorer component maps.")};
   return s;

@@ -38,10 +38,10 @@ ResolvedManifest validate_manifest(const Manifest& manifest, const Registry& reg
   return validate_and_build(manifest, registry).resolved;
 }
 
-std::string validate_report(const Manifest& manifest, const PluginHost& plugins) {
-  ResolvedManifest resolved = validate_manifest(manifest, plugins.registry());
-  resolved.libraries = library_provenance(plugins);
-  return emit_yaml(resolved) + format_hook_order(resolved);
+ValidateReport validate_report(const Manifest& manifest, const PluginHost& plugins) {
+  ValidatedPipeline v = validate_and_build(manifest, plugins.registry());
+  v.resolved.libraries = library_provenance(plugins);
+  return {emit_yaml(v.resolved) + format_hook_order(v.resolved), v.pipeline.dataset_info.warnings};
 }
 
 }  // namespace mmdebias::core

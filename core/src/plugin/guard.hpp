@@ -1,4 +1,5 @@
-// Calls into plugin code through one gate that turns any exception into a ComponentError.
+// Calls into plugin code through one gate that turns any exception into a ComponentError, except a fault in the
+// user's data (sdk::DataError), which is bad input: an InputError.
 #pragma once
 
 #include <exception>
@@ -8,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include "mmdebias/core/errors.hpp"
+#include "mmdebias/sdk/data.hpp"
 
 namespace mmdebias::core {
 
@@ -17,13 +19,16 @@ struct ComponentLabel {
   std::string component;  ///< Instance path or full type name ("encoders.image (std.conv2d)").
 };
 
-/// Runs fn(); any exception it throws becomes a ComponentError naming label and hook.
+/// Runs fn(); any exception it throws becomes a ComponentError naming label and hook, or, for an sdk::DataError, an
+/// InputError naming them.
 template <class Fn>
 decltype(auto) guarded(const ComponentLabel& label, const char* hook, Fn&& fn) {
   try {
     return std::forward<Fn>(fn)();
   } catch (const ComponentError&) {
     throw;  // already labelled by an inner gate
+  } catch (const sdk::DataError& e) {
+    throw InputError(label.component + ", " + hook + ": " + e.what());
   } catch (const c10::Error& e) {
     throw ComponentError(label.plugin, label.component, hook, e.what_without_backtrace());
   } catch (const std::exception& e) {

@@ -28,14 +28,22 @@ namespace mmdebias::core {
 namespace fs = std::filesystem;
 namespace {
 
-// A plugin's exception during training names the step it stopped after and the checkpoint that is kept.
+// What stopped training, with the step it stopped after and the checkpoint that is kept.
+std::string stopped_training(const std::exception& e, const RunState& state, const fs::path& checkpoints) {
+  std::optional<fs::path> kept = latest_checkpoint(checkpoints);
+  return "training stopped after step " + std::to_string(state.step) + ": " + e.what() + "; " +
+         (kept ? "the last checkpoint " + kept->string() + " is intact" : "no checkpoint was written yet");
+}
+
+// A plugin's exception during training, or a fault in the data (bad input: it stays an InputError), names the step it
+// stopped after and the checkpoint that is kept.
 TrainResult train_naming_step(Trainer& trainer, const RunState& state, const fs::path& checkpoints) {
   try {
     return trainer.run();
   } catch (const ComponentError& e) {
-    std::optional<fs::path> kept = latest_checkpoint(checkpoints);
-    throw RunError("training stopped after step " + std::to_string(state.step) + ": " + e.what() + "; " +
-                   (kept ? "the last checkpoint " + kept->string() + " is intact" : "no checkpoint was written yet"));
+    throw RunError(stopped_training(e, state, checkpoints));
+  } catch (const InputError& e) {
+    throw InputError(stopped_training(e, state, checkpoints));
   }
 }
 
@@ -330,6 +338,8 @@ RunOutcome run_pipeline(const RunRequest& request) {
   if (claim.lock && !claim.lock->unavailable().empty()) state.logger->warn("{}", claim.lock->unavailable());
   if (writer && checkpoint) prepare_resume(request, *checkpoint, run_dir, *state.logger);
   log_libraries(*state.logger, session->resolved.libraries);
+  if (writer)  // what the dataset says of its data (e.g. most classes empty), in the log and on the console
+    for (const auto& w : session->model->pipeline().dataset_info.warnings) state.logger->warn("warning: {}", w);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
   if (checkpoint)

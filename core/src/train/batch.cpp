@@ -1,5 +1,6 @@
 // collate(): stacks samples into a sdk::Batch, refusing samples that disagree on their modalities; and the
-// checks of a batch a dataset filled itself (Dataset::get_batch); and the one move of a batch to the device.
+// checks of a batch a dataset filled itself (Dataset::get_batch); and the one move of a batch to the device; and where
+// a batch's inputs are not finite.
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -156,6 +157,24 @@ sdk::Batch to_device(sdk::Batch batch, c10::Device device) {
   for (at::Tensor* t : {&batch.label, &batch.group, &batch.environment, &batch.ood, &batch.index})
     if (t->defined()) *t = t->to(device);
   return batch;
+}
+
+std::string first_non_finite_input(const std::map<std::string, at::Tensor>& inputs, const at::Tensor& index) {
+  for (const auto& [name, x] : inputs) {
+    if (!x.is_floating_point() || x.dim() == 0 || x.size(0) == 0) continue;
+    const at::Tensor rows = x.detach().reshape({x.size(0), -1});
+    const at::Tensor bad = at::isfinite(rows).logical_not();
+    const int64_t count = bad.sum().item<int64_t>();
+    if (count == 0) continue;
+    const int64_t row = bad.any(1).nonzero()[0][0].item<int64_t>();
+    const double value = rows[row].masked_select(bad[row])[0].item<double>();
+    const int64_t sample = index.defined() && index.numel() > row ? index[row].item<int64_t>() : row;
+    std::ostringstream out;
+    out << "input '" << name << "' of sample " << sample << " holds " << value;
+    if (count > 1) out << " (" << count << " non-finite values in this batch)";
+    return out.str();
+  }
+  return {};
 }
 
 }  // namespace mmdebias::core

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include <c10/core/Device.h>
@@ -27,5 +29,10 @@ void complete_batch(sdk::Batch& batch, const std::vector<int64_t>& indices);
 /// The batch with every tensor (inputs, label, group, environment, ood, index) on device; the same batch on the CPU.
 /// Training and evaluation both move batches through here, so components find every field where the model is.
 sdk::Batch to_device(sdk::Batch batch, c10::Device device);
+
+/// The first NaN or infinity among a batch's floating-point inputs, as "input 'x' of sample 17 holds nan" (the sample
+/// by its index in the split: index[row], or the row when index is undefined) plus how many such values the batch
+/// holds; empty when every input is finite. A full pass over the inputs: meant for after a loss went non-finite.
+std::string first_non_finite_input(const std::map<std::string, at::Tensor>& inputs, const at::Tensor& index);
 
 }  // namespace mmdebias::core

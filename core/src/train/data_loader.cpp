@@ -22,6 +22,7 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "mmdebias/core/errors.hpp"
 #include "mmdebias/sdk/components.hpp"
 
 namespace mmdebias::core {
@@ -67,12 +68,30 @@ std::string message_of(const std::exception_ptr& error) {
   }
 }
 
+// Rethrows the exception being handled with what the loader was doing in front: as an InputError when the dataset
+// says the data is at fault (sdk::DataError), else as a runtime_error.
+[[noreturn]] void rethrow_naming(const std::string& doing) {
+  const std::exception_ptr error = std::current_exception();
+  const std::string what = "data loader: " + doing + " failed: " + message_of(error);
+  try {
+    std::rethrow_exception(error);
+  } catch (const sdk::DataError&) {
+    throw InputError(what);
+  } catch (...) {
+    throw std::runtime_error(what);
+  }
+}
+
 }  // namespace
 
 void validate(const LoaderOptions& o) {
   auto bad = [](const std::string& what) { throw std::invalid_argument("data loader: " + what); };
   if (o.batch_size < 1) bad("batch_size must be >= 1, got " + std::to_string(o.batch_size));
   if (o.world_size < 1) bad("world_size must be >= 1, got " + std::to_string(o.world_size));
+  int64_t global = 0;  // every index computation starts from batch_size * world_size
+  if (__builtin_mul_overflow(o.batch_size, static_cast<int64_t>(o.world_size), &global))
+    bad("batch_size " + std::to_string(o.batch_size) + " times world_size " + std::to_string(o.world_size) +
+        " is too large");
   if (o.rank < 0 || o.rank >= o.world_size)
     bad("rank must be in [0, " + std::to_string(o.world_size) + "), got " + std::to_string(o.rank));
   if (o.prefetch < 0)
@@ -92,7 +111,7 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
 
 int64_t batches_per_epoch(int64_t n, const LoaderOptions& o) {
   const int64_t global = o.batch_size * o.world_size;
-  return o.drop_last ? n / global : (n + global - 1) / global;
+  return n / global + (!o.drop_last && n % global != 0 ? 1 : 0);  // not (n + global - 1) / global: that can overflow
 }
 
 std::vector<int64_t> batch_indices(const std::vector<int64_t>& order, const LoaderOptions& o, int64_t batch) {
@@ -153,8 +172,7 @@ struct DataLoader::State {
     try {
       return dataset->get(index);
     } catch (...) {
-      throw std::runtime_error("data loader: reading sample " + std::to_string(index) +
-                               " failed: " + message_of(std::current_exception()));
+      rethrow_naming("reading sample " + std::to_string(index));
     }
   }
 
@@ -167,9 +185,8 @@ struct DataLoader::State {
     try {
       filled = dataset->get_batch(indices, batch);
     } catch (...) {
-      throw std::runtime_error("data loader: reading batch of " + std::to_string(indices.size()) +
-                               " samples starting at index " + std::to_string(indices.front()) +
-                               " failed: " + message_of(std::current_exception()));
+      rethrow_naming("reading batch of " + std::to_string(indices.size()) + " samples starting at index " +
+                     std::to_string(indices.front()));
     }
     if (filled) complete_batch(batch, indices);
     return filled;

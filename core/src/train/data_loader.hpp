@@ -67,8 +67,8 @@ struct LoaderOptions {
   }
 };
 
-/// Throws std::invalid_argument unless batch_size >= 1, world_size >= 1, 0 <= rank < world_size,
-/// prefetch >= 0 and threads >= 1.
+/// Throws std::invalid_argument unless batch_size >= 1, world_size >= 1, batch_size * world_size fits in int64,
+/// 0 <= rank < world_size, prefetch >= 0 and threads >= 1.
 void validate(const LoaderOptions& options);
 
 /// The sample order of one epoch: a permutation of [0, n) seeded by (seed, epoch) only, or the identity.
@@ -105,7 +105,7 @@ class DataLoader {
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
   /// The next batch of the current epoch, or nullopt at its end. Rethrows a failure of Dataset::get (or
   /// get_batch) as std::runtime_error naming the sample index (or the batch's first index and size) and the
-  /// original message (the epoch then ends).
+  /// original message, or as an InputError when the dataset threw sdk::DataError (the epoch then ends).
   /// Throws std::logic_error before the first start_epoch().
   std::optional<sdk::Batch> next();
 

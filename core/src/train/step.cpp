@@ -28,6 +28,15 @@ void throw_if_not_finite(double total, const Terms& terms, int64_t step) {
                  "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
 }
 
+// Throws, when the loss is not finite and the batch's inputs were not either (bad_input: first_non_finite_input's
+// text), an InputError naming the data instead of the learning rate: no setting fixes a NaN in the data.
+void throw_if_bad_input(double total, const std::string& bad_input, int64_t step, const std::string& dataset) {
+  if (std::isfinite(total) || bad_input.empty()) return;
+  throw InputError("step " + std::to_string(step) + ": the loss is not finite because the training data is not: " +
+                   bad_input + " (dataset " + dataset + ", split 'train'). Fix the data (every value must be finite, "
+                   "e.g. np.isfinite(x).all() in NumPy); train.lr and train.grad_clip cannot help");
+}
+
 }  // namespace
 
 TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings)
@@ -37,14 +46,21 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
   model_.root().train();
   state_.phase = sdk::Phase::Train;
   batch = to_device(std::move(batch), state_.device);
+  // The inputs as read (hook 1 may replace them), kept to tell a non-finite loss caused by the data: a few pointers.
+  const std::map<std::string, at::Tensor> read = batch.inputs;
+  const at::Tensor index = batch.index;
   StepOutput out = model_.train_forward(batch);
   const double total = out.loss.total.item<double>();
   std::vector<std::pair<std::string, double>> values;
   for (const auto& [name, value] : out.loss.parts) values.emplace_back(name, value.item<double>());
   terms_.add(total, values);
+  if (!std::isfinite(total) && bad_input_.empty()) bad_input_ = first_non_finite_input(read, index);
   // Alone, a non-finite loss stops before its backward; several ranks stop at the step boundary, where every
   // rank learns it at once (a rank stopping alone would leave its peers waiting in the collective).
-  if (state_.collective->world_size() == 1) throw_if_not_finite(total, values, step);
+  if (state_.collective->world_size() == 1) {
+    throw_if_bad_input(total, bad_input_, step, model_.pipeline().dataset.type);
+    throw_if_not_finite(total, values, step);
+  }
   // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
   (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
   return batch.size();
@@ -66,7 +82,9 @@ StepTotals TrainStep::finish(int64_t step, const std::vector<double>& base_lrs, 
     std::copy_n(reduced.data_ptr<double>(), values.size(), values.begin());
   });
   // Before clipping, hooks and the optimizer: a non-finite loss never reaches the weights or a checkpoint.
+  throw_if_bad_input(totals.loss, bad_input_, step, model_.pipeline().dataset.type);
   throw_if_not_finite(totals.loss, totals.terms, step);
+  bad_input_.clear();  // the next step looks afresh
   if (settings_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, settings_.grad_clip);
   model_.after_backward();
   set_learning_rates(optimizer_, base_lrs, lr_factor);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/optim/optimizer.h>
@@ -28,11 +29,12 @@ class TrainStep {
 
   /// Moves batch to the device, runs the forward and hooks 1-6, and backpropagates loss / accumulate; returns
   /// the batch's size after hook 1 (which may add samples). Alone (world of one), a non-finite loss throws
-  /// RunError naming step and term before its backward.
+  /// before its backward: InputError naming the input and sample when the batch as read held a NaN or infinity,
+  /// else RunError naming step and term.
   int64_t micro_batch(sdk::Batch batch, int64_t step);
 
   /// The step boundary: ranks agree (gradients averaged, terms and stop request summed); a non-finite loss
-  /// throws RunError naming the term before anything touches the weights; then clipping, after_backward
+  /// throws (as micro_batch() says) before anything touches the weights; then clipping, after_backward
   /// hooks, the learning rates (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
   StepTotals finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor);
 
@@ -44,6 +46,7 @@ class TrainStep {
   torch::optim::Optimizer& optimizer_;
   StepSettings settings_;
   StepTerms terms_;
+  std::string bad_input_;  // this step's first non-finite input, looked for only once a micro-batch's loss is not finite
 };
 
 }  // namespace mmdebias::core

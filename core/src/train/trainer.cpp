@@ -34,6 +34,9 @@ Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& trai
       prefetch_(prefetch), bucket_bytes_(bucket_bytes), callbacks_(std::move(callbacks)) {
   optimizer_ = make_optimizer(model_.parameter_groups(), train_, base_lrs_);
   LoaderOptions lo = loader_options(state_, train_, loader_threads_, prefetch_);
+  if (data_->size() == 0)  // not a batch size problem, whatever drop_last says
+    throw InputError("the training split ('train') is empty: the dataset serves 0 samples for it; give it samples "
+                     "(nothing can be trained on an empty split)");
   batches_per_epoch_ = batches_per_epoch(data_->size(), lo);
   if (batches_per_epoch_ == 0)
     throw InputError("train.batch_size " + std::to_string(lo.batch_size * lo.world_size) + " is larger than the training split (" +

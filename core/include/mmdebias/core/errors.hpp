@@ -7,7 +7,7 @@
 
 namespace mmdebias::core {
 
-/// Bad input from the user: manifest, arguments, refused plugin. The host exits 2.
+/// Bad input from the user: manifest, arguments, data (a dataset's sdk::DataError), refused plugin. The host exits 2.
 class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -3,14 +3,21 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "mmdebias/core/manifest.hpp"
 #include "mmdebias/core/plugin_host.hpp"
 
 namespace mmdebias::core {
 
-/// The resolved manifest as YAML (defaults filled, provenance) followed by the hook order as comment lines.
-std::string validate_report(const Manifest& manifest, const PluginHost& plugins);
+/// What `mmdebias validate` shows of a manifest that validates.
+struct ValidateReport {
+  std::string text;                   ///< The resolved manifest as YAML (defaults filled, provenance), then the hook order as comment lines.
+  std::vector<std::string> warnings;  ///< What the dataset warns of (e.g. most classes empty), one sentence each.
+};
+
+/// Validates the manifest and describes it (throws InputErrors as validate_and_build).
+ValidateReport validate_report(const Manifest& manifest, const PluginHost& plugins);
 
 /// What each component costs per training step and evaluation batch (components built, never run): an aligned
 /// table, or JSON text when json is set.

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,18 @@ struct DatasetInfo {
   std::vector<std::string> class_names;  ///< Optional class names (size num_classes or empty).
   int64_t num_groups = 0;                ///< Number of group ids (0 when the dataset has none).
   std::vector<std::string> splits;       ///< Split names the dataset serves ("train", "test", ...).
+  /// What the user should know about the data before training on it, one sentence each, saying what to do (e.g.
+  /// "most classes have no sample"); the host logs each as a warning and `mmdebias validate` prints it
+  /// (SDK 1.0 pre-release addition, kept last).
+  std::vector<std::string> warnings;
+};
+
+/// Thrown by a dataset when the user's data is at fault, not the program or the machine: a file truncated or
+/// changed on disk, a value out of range. The host reports it as bad input (exit 2) with its message, which should
+/// name the file and the row. A std::invalid_argument, so code that catches those keeps working.
+class DataError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
 };
 
 /// One example: an input per modality plus its label and annotations.
