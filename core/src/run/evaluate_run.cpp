@@ -28,7 +28,8 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   const RunLock lock(run_dir.dir(), "mmdebias eval");
   std::optional<fs::path> latest = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias eval " + run_dir_path.string());
   if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
-  refuse_edited_manifest(run_dir.manifest(), *latest, /*for_eval=*/true, "evaluate " + run_dir_path.string());
+  refuse_edited_manifest(run_dir.manifest(), read_checkpoint_meta(*latest).resolved_manifest, latest->filename().string(),
+                         /*for_eval=*/true, "evaluate " + run_dir_path.string());
   Manifest manifest = load_manifest(run_dir.manifest(), overrides);
   std::unique_ptr<Session> session = open_session(manifest, std::move(search));
   RunState& state = session->state;

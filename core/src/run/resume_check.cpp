@@ -6,7 +6,6 @@
 
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/manifest.hpp"
-#include "run/checkpoint.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -72,14 +71,14 @@ std::vector<std::string> resume_differences(const std::string& saved, const std:
   return differences(YAML::Load(saved), YAML::Load(current), for_eval);
 }
 
-void refuse_edited_manifest(const std::filesystem::path& manifest_file, const std::filesystem::path& checkpoint, bool for_eval,
-                            const std::string& action) {
+void refuse_edited_manifest(const std::filesystem::path& manifest_file, const std::string& recorded_resolved,
+                            const std::string& checkpoint_name, bool for_eval, const std::string& action) {
   const Manifest on_disk = load_manifest(manifest_file);  // without overrides: those are the user's, checked after loading
-  const YAML::Node recorded = YAML::Load(read_checkpoint_meta(checkpoint).resolved_manifest);
+  const YAML::Node recorded = YAML::Load(recorded_resolved);
   std::vector<std::string> lines = differences(config_of(recorded), config_of(on_disk.root()), for_eval);
   if (lines.empty()) return;
   lines.insert(lines.begin(), "cannot " + action + ": " + manifest_file.string() + " differs from the config " +
-                                  checkpoint.filename().string() + " recorded (was it edited?); no plugin was loaded:");
+                                  checkpoint_name + " recorded (was it edited?); no plugin was loaded:");
   throw InputErrors(lines);
 }
 

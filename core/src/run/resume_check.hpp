@@ -17,9 +17,9 @@ std::vector<std::string> resume_differences(const std::string& saved_resolved, c
 
 /// Before any plugin is loaded for `run --resume` or `eval` (action: "resume DIR", "evaluate DIR"): throws
 /// InputErrors when the run directory's manifest_file, as it is on disk, differs from the config the checkpoint
-/// recorded by more than resume_differences allows. An edited manifest.yaml (plugins.paths naming other files,
+/// named checkpoint_name recorded (recorded_resolved, its resolved manifest) by more than resume_differences allows. An edited manifest.yaml (plugins.paths naming other files,
 /// say) is thus refused before its plugins' code runs, not after.
-void refuse_edited_manifest(const std::filesystem::path& manifest_file, const std::filesystem::path& checkpoint,
-                            bool for_eval, const std::string& action);
+void refuse_edited_manifest(const std::filesystem::path& manifest_file, const std::string& recorded_resolved,
+                            const std::string& checkpoint_name, bool for_eval, const std::string& action);
 
 }  // namespace mmdebias::core

@@ -151,24 +151,31 @@ class RankZeroSetup {
   std::exception_ptr error_;
 };
 
+// A resume's checkpoint and the resolved manifest it recorded (read once: the archive is the size of the model).
+struct ResumeFrom {
+  fs::path file;
+  std::string recorded_resolved;
+};
+
 // The checkpoint a resume continues from, chosen before any plugin is loaded: the run directory's manifest.yaml must
 // be the one that checkpoint recorded, or an edited manifest would have its plugins' code run before the refusal.
-std::optional<fs::path> checkpoint_to_resume(const RunRequest& request) {
+// (manifest_of has already refused a directory without manifest.yaml.)
+std::optional<ResumeFrom> checkpoint_to_resume(const RunRequest& request) {
   if (request.resume.empty()) return std::nullopt;
   const fs::path& dir = request.resume;
   const fs::path manifest = RunDirectory(dir).manifest();
-  if (!fs::exists(manifest)) throw InputError(dir.string() + " is not a run directory (no manifest.yaml)");
   std::optional<fs::path> checkpoint = choose_checkpoint(dir / "checkpoints", request.checkpoint, "mmdebias run --resume " + dir.string());
   if (!checkpoint)
     throw InputError("nothing to resume in " + dir.string() + ": it has no checkpoint yet; start it again with `mmdebias run " +
                      manifest.string() + " --out " + dir.string() + "`");
-  refuse_edited_manifest(manifest, *checkpoint, /*for_eval=*/false, "resume " + dir.string());
-  return checkpoint;
+  ResumeFrom from{*checkpoint, read_checkpoint_meta(*checkpoint).resolved_manifest};
+  refuse_edited_manifest(manifest, from.recorded_resolved, checkpoint->filename().string(), /*for_eval=*/false, "resume " + dir.string());
+  return from;
 }
 
 // A resume's checkpoint, checked on every rank against the pipeline it built.
-void check_resume(const fs::path& checkpoint, const fs::path& dir, const Session& session) {
-  std::vector<std::string> differences = resume_differences(read_checkpoint_meta(checkpoint).resolved_manifest, session.resolved_text);
+void check_resume(const ResumeFrom& from, const fs::path& dir, const Session& session) {
+  std::vector<std::string> differences = resume_differences(from.recorded_resolved, session.resolved_text);
   if (!differences.empty()) {
     differences.insert(differences.begin(), "cannot resume " + dir.string() + ": what the run was started with has changed:");
     throw InputErrors(differences);
@@ -310,7 +317,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
   if (writer && !dir.empty() && fs::is_directory(dir)) setup.run([&] { claim = claim_run_directory(request, dir); });
 
   // Before any plugin is loaded: an edited manifest.yaml is refused without running its plugins' code.
-  const std::optional<fs::path> checkpoint = checkpoint_to_resume(request);
+  const std::optional<ResumeFrom> resume = checkpoint_to_resume(request);
   std::unique_ptr<Session> session = open_session(manifest, request.search, dist);
   RunState& state = session->state;
   const sdk::Options& run = session->section("run");
@@ -331,19 +338,19 @@ RunOutcome run_pipeline(const RunRequest& request) {
   dir = collective.broadcast_string(dir.string());  // the timestamped name is rank 0's
 
   RunDirectory run_dir(dir);
-  if (checkpoint) check_resume(*checkpoint, dir, *session);
+  if (resume) check_resume(*resume, dir, *session);
   state.logger = make_logger(run_dir, collective.rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
   for (const std::string& note : claim.notes) state.logger->info("{}", note);
   if (claim.lock && !claim.lock->unavailable().empty()) state.logger->warn("{}", claim.lock->unavailable());
-  if (writer && checkpoint) prepare_resume(request, *checkpoint, run_dir, *state.logger);
+  if (writer && resume) prepare_resume(request, resume->file, run_dir, *state.logger);
   log_libraries(*state.logger, session->resolved.libraries);
   if (writer)  // what the dataset says of its data (e.g. most classes empty), in the log and on the console
     for (const auto& w : session->model->pipeline().dataset_info.warnings) state.logger->warn("warning: {}", w);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
-  if (checkpoint)
-    resume_trainer(*trainer, *checkpoint, *session, run_dir);
+  if (resume)
+    resume_trainer(*trainer, resume->file, *session, run_dir);
   else
     state.logger->info("run {}: {} steps, {} process(es) x {} threads, device {}", dir.string(), trainer->total_steps(),
                        collective.world_size(), session->threads, state.device.str());
