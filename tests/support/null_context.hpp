@@ -15,6 +15,7 @@ class NullContext : public sdk::Context {
   explicit NullContext(sdk::Phase phase = sdk::Phase::Eval) : phase_(phase) {}
   void log(sdk::LogLevel, const std::string&) override {}
   at::Generator& rng(const std::string&) override { throw std::logic_error("NullContext has no RNG streams"); }
+  at::Generator& shared_rng(const std::string&) override { throw std::logic_error("NullContext has no RNG streams"); }
   void metric(const std::string&, double) override {}
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }

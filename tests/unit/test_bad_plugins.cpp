@@ -46,6 +46,8 @@ TEST_CASE("hand-written entry symbols with garbage fields are each refused in on
   const std::map<std::string, std::string> expected = {
       {"entry_null_info", "its entry symbol mmdebias_plugin_v1 returned null"},
       {"entry_short_struct", "its plugin info is 8 bytes, smaller than the"},
+      {"entry_pre_release", "was built against a pre-release SDK 1.0; rebuild it against SDK 1.0 final"},
+      {"entry_null_sdk_version", "its plugin info has no sdk_version (null pointer)"},
       {"entry_huge_abi", "built against SDK ABI 4294967295.4294967295"},
       {"entry_unterminated_name", "its plugin name is longer than 64 characters"},
       {"entry_control_name", "its plugin name holds control characters"},

@@ -115,6 +115,8 @@ HostSection run() {
   s.options.add_string("out", "runs", "Directory that holds run directories.");
   s.options.add_int("prefetch", 4, "Batches a loader thread prepares ahead of the training step; 0 = no loader thread, the step reads each batch itself.").at_least(0);
   s.options.add_float("dist_timeout", 300, "Seconds a collective may wait for a peer before the run ends naming the rank that stopped.").range(1, 86400);
+  s.options.add_bool("check_replicas", false, "After each after_backward hook, check that every rank's gradients are still "
+                    "identical (one all_gather per hook and step); on in plugins' tests, off for speed.");
   s.options.add_float("bucket_mb", 25, "Size of the gradient buckets reduced together in data-parallel training (MiB).").range(0.01, 4096);
   return s;
 }

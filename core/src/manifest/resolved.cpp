@@ -71,11 +71,9 @@ std::string emit_yaml(const ResolvedManifest& resolved) {
 std::string format_hook_order(const ResolvedManifest& resolved) {
   // Comments, not data: the listing is for people; tools read provenance.hooks above.
   std::ostringstream out;
-  out << "# hook order (the engine calls hooks top to bottom; within a hook, manifest order):\n";
+  out << "# hook order (the engine calls hooks top to bottom, numbered as in the plugin guide; within a hook, manifest order):\n";
   for (const auto& h : resolved.hooks) {
-    std::string label = std::to_string(h.step) + " " + h.hook;
-    // Estimators have no hook bits: every one is offered both looks, before on_fused and after the head.
-    if (h.hook == "observe") label = "4a/5 observe_fused, observe";
+    const std::string label = h.step + " " + h.hook;
     out << "#   " << std::left << std::setw(30) << label;
     if (h.instances.empty()) out << "-";
     for (size_t i = 0; i < h.instances.size(); ++i)

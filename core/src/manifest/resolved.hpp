@@ -32,7 +32,7 @@ struct LibraryProvenance {
 
 /// The instances that run at one hook, in the order the engine calls them.
 struct HookSlot {
-  int step = 0;                         ///< Position in "One training step" (1..8).
+  std::string step;                     ///< Number in "One training step" ("1".."8", "4a"); slots come in call order.
   std::string hook;                     ///< "on_batch", "on_features", ..., "predict".
   std::vector<std::string> instances;   ///< Instance paths ("interventions.reweight"), manifest order.
   std::vector<std::string> types;       ///< Component type of each instance ("std.concat"), same order.

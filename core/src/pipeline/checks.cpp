@@ -10,23 +10,24 @@ namespace mmdebias::core::detail {
 namespace {
 
 struct HookDef {
-  int step;
+  const char* step;  // the design's number ("4a"); the list is in the order the engine calls them
   const char* name;
-  uint32_t bit;  // 0: estimators (observe)
+  uint32_t bit;  // 0: estimators (they declare no hook bits; each is offered both looks)
 };
 
 const std::vector<HookDef>& hook_defs() {
   static const std::vector<HookDef> defs = {
-      {1, "on_batch", sdk::kOnBatch},   {2, "on_features", sdk::kOnFeatures},       {3, "at_attention", sdk::kAtAttention},
-      {4, "on_fused", sdk::kOnFused},   {5, "observe", 0},                          {6, "loss", sdk::kLoss},
-      {7, "after_backward", sdk::kAfterBackward}, {7, "on_step_end", sdk::kOnStepEnd}, {8, "predict", sdk::kPredict},
+      {"1", "on_batch", sdk::kOnBatch},       {"3", "at_attention", sdk::kAtAttention}, {"2", "on_features", sdk::kOnFeatures},
+      {"4a", "observe_fused", 0},             {"4", "on_fused", sdk::kOnFused},         {"5", "observe", 0},
+      {"6", "loss", sdk::kLoss},              {"7", "after_backward", sdk::kAfterBackward},
+      {"7", "on_step_end", sdk::kOnStepEnd},  {"8", "predict", sdk::kPredict},
   };
   return defs;
 }
 
 std::string hook_text(uint32_t bit) {
   for (const auto& h : hook_defs())
-    if (h.bit == bit) return std::to_string(h.step) + " (" + h.name + ")";
+    if (h.bit == bit) return std::string(h.step) + " (" + h.name + ")";
   return "?";
 }
 

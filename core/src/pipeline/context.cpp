@@ -28,6 +28,14 @@ void RngStreams::restore(const std::map<std::string, at::Tensor>& states) {
   for (const auto& kv : states) get(kv.first).set_state(kv.second);
 }
 
+std::string instance_name(const std::string& path) {
+  const size_t dot = path.find('.');
+  return dot == std::string::npos ? path : path.substr(dot + 1);
+}
+
+ComponentContext::ComponentContext(RunState& state, std::string name, sdk::Model* model)
+    : state_(state), name_(std::move(name)), instance_name_(instance_name(name_)), model_(model) {}
+
 void ComponentContext::log(sdk::LogLevel level, const std::string& message) {
   if (!state_.logger) return;
   spdlog::level::level_enum lv = level == sdk::LogLevel::Debug  ? spdlog::level::debug

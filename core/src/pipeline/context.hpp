@@ -37,6 +37,9 @@ class RngStreams {
 /// A stable 64-bit hash (FNV-1a) for deriving seeds from names; std::hash is not stable across builds.
 uint64_t stable_hash(const std::string& text, uint64_t seed = 0);
 
+/// The instance name of an instance path: "interventions.reweight" -> "reweight" (unique across sections).
+std::string instance_name(const std::string& path);
+
 /// Everything about the run that contexts read; owned by the engine and updated as it goes.
 struct RunState {
   sdk::Phase phase = sdk::Phase::Train;  ///< Current phase.
@@ -47,18 +50,20 @@ struct RunState {
   std::shared_ptr<Collective> collective = std::make_shared<Collective>();  ///< Reductions.
   std::shared_ptr<spdlog::logger> logger;  ///< The run's logger.
   std::map<std::string, double> metrics;   ///< Metrics recorded by components since the last flush.
-  RngStreams rngs{0};                      ///< Every component's streams ("<component>/<stream>").
+  RngStreams rngs{0};                      ///< Every component's streams ("<component>/<stream>"), per rank.
+  RngStreams shared_rngs{0};               ///< Every component's rank-shared streams, seeded alike on every rank.
 };
 
 /// The context one component instance receives: its name tags logs, metrics and RNG streams.
 class ComponentContext : public sdk::Context {
  public:
   /// name is the instance path ("interventions.reweight"); model is what model() lends (may be null).
-  ComponentContext(RunState& state, std::string name, sdk::Model* model = nullptr)
-      : state_(state), name_(std::move(name)), model_(model) {}
+  ComponentContext(RunState& state, std::string name, sdk::Model* model = nullptr);
   void log(sdk::LogLevel level, const std::string& message) override;
   at::Generator& rng(const std::string& stream) override { return state_.rngs.get(name_ + "/" + stream); }
-  void metric(const std::string& name, double value) override { state_.metrics[name_ + "/" + name] = value; }
+  at::Generator& shared_rng(const std::string& stream) override { return state_.shared_rngs.get(name_ + "/" + stream); }
+  /// Logged as "<instance name>/<name>", the key loss terms have (instance names are unique across sections).
+  void metric(const std::string& name, double value) override { state_.metrics[instance_name_ + "/" + name] = value; }
   c10::Device device() const override { return state_.device; }
   sdk::Phase phase() const override { return state_.phase; }
   int64_t step() const override { return state_.step; }
@@ -71,7 +76,8 @@ class ComponentContext : public sdk::Context {
 
  private:
   RunState& state_;
-  std::string name_;
+  std::string name_;           // the instance path: logs and stream names
+  std::string instance_name_;  // its last part: metric keys
   sdk::Model* model_;
 };
 

@@ -167,17 +167,25 @@ StepLoss PipelineModel::loss(const sdk::ForwardRecord& record, const sdk::Batch&
   out.total = weighted(task, terms.task_weight());
   for (size_t i = 0; i < terms.terms().size(); ++i) {
     const auto& t = terms.terms()[i];
-    std::string name = owners[i].substr(owners[i].find('.') + 1) + "/" + t.name;
+    std::string name = instance_name(owners[i]) + "/" + t.name;
     out.parts.emplace_back(name, t.value.reshape({}));
     out.total = out.total + weighted(t.value.reshape({}), t.weight);
   }
   return out;
 }
 
-void PipelineModel::after_backward() {
-  for (auto& s : interventions_)
-    if (has(s.instance->object->hooks(), sdk::kAfterBackward))
-      guarded(s.label, "after_backward", [&] { s.instance->object->after_backward(*this, *s.context); });
+bool PipelineModel::edits_gradients() const {
+  for (const auto& s : interventions_)
+    if (has(s.instance->object->hooks(), sdk::kAfterBackward)) return true;
+  return false;
+}
+
+void PipelineModel::after_backward(const sdk::StepRecords& step, const std::function<void(const ComponentLabel&)>& after_each) {
+  for (auto& s : interventions_) {
+    if (!has(s.instance->object->hooks(), sdk::kAfterBackward)) continue;
+    guarded(s.label, "after_backward", [&] { s.instance->object->after_backward(step, *this, *s.context); });
+    if (after_each) after_each(s.label);
+  }
 }
 
 void PipelineModel::on_step_end() {

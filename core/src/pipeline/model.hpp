@@ -2,6 +2,7 @@
 // with the hooks called in their documented order (see docs/architecture.md).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,8 +59,11 @@ class PipelineModel : public sdk::Model {
   sdk::ForwardRecord forward_step(const sdk::Batch& batch, sdk::Estimates& estimates);
   /// Hook 6: task loss plus every estimator's and intervention's weighted terms.
   StepLoss loss(const sdk::ForwardRecord& record, const sdk::Batch& batch, const sdk::Estimates& estimates);
-  /// Hook 7 before the optimizer step.
-  void after_backward();
+  /// True when some intervention implements hook 7 before the optimizer step (after_backward).
+  bool edits_gradients() const;
+  /// Hook 7 before clipping and the optimizer step, with this rank's micro-batches of the step; after_each runs
+  /// after each intervention's hook (the replica check), given its label.
+  void after_backward(const sdk::StepRecords& step, const std::function<void(const ComponentLabel&)>& after_each = {});
   /// Hook 7 after the optimizer step.
   void on_step_end();
   /// True when some intervention adjusts predictions at evaluation (hook 8).

@@ -1,5 +1,7 @@
 #include "plugin/library.hpp"
 
+#include <cstddef>
+
 #include <boost/dll/shared_library.hpp>
 
 #include <cctype>
@@ -51,6 +53,7 @@ PluginInfo host_build_info() {
   info.name = "mmdebias";
   info.abi_major = MMDEBIAS_SDK_ABI_MAJOR;
   info.abi_minor = MMDEBIAS_SDK_ABI_MINOR;
+  info.sdk_version = MMDEBIAS_SDK_VERSION;
   info.torch_major = fp.torch_major;
   info.torch_minor = fp.torch_minor;
   info.torch_patch = fp.torch_patch;
@@ -62,6 +65,11 @@ PluginInfo host_build_info() {
 
 PluginInfo read_plugin_info(const mmdebias_plugin_info* raw, const std::filesystem::path& path) {
   if (!raw) throw InputError("refused " + path.string() + ": its entry symbol " MMDEBIAS_PLUGIN_ENTRY_SYMBOL " returned null");
+  // Pre-release 1.0 plugins end their info before sdk_version; their interfaces differ from 1.0 final's (hook 7,
+  // Context), so calling into them would be undefined: refuse them by the size they report.
+  if (raw->struct_size == offsetof(mmdebias_plugin_info, sdk_version))
+    throw InputError("refused " + path.string() + ": it was built against a pre-release SDK 1.0; rebuild it against SDK 1.0 final (" +
+                     std::string(MMDEBIAS_SDK_VERSION) + "); docs/plugin-guide.md, \"Migrating from the pre-release SDK\", lists what changed");
   if (raw->struct_size < sizeof(mmdebias_plugin_info))
     throw InputError("refused " + path.string() + ": its plugin info is " + std::to_string(raw->struct_size) +
                      " bytes, smaller than the " + std::to_string(sizeof(mmdebias_plugin_info)) +
@@ -78,6 +86,7 @@ PluginInfo read_plugin_info(const mmdebias_plugin_info* raw, const std::filesyst
   info.cxx11_abi = raw->fingerprint.cxx11_abi;
   info.cuda_version = raw->fingerprint.cuda_version;
   info.compiler = read_string(raw->fingerprint.compiler, "compiler", path, 32);
+  info.sdk_version = read_string(raw->sdk_version, "sdk_version", path, 32);
   if (info.name.empty()) throw InputError("refused " + path.string() + ": its plugin name is empty");
   for (char c : info.name)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))

@@ -25,6 +25,7 @@ nlohmann::json info_json(const PluginInfo& i) {
           {"version", i.version},
           {"description", i.description},
           {"abi", std::to_string(i.abi_major) + "." + std::to_string(i.abi_minor)},
+          {"sdk_version", i.sdk_version},
           {"torch", std::to_string(i.torch_major) + "." + std::to_string(i.torch_minor) + "." + std::to_string(i.torch_patch)},
           {"cxx11_abi", i.cxx11_abi},
           {"cuda", i.cuda_version},

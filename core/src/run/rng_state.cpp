@@ -7,8 +7,14 @@
 
 namespace mmdebias::core {
 
+namespace {
+// Rank-shared streams are saved beside the per-rank ones under this prefix (no instance path starts with it).
+const std::string kSharedPrefix = "shared:";
+}  // namespace
+
 std::map<std::string, at::Tensor> rng_states(const RunState& state) {
   std::map<std::string, at::Tensor> states = state.rngs.states();
+  for (const auto& [name, s] : state.shared_rngs.states()) states[kSharedPrefix + name] = s;
   states["default"] = at::detail::getDefaultCPUGenerator().get_state();
   return states;
 }
@@ -21,7 +27,14 @@ void restore_rng(RunState& state, std::map<std::string, at::Tensor> states) {
     global.set_state(it->second);
     states.erase(it);
   }
+  std::map<std::string, at::Tensor> shared;
+  for (auto it = states.begin(); it != states.end();) {
+    if (it->first.rfind(kSharedPrefix, 0) != 0) { ++it; continue; }
+    shared[it->first.substr(kSharedPrefix.size())] = it->second;
+    it = states.erase(it);
+  }
   state.rngs.restore(states);
+  state.shared_rngs.restore(shared);
 }
 
 }  // namespace mmdebias::core

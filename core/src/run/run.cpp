@@ -234,9 +234,11 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
   };
   if (writer) callbacks.progress = Progress{interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
   const int loader_threads = session.threads > 2 ? session.threads / 2 : 1;
-  const size_t bucket_bytes = static_cast<size_t>(run.number("bucket_mb") * 1024 * 1024);
+  StepSettings ranks;
+  ranks.bucket_bytes = static_cast<size_t>(run.number("bucket_mb") * 1024 * 1024);
+  ranks.check_replicas = run.boolean("check_replicas");
   return std::make_unique<Trainer>(model, state, train, session.train_data, loader_threads,
-                                   static_cast<int>(run.integer("prefetch")), bucket_bytes, callbacks);
+                                   static_cast<int>(run.integer("prefetch")), ranks, callbacks);
 }
 
 // Model, optimizer, position and this rank's random streams from a checkpoint; metrics.jsonl cut back to it.

@@ -97,6 +97,7 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   // Parameters are built alike on every rank (seeded above); from here on, dropout and the like differ per rank.
   if (dist.rank > 0) at::manual_seed(static_cast<uint64_t>(seed) + 1000003ull * static_cast<uint64_t>(dist.rank));
   state.rngs = RngStreams(static_cast<uint64_t>(seed) + 1000003ull * static_cast<uint64_t>(dist.rank));
+  state.shared_rngs = RngStreams(stable_hash("shared streams", static_cast<uint64_t>(seed)));  // no rank in it
 
   prepare(session->train_data, data.type, "train");
   const std::string split = session->section("eval").string("split");

@@ -9,6 +9,7 @@
 #include "mmdebias/core/stop_request.hpp"
 #include "train/batch.hpp"
 #include "train/optimization.hpp"
+#include "train/replica_check.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -37,6 +38,21 @@ void throw_if_bad_input(double total, const std::string& bad_input, int64_t step
                    "e.g. np.isfinite(x).all() in NumPy); train.lr and train.grad_clip cannot help");
 }
 
+// A micro-batch as hook 7 receives it: the graph is gone after backward, so nothing needs to keep it.
+sdk::MicroBatch detached(const sdk::Batch& batch, const StepOutput& out) {
+  sdk::MicroBatch m;
+  m.batch = batch;
+  m.record = out.record;
+  for (auto& [name, z] : m.record.features) z = z.detach();
+  m.record.fused_input = out.record.fused_input.detach();
+  m.record.fused = out.record.fused.detach();
+  m.record.logits = out.record.logits.detach();
+  for (auto& [name, l] : m.record.modality_logits) l = l.detach();
+  for (auto& [name, a] : m.record.attention) a = a.detach();
+  for (const auto& [name, e] : out.estimates.all()) m.estimates.set(name, e.detach());
+  return m;
+}
+
 }  // namespace
 
 TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings)
@@ -50,6 +66,7 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
   const std::map<std::string, at::Tensor> read = batch.inputs;
   const at::Tensor index = batch.index;
   StepOutput out = model_.train_forward(batch);
+  if (model_.edits_gradients()) records_.micro_batches.push_back(detached(batch, out));
   const double total = out.loss.total.item<double>();
   std::vector<std::pair<std::string, double>> values;
   for (const auto& [name, value] : out.loss.parts) values.emplace_back(name, value.item<double>());
@@ -64,6 +81,26 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
   // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
   (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
   return batch.size();
+}
+
+void TrainStep::edit_gradients(int64_t step) {
+  if (!model_.edits_gradients()) return;
+  std::function<void(const ComponentLabel&)> check;
+  if (settings_.check_replicas && state_.collective->world_size() > 1) {
+    std::vector<NamedParameter> named;
+    for (const auto& p : model_.root().named_parameters())
+      if (p.value().requires_grad()) named.emplace_back(p.key(), p.value());
+    check = [this, named, step](const ComponentLabel& label) {
+      const std::string mismatch = replica_mismatch(named, *state_.collective);
+      if (mismatch.empty()) return;
+      throw ComponentError(label.plugin, label.component, "after_backward",
+                           "run.check_replicas: at step " + std::to_string(step) + ", after this hook " + mismatch +
+                           ". The replicas have diverged: a gradient edit must be the same on every rank (draw noise "
+                           "from ctx.shared_rng, not ctx.rng; reduce per-rank statistics with ctx.all_reduce_sum)");
+    };
+  }
+  model_.after_backward(records_, check);
+  records_.micro_batches.clear();
 }
 
 std::vector<at::Tensor> TrainStep::parameters() const {
@@ -85,8 +122,9 @@ StepTotals TrainStep::finish(int64_t step, const std::vector<double>& base_lrs, 
   throw_if_bad_input(totals.loss, bad_input_, step, model_.pipeline().dataset.type);
   throw_if_not_finite(totals.loss, totals.terms, step);
   bad_input_.clear();  // the next step looks afresh
+  edit_gradients(step);
+  // After the hooks: a clip norm bounds the gradient the optimizer applies, whatever a hook added.
   if (settings_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, settings_.grad_clip);
-  model_.after_backward();
   set_learning_rates(optimizer_, base_lrs, lr_factor);
   optimizer_.step();
   optimizer_.zero_grad();

@@ -9,6 +9,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "pipeline/context.hpp"
+#include "mmdebias/sdk/step.hpp"
 #include "pipeline/model.hpp"
 #include "train/step_terms.hpp"
 
@@ -19,6 +20,7 @@ struct StepSettings {
   int64_t accumulate = 1;   ///< Micro-batches per optimizer step (the loss is divided by it).
   double grad_clip = 0;     ///< Max global gradient norm; 0 = no clipping.
   size_t bucket_bytes = 0;  ///< Size of the gradient buckets reduced over ranks.
+  bool check_replicas = false;  ///< run.check_replicas: compare gradients across ranks after each hook 7.
 };
 
 /// The training step of a PipelineModel: call micro_batch() for each micro-batch, then finish() once.
@@ -34,18 +36,21 @@ class TrainStep {
   int64_t micro_batch(sdk::Batch batch, int64_t step);
 
   /// The step boundary: ranks agree (gradients averaged, terms and stop request summed); a non-finite loss
-  /// throws (as micro_batch() says) before anything touches the weights; then clipping, after_backward
-  /// hooks, the learning rates (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
+  /// throws (as micro_batch() says) before anything touches the weights; then the after_backward hooks (each
+  /// followed by the replica check when it is on), clipping, the learning rates (base_lrs x lr_factor), the
+  /// optimizer step, state.step = step, on_step_end.
   StepTotals finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor);
 
  private:
   std::vector<at::Tensor> parameters() const;
+  void edit_gradients(int64_t step);
 
   PipelineModel& model_;
   RunState& state_;
   torch::optim::Optimizer& optimizer_;
   StepSettings settings_;
   StepTerms terms_;
+  sdk::StepRecords records_;  // this step's micro-batches, kept only when some intervention edits gradients
   std::string bad_input_;  // this step's first non-finite input, looked for only once a micro-batch's loss is not finite
 };
 

@@ -29,9 +29,9 @@ LoaderOptions loader_options(const RunState& state, const sdk::Options& train, i
 }  // namespace
 
 Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& train, std::shared_ptr<sdk::Dataset> data,
-                 int loader_threads, int prefetch, size_t bucket_bytes, TrainerCallbacks callbacks)
+                 int loader_threads, int prefetch, StepSettings ranks, TrainerCallbacks callbacks)
     : model_(model), state_(state), train_(train), data_(std::move(data)), loader_threads_(loader_threads),
-      prefetch_(prefetch), bucket_bytes_(bucket_bytes), callbacks_(std::move(callbacks)) {
+      prefetch_(prefetch), step_settings_(ranks), callbacks_(std::move(callbacks)) {
   optimizer_ = make_optimizer(model_.parameter_groups(), train_, base_lrs_);
   LoaderOptions lo = loader_options(state_, train_, loader_threads_, prefetch_);
   if (data_->size() == 0)  // not a batch size problem, whatever drop_last says
@@ -42,6 +42,8 @@ Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& trai
     throw InputError("train.batch_size " + std::to_string(lo.batch_size * lo.world_size) + " is larger than the training split (" +
                      std::to_string(data_->size()) + " samples) with drop_last; lower it or set train.drop_last=false");
   accumulate_ = train_.integer("accumulate");
+  step_settings_.accumulate = accumulate_;
+  step_settings_.grad_clip = train_.number("grad_clip");
   log_every_ = std::max<int64_t>(1, train_.integer("log_every"));
   eval_every_ = train_.integer("eval_every");
   checkpoint_every_ = train_.integer("checkpoint_every");
@@ -54,7 +56,7 @@ Trainer::~Trainer() = default;
 
 TrainResult Trainer::run() {
   TrainResult result;
-  TrainStep step(model_, state_, *optimizer_, {accumulate_, train_.number("grad_clip"), bucket_bytes_});
+  TrainStep step(model_, state_, *optimizer_, step_settings_);
   DataLoader loader(data_, loader_options(state_, train_, loader_threads_, prefetch_));
   Meter meter{Clock::now(), position_.samples_seen};
   while (position_.step < total_steps_ && result.stop_signal == 0) {

@@ -12,6 +12,7 @@
 
 #include "pipeline/context.hpp"
 #include "pipeline/model.hpp"
+#include "train/step.hpp"
 #include "train/optimization.hpp"
 #include "train/position.hpp"
 
@@ -43,9 +44,9 @@ struct StepTotals;
 class Trainer {
  public:
   /// threads: data loader threads. The optimizer is created here (one group per component).
-  /// bucket_bytes: size of the gradient buckets averaged over ranks (world > 1).
+  /// ranks: the run section's step settings (bucket_bytes, check_replicas); accumulate and grad_clip come from train.
   Trainer(PipelineModel& model, RunState& state, const sdk::Options& train, std::shared_ptr<sdk::Dataset> data,
-          int loader_threads, int prefetch, size_t bucket_bytes, TrainerCallbacks callbacks);
+          int loader_threads, int prefetch, StepSettings ranks, TrainerCallbacks callbacks);
   ~Trainer();
 
   /// The optimizer (checkpoints save and load it).
@@ -80,7 +81,7 @@ class Trainer {
   const sdk::Options& train_;
   std::shared_ptr<sdk::Dataset> data_;
   int loader_threads_, prefetch_;
-  size_t bucket_bytes_;
+  StepSettings step_settings_;
   TrainerCallbacks callbacks_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<double> base_lrs_;

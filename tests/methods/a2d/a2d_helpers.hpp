@@ -55,6 +55,7 @@ class TestContext : public sdk::Context {
       it = streams_.emplace(stream, at::make_generator<at::CPUGeneratorImpl>(std::hash<std::string>{}(stream) & 0xFFFFFF)).first;
     return it->second;
   }
+  at::Generator& shared_rng(const std::string& name) override { return rng("shared/" + name); }
   void metric(const std::string& name, double value) override { metrics[name] = value; }
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }

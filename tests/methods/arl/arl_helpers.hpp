@@ -24,6 +24,7 @@ class RecordingContext : public sdk::Context {
   explicit RecordingContext(sdk::Phase phase = sdk::Phase::Train, int64_t epoch = 0) : phase_(phase), epoch_(epoch) {}
   void log(sdk::LogLevel, const std::string&) override {}
   at::Generator& rng(const std::string&) override { throw std::logic_error("RecordingContext has no RNG streams"); }
+  at::Generator& shared_rng(const std::string&) override { throw std::logic_error("RecordingContext has no RNG streams"); }
   void metric(const std::string& name, double value) override { metrics[name] = value; }
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }

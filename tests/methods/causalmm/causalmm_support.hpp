@@ -31,6 +31,7 @@ class RecordingContext : public sdk::Context {
     if (it != streams_.end()) return it->second;
     return streams_.emplace(name, at::make_generator<at::CPUGeneratorImpl>(stream_seed(name))).first->second;
   }
+  at::Generator& shared_rng(const std::string& name) override { return rng("shared/" + name); }
   void metric(const std::string& name, double value) override { metrics[name].push_back(value); }
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }

@@ -73,6 +73,7 @@ class TestContext : public sdk::Context {
     if (it == rngs_.end()) it = rngs_.emplace(stream, at::make_generator<at::CPUGeneratorImpl>(1234)).first;
     return it->second;
   }
+  at::Generator& shared_rng(const std::string& name) override { return rng("shared/" + name); }
   void metric(const std::string& name, double value) override { metrics[name] = value; }
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }

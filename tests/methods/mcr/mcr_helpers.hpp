@@ -84,6 +84,7 @@ class SeededContext : public sdk::Context {
     if (it == streams_.end()) it = streams_.emplace(name, at::make_generator<at::CPUGeneratorImpl>(seed_)).first;
     return it->second;
   }
+  at::Generator& shared_rng(const std::string& name) override { return rng("shared/" + name); }
   void metric(const std::string& name, double value) override { metrics[name] = value; }
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }

@@ -26,6 +26,7 @@ struct PluginInfo {
   int32_t cxx11_abi = 0;    ///< _GLIBCXX_USE_CXX11_ABI.
   uint32_t cuda_version = 0;  ///< CUDA version or 0.
   std::string compiler;     ///< Compiler family.
+  std::string sdk_version;  ///< SDK release the plugin was built against ("1.0.0").
 
   /// "SDK 1.0, LibTorch 1.13.0, CXX11 ABI 1, CPU, gcc".
   std::string fingerprint_text() const;

@@ -11,6 +11,8 @@
 #define MMDEBIAS_SDK_ABI_MAJOR 1
 /// SDK ABI minor version: a host refuses a plugin built against a newer minor than its own.
 #define MMDEBIAS_SDK_ABI_MINOR 0
+/// The SDK release, "major.minor.patch": "1.0.0" is SDK 1.0 final, the first whose interfaces are promised stable.
+#define MMDEBIAS_SDK_VERSION "1.0.0"
 /// Name of the one C symbol every plugin exports.
 #define MMDEBIAS_PLUGIN_ENTRY_SYMBOL "mmdebias_plugin_v1"
 
@@ -45,6 +47,7 @@ struct mmdebias_plugin_info {
   const char* description;                  ///< One-line description.
   mmdebias_build_fingerprint fingerprint;   ///< What the plugin was built against.
   mmdebias_register_fn register_components; ///< Called only after the handshake succeeded.
+  const char* sdk_version;                  ///< MMDEBIAS_SDK_VERSION of the plugin's SDK (absent before 1.0 final).
 };
 
 /// Signature of the entry symbol.

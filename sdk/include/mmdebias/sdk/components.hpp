@@ -15,6 +15,7 @@
 #include "mmdebias/sdk/data.hpp"
 #include "mmdebias/sdk/model.hpp"
 #include "mmdebias/sdk/options.hpp"
+#include "mmdebias/sdk/step.hpp"
 #include "mmdebias/sdk/terms.hpp"
 
 namespace mmdebias::sdk {
@@ -118,7 +119,7 @@ enum Hook : uint32_t {
   kAtAttention = 1u << 2,    ///< 3: install attention-weight overrides at claimed sites.
   kOnFused = 1u << 3,        ///< 4: transform fused features before the head.
   kLoss = 1u << 4,           ///< 6: add named, weighted loss terms.
-  kAfterBackward = 1u << 5,  ///< 7: read gradients before the optimizer step.
+  kAfterBackward = 1u << 5,  ///< 7: read or edit gradients before clipping and the optimizer step.
   kOnStepEnd = 1u << 6,      ///< 7: after the optimizer step.
   kPredict = 1u << 7,        ///< 8: adjust logits at evaluation.
 };
@@ -143,8 +144,12 @@ class Intervention : public torch::nn::Module {
   virtual at::Tensor on_fused(const at::Tensor& fused, const Estimates& estimates, Context& ctx) { return fused; }
   /// 6: adds loss terms; may re-run fusion parts through model.
   virtual void loss(const ForwardRecord& record, const Batch& batch, const Estimates& estimates, Model& model, LossTerms& terms, Context& ctx) {}
-  /// 7: after backward, before the optimizer step (gradients are readable).
-  virtual void after_backward(Model& model, Context& ctx) {}
+  /// 7: once per optimizer step, after every micro-batch's backward and the averaging of gradients over ranks,
+  /// before clipping (train.grad_clip) and the optimizer step: reads or edits .grad(). step holds this rank's
+  /// micro-batches. Gradients are then identical on every rank, and an edit must keep them so: compute it from
+  /// values every rank shares (reduce per-rank statistics with ctx.all_reduce_sum) and draw noise from
+  /// ctx.shared_rng, never ctx.rng.
+  virtual void after_backward(const StepRecords& step, Model& model, Context& ctx) {}
   /// 7: after the optimizer step.
   virtual void on_step_end(Context& ctx) {}
   /// 8: returns adjusted logits at evaluation; may re-run the forward with overridden sites.

@@ -25,7 +25,7 @@ class Context {
 
   /// Writes one log line, tagged by the host with the component's name and the rank.
   virtual void log(LogLevel level, const std::string& message) = 0;
-  /// A named, reproducible random stream owned by this component; saved in checkpoints.
+  /// A named, reproducible random stream owned by this component, different on each rank; saved in checkpoints.
   virtual at::Generator& rng(const std::string& stream) = 0;
   /// Records a scalar metric for the current step (written to metrics.jsonl under the component's name).
   virtual void metric(const std::string& name, double value) = 0;
@@ -48,6 +48,11 @@ class Context {
   /// The host's model (encoders, fusion, head), for components that re-run parts of it outside the
   /// hooks that receive it, e.g. a scorer applying the head to clipped features; null when none is lent.
   virtual Model* model() { return nullptr; }
+  /// A named, reproducible random stream owned by this component and the same on every rank (seeded from the run
+  /// seed and its name only; saved in checkpoints): draws agree across ranks as long as every rank makes the same
+  /// draws, so 2 ranks reproduce 1. For decisions all ranks must share: noise added to averaged gradients, a mixing
+  /// coefficient, a permutation of the global batch.
+  virtual at::Generator& shared_rng(const std::string& stream) = 0;
 };
 
 }  // namespace mmdebias::sdk

@@ -31,6 +31,7 @@ int register_trampoline(void* registrar, char* error, size_t error_size) noexcep
   extern "C" __attribute__((visibility("default"))) const mmdebias_plugin_info* mmdebias_plugin_v1(void) { \
     static const mmdebias_plugin_info info = {                                                            \
         sizeof(mmdebias_plugin_info), MMDEBIAS_SDK_ABI_MAJOR, MMDEBIAS_SDK_ABI_MINOR, NAME, VERSION,     \
-        DESCRIPTION, MMDEBIAS_BUILD_FINGERPRINT, &::mmdebias::sdk::detail::register_trampoline<&REGISTER>}; \
+        DESCRIPTION, MMDEBIAS_BUILD_FINGERPRINT, &::mmdebias::sdk::detail::register_trampoline<&REGISTER>,  \
+        MMDEBIAS_SDK_VERSION};                                                                            \
     return &info;                                                                                         \
   }
