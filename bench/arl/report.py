@@ -73,11 +73,11 @@ for data, mods in DATA.items():
             rows["acc"].append(ev["classification"]["accuracy"])
             rows["a0"].append(ev["per_modality_accuracy"][mods[0]])
             rows["a1"].append(ev["per_modality_accuracy"][mods[1]])
-            rows["spread"].append(comp[f"arl/spread/{mods[0]}"] / comp[f"arl/spread/{mods[1]}"])
+            rows["spread"].append(comp[f"estimators.arl/spread/{mods[0]}"] / comp[f"estimators.arl/spread/{mods[1]}"])
             w = last_train_metrics(name)
-            rows["w"].append(w[f"arl/weight/{mods[0]}"] / w[f"arl/weight/{mods[1]}"])
-            if f"arl/weight/{mods[0]}" in comp:  # the variance estimator logs none at evaluation
-                rows["wtest"].append(comp[f"arl/weight/{mods[0]}"] / comp[f"arl/weight/{mods[1]}"])
+            rows["w"].append(w[f"estimators.arl/weight/{mods[0]}"] / w[f"estimators.arl/weight/{mods[1]}"])
+            if f"estimators.arl/weight/{mods[0]}" in comp:  # the variance estimator logs none at evaluation
+                rows["wtest"].append(comp[f"estimators.arl/weight/{mods[0]}"] / comp[f"estimators.arl/weight/{mods[1]}"])
             if data == "gaussian":
                 rows["map"].append(map_ratio(name, mods))
         line = f"| {label} | {ms(rows['acc'])} | {ms(rows['a0'])} | {ms(rows['a1'])} | {ms(rows['spread'], '{:.2f}')} | {ms(rows['w'], '{:.2f}')} | {ms(rows['wtest'], '{:.2f}') if rows['wtest'] else 'n/a'} |"

@@ -20,7 +20,7 @@ s="$work/r/summary.json"
 [[ "$(json "$s" 'sum(row[0] for row in d["eval"]["classification"]["confusion"]) == d["eval"]["count"] - d["eval"]["count_ood"]')" == True ]] ||
   fail "the adjusted predictions are not all class 0"
 # 105 test samples (70 + 35 OOD) in batches of 32: 32, 32, 32, 9 rows; the mean over batches is 105/4.
-[[ "$(json "$s" 'abs(d["eval"]["components"]["shift/rows"] - 105/4) < 1e-9')" == True ]] ||
+[[ "$(json "$s" 'abs(d["eval"]["components"]["interventions.shift/rows"] - 105/4) < 1e-9')" == True ]] ||
   fail "component metric is not the mean over batches: $(json "$s" 'd["eval"].get("components")')"
 
 run eval "$work/r" --plugin-path "$FIXTURES/fixture"

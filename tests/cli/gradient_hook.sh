@@ -16,7 +16,7 @@ import json, sys
 train = [json.loads(l) for l in open(sys.argv[1]) if '"train"' in l]
 assert len(train) == 4, len(train)
 for t in train:
-    assert t["metrics"]["noise/micro_batches"] == 3 and t["metrics"]["noise/rows"] == 96, t["metrics"]
+    assert t["metrics"]["interventions.noise/micro_batches"] == 3 and t["metrics"]["interventions.noise/rows"] == 96, t["metrics"]
 PY
 
 # Rank-shared noise: 2 ranks x 32 reproduce 1 rank x 64, and the replicas stay bitwise equal (checked every step).

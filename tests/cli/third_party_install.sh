@@ -77,7 +77,7 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
 train = [r for r in rows if r.get("type") == "train"]
 assert len(train) >= 10, len(train)
-dropped = [r["metrics"]["modality/dropped"] for r in train]
+dropped = [r["metrics"]["interventions.modality/dropped"] for r in train]
 assert 0.1 < sum(dropped) / len(dropped) < 0.5, dropped  # p = 0.3
 assert train[-1]["loss"] < train[0]["loss"], (train[0]["loss"], train[-1]["loss"])
 s = json.load(open(sys.argv[1] + "/summary.json"))
@@ -101,7 +101,7 @@ worst = max(((a[k] - b[k]).abs().max() / b[k].abs().max().clamp_min(1e-12)).item
 print(f"largest relative difference: {worst:.2e}")
 assert worst < 1e-5, worst
 rows = [json.loads(l) for l in open(sys.argv[2] + "/metrics.jsonl") if '"train"' in l]
-ratios = [r["metrics"]["ogm/ratio"] for r in rows if "ogm/ratio" in r.get("metrics", {})]
+ratios = [r["metrics"]["interventions.ogm/ratio"] for r in rows if "interventions.ogm/ratio" in r.get("metrics", {})]
 assert ratios and ratios[-1] > 1, ratios  # the clean modality m0 dominates, as the manifest says
 PY
 finish

@@ -41,7 +41,7 @@ m = json.load(open(w + "/mcr_cost.json")); d = w + "/mcr-gaussian"
 assert params(d) == m["parameters"], (params(d), m["parameters"])
 mcr = [k for k in m["components"] if k["type"] == "mcr.competition"][0]
 assert mcr["train_head_rows_per_sample"] == 4 * 32, mcr
-rows = [t["metrics"]["mcr/permuted_rows"] for t in train_lines(d)]
+rows = [t["metrics"]["interventions.mcr/permuted_rows"] for t in train_lines(d)]
 B = m["train_batch"]
 assert all(r * 4 == mcr["train_head_rows_per_sample"] * B for r in rows), (rows[:3], B)
 print("params", params(d), "forwards and rows as estimated")

@@ -236,8 +236,12 @@ TEST_CASE("model-dependent checks: eval split, instance names, reserved keys, si
   auto m = core::load_manifest_text(kValid, "m.yaml",
                                     core::parse_overrides({"model.fusion.sites=[fusion.x]", "interventions.0.sites=[fusion.x]"}));
   auto r = core::validate_manifest(m, host().registry());
-  CHECK(r.hooks[2].hook == "at_attention");
-  CHECK(r.hooks[2].instances == std::vector<std::string>{"interventions.claimer"});
+  // In call order: 1 on_batch, then 3 at_attention (before the encoders), then 2 on_features.
+  REQUIRE(r.hooks.size() > 2);
+  CHECK(r.hooks[1].step == "3");
+  CHECK(r.hooks[1].hook == "at_attention");
+  CHECK(r.hooks[1].instances == std::vector<std::string>{"interventions.claimer"});
+  CHECK(r.hooks[2].hook == "on_features");
 }
 
 TEST_CASE("a manifest that is not a map, or empty, is one clear error") {

@@ -34,7 +34,7 @@ std::string instance_name(const std::string& path) {
 }
 
 ComponentContext::ComponentContext(RunState& state, std::string name, sdk::Model* model)
-    : state_(state), name_(std::move(name)), instance_name_(instance_name(name_)), model_(model) {}
+    : state_(state), name_(std::move(name)), model_(model) {}
 
 void ComponentContext::log(sdk::LogLevel level, const std::string& message) {
   if (!state_.logger) return;

@@ -37,7 +37,7 @@ class RngStreams {
 /// A stable 64-bit hash (FNV-1a) for deriving seeds from names; std::hash is not stable across builds.
 uint64_t stable_hash(const std::string& text, uint64_t seed = 0);
 
-/// The instance name of an instance path: "interventions.reweight" -> "reweight" (unique across sections).
+/// The instance name of an instance path: "interventions.reweight" -> "reweight" (unique within its section).
 std::string instance_name(const std::string& path);
 
 /// Everything about the run that contexts read; owned by the engine and updated as it goes.
@@ -62,8 +62,9 @@ class ComponentContext : public sdk::Context {
   void log(sdk::LogLevel level, const std::string& message) override;
   at::Generator& rng(const std::string& stream) override { return state_.rngs.get(name_ + "/" + stream); }
   at::Generator& shared_rng(const std::string& stream) override { return state_.shared_rngs.get(name_ + "/" + stream); }
-  /// Logged as "<instance name>/<name>", the key loss terms have (instance names are unique across sections).
-  void metric(const std::string& name, double value) override { state_.metrics[instance_name_ + "/" + name] = value; }
+  /// Logged as "<instance path>/<name>": an instance name is unique within its section only (ARL's estimator and
+  /// intervention are both "arl"), so the path is what tells two components' metrics apart.
+  void metric(const std::string& name, double value) override { state_.metrics[name_ + "/" + name] = value; }
   c10::Device device() const override { return state_.device; }
   sdk::Phase phase() const override { return state_.phase; }
   int64_t step() const override { return state_.step; }
@@ -76,8 +77,7 @@ class ComponentContext : public sdk::Context {
 
  private:
   RunState& state_;
-  std::string name_;           // the instance path: logs and stream names
-  std::string instance_name_;  // its last part: metric keys
+  std::string name_;  // the instance path: logs, metric keys and stream names
   sdk::Model* model_;
 };
 

@@ -9,6 +9,17 @@
 // It runs at hook 7 (after_backward): after the host averaged gradients over ranks and before clipping and the
 // optimizer step, as the released code modulates unclipped gradients before optimizer.step().
 //
+// Where it differs from the released code (GeWu-Lab/OGM-GE_CVPR2022, main.py), and why:
+// - the released code modulates the 4-D (convolution) weights of each encoder only, a choice tied to its ResNet
+//   backbones; here every parameter of the modality's encoder is modulated, whatever the encoder;
+// - out_m there is z_m W_m^T + b/2 (half the concat head's bias per modality); here it is the fusion's own
+//   per-modality logits (std.concat: z_m W_m^T + b), so the scores differ where the bias is not uniform over classes;
+// - the scores are summed over every micro-batch and rank of the step: the coefficient of the global batch, as the
+//   released code's single-process DataParallel computes it;
+// - the noise comes from the host's rank-shared stream, so every rank adds the same noise to the same averaged
+//   gradient (per-rank noise would make the replicas diverge; run.check_replicas catches that).
+// The paper and the code apply it to two modalities (audio, visual); so does this (the factory refuses others).
+//
 // In a header so that test_ogm.cpp builds and tests the component without the host (mmdebias/sdk/testing.hpp).
 #pragma once
 

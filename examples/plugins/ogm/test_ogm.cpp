@@ -1,10 +1,11 @@
 // Unit tests of ogm.modulation with the SDK's test doubles (no host): the coefficient against values computed by
 // hand from the paper's Eq. 10, what is scaled and what is not, the noise's scale, and the options.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
 #include "mmdebias/sdk/testing.hpp"
 #include "ogm.hpp"
+
+// doctest after LibTorch's headers: c10 defines a CHECK macro of its own, and the last definition wins.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
 
 #include <cmath>
 
@@ -104,7 +105,7 @@ TEST_CASE("the scores are summed over the step's micro-batches") {
   auto ogm = registered().intervention("modulation", two_modalities(f.model), {{"alpha", 0.5}, {"mode", std::string("ogm")}});
   // The step in one micro-batch, and the same rows as two micro-batches of 10 and 20 (b's logits favour class 0,
   // so the second part's score differs from the first's in proportion: a per-micro-batch ratio would not match).
-  f.record.modality_logits["b"] = at::zeros({kRows, kClasses}).index_fill_(1, at::tensor({0}), 2.0);
+  f.record.modality_logits["b"] = at::zeros({kRows, kClasses}).index_fill_(1, at::tensor({int64_t{0}}), 2.0);
   FakeContext whole, parts;
   ogm->after_backward(step_of({{f.batch, f.record}}), f.model, whole);
   auto slice = [&](int64_t from, int64_t n) {

@@ -1,9 +1,10 @@
 // Unit tests of @NAME@.logit_penalty with the SDK's test doubles: no host, no plugin loading.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
 #include "mmdebias/sdk/testing.hpp"
 #include "@NAME@.hpp"
+
+// doctest after LibTorch's headers: c10 defines a CHECK macro of its own, and the last definition wins.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
 
 using namespace mmdebias::sdk;
 using namespace mmdebias::sdk::testing;

@@ -42,12 +42,12 @@ if variant.endswith("ema"):
 def weights(d):
     rows = [json.loads(l) for l in open(d + "/metrics.jsonl")]
     # The estimator's metrics are global-batch values; the intervention's ce/* are rank-local and not compared.
-    return [(r["step"], {k: v for k, v in r["metrics"].items() if k.startswith("arl/")}) for r in rows if r.get("type") == "train"]
+    return [(r["step"], {k: v for k, v in r["metrics"].items() if k.startswith("estimators.arl/")}) for r in rows if r.get("type") == "train"]
 wa, wb = weights(two), weights(one)
 assert len(wa) == len(wb) == 24, (len(wa), len(wb))
 worst = max(abs(a[1][k] - b[1][k]) for a, b in zip(wa, wb) for k in b[1])
 assert all(len(b[1]) == 6 for b in wb), wb[0]
-spread = max(abs(a[1]["arl/weight/m0"] - 0.5) for a in wa)
+spread = max(abs(a[1]["estimators.arl/weight/m0"] - 0.5) for a in wa)
 print(f"{variant}: largest logged estimate difference {worst:.2e}; weights move up to {spread:.3f} from 0.5")
 assert worst < 1e-5, worst
 assert spread > 1e-3, "the weights never moved: the test would not notice a rank-local estimate"

@@ -29,6 +29,6 @@ import json, sys
 a = json.load(open(sys.argv[1]))["eval"]; b = json.load(open(sys.argv[2]))
 assert a["count"] == b["count"], (a["count"], b["count"])
 assert a["classification"]["confusion"] == b["classification"]["confusion"]
-assert "causalmm/ace/fusion.layer0" in a["components"]
+assert "interventions.causalmm/ace/fusion.layer0" in a["components"]
 PY
 finish

@@ -26,9 +26,9 @@ train = [json.loads(l) for l in open(d + "/metrics.jsonl") if '"train"' in l]
 assert train and all("causalmm/contrast_ce" in t["terms"] for t in train), train[:1]
 assert all(t["terms"]["causalmm/contrast_ce"] > 0 for t in train)
 ev = json.load(open(d + "/summary.json"))["eval"]
-ace = ev["components"]["causalmm/ace/fusion.layer0"]
+ace = ev["components"]["interventions.causalmm/ace/fusion.layer0"]
 assert ace > 0, ace
-assert 0 <= ev["components"]["causalmm/changed"] <= 1
+assert 0 <= ev["components"]["interventions.causalmm/changed"] <= 1
 print("ace", ace, "accuracy", ev["classification"]["accuracy"])
 # The what-if sweep: its entry for the configured setting (reversed, gamma 1, epsilon 0.1) is the evaluation
 # itself, overall and per group; gamma 0 is the factual prediction (up to the cut-off, which keeps the arg-max).
@@ -51,7 +51,7 @@ python3 - "$work/a/summary.json" "$out" <<'PY' || fail "eval differs from the ru
 import json, sys
 a = json.load(open(sys.argv[1]))["eval"]; b = json.load(open(sys.argv[2]))
 assert a["classification"]["confusion"] == b["classification"]["confusion"]
-assert abs(a["components"]["causalmm/ace/fusion.layer0"] - b["components"]["causalmm/ace/fusion.layer0"]) < 1e-9
+assert abs(a["components"]["interventions.causalmm/ace/fusion.layer0"] - b["components"]["interventions.causalmm/ace/fusion.layer0"]) < 1e-9
 PY
 
 # gamma = 0 and epsilon = 0 (training term off): the same weights and the same predictions as no intervention.

@@ -32,7 +32,7 @@ assert lines, "no train lines"
 for l in lines:
     for term in ("confounder/rate", "confounder/bias_ce", "confounder/contrastive"):
         assert term in l["terms"], (term, l["terms"])
-    k = l["metrics"]["confounder/kappa"]
+    k = l["metrics"]["estimators.confounder/kappa"]
     assert 0 < k <= 1, k
 PY
 

@@ -1,6 +1,7 @@
 // Test doubles for unit-testing a component in a plugin's own test executable, without the host: a context, a
 // small real model, batches and step records, option values from a schema, and a registrar that keeps factories.
-// Not part of the plugin boundary (nothing here crosses it); include it from tests only.
+// Not part of the plugin boundary (nothing here crosses it); include it from tests only, and before the test
+// framework's header: LibTorch's c10 defines its own CHECK macro, which would hide doctest's or Catch2's.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -16,8 +18,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/modules/linear.h>
 
-#include "mmdebias/sdk/components.hpp"
-#include "mmdebias/sdk/registrar.hpp"
+#include "mmdebias/sdk/sdk.hpp"
 
 namespace mmdebias::sdk::testing {
 
@@ -287,8 +288,8 @@ class FakeRegistrar : public Registrar {
     decls_.emplace(decl.name, std::move(decl));
   }
   template <class Factory>
-  auto build(const std::map<std::string, Factory>& from, const std::string& name, BuildArgs args,
-             const std::map<std::string, OptionValue>& given) const {
+  std::invoke_result_t<const Factory&, const BuildArgs&> build(const std::map<std::string, Factory>& from, const std::string& name,
+                                                              BuildArgs args, const std::map<std::string, OptionValue>& given) const {
     auto it = from.find(name);
     if (it == from.end()) throw std::out_of_range("no component '" + name + "' of that kind was registered");
     args.options = options_for(decl(name).schema, given);
