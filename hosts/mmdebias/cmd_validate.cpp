@@ -31,6 +31,7 @@ int cmd_validate(const Args& args) {
   core::Manifest manifest = core::load_manifest(rest[0], core::parse_overrides({rest.begin() + 1, rest.end()}));
   core::PluginHost host;
   host.load(search_path(vm, core::manifest_plugin_paths(manifest)), core::manifest_sha256_pins(manifest));
+  for (const auto& skip : host.skips()) std::cerr << "note: " << skip << "\n";
   try {
     if (vm.count("cost")) {
       std::cout << core::cost_report(manifest, host, vm.count("json") != 0);

@@ -14,7 +14,7 @@ namespace mmdebias::host {
 /// Arguments after the subcommand name.
 using Args = std::vector<std::string>;
 
-/// `mmdebias plugins [--json]`.
+/// `mmdebias plugins [--json] [--verify [FILE...]]`.
 int cmd_plugins(const Args& args);
 /// `mmdebias describe COMPONENT [--json]`.
 int cmd_describe(const Args& args);

@@ -29,7 +29,7 @@ run plugins --plugin-path "$crash"
 
 # A hanging plugin is killed at the timeout (8 s: every other plugin must load within it on a loaded CI machine;
 # times MMDEBIAS_TEST_TIME_SCALE, which scripts/sanitize sets: an ASan host starts several times slower);
-# a refused one keeps its handshake reason; twins are refused.
+# a refused one keeps its handshake reason; twins (two files of one plugin name) are both refused, naming both.
 timeout=$((8 * ${MMDEBIAS_TEST_TIME_SCALE:-1}))
 run plugins --verify --json --timeout "$timeout" --plugin-path "$hang" --plugin-path "$FIXTURES/fixture_abi_major" \
   --plugin-path "$crash" --plugin-path "$FIXTURES/twin_a" --plugin-path "$FIXTURES/twin_b"
@@ -45,8 +45,9 @@ assert by["mmdebias-fixture_abi_major.so"]["status"] == "refused"
 assert "SDK ABI 2.0" in by["mmdebias-fixture_abi_major.so"]["reason"]
 c = by["mmdebias-fixture_crash.so"]
 assert c["status"] == "crashed" and c["signal"] == "SIGSEGV" and c["path"] == sys.argv[2], c
-assert by["mmdebias-twin_a.so"]["status"] == "loaded" and by["mmdebias-twin_a.so"]["name"] == "twin"
-assert by["mmdebias-twin_b.so"]["status"] == "refused" and "already provided by" in by["mmdebias-twin_b.so"]["reason"]
+for twin in ("mmdebias-twin_a.so", "mmdebias-twin_b.so"):
+    assert by[twin]["status"] == "refused" and by[twin]["name"] == "twin", by[twin]
+    assert "plugin 'twin' is provided by 2 files on the search path" in by[twin]["reason"], by[twin]
 std = by["mmdebias-std.so"]
 assert std["status"] == "loaded" and any(x["name"] == "std.concat" for x in std["components"]), std
 PY

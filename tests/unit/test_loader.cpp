@@ -112,14 +112,65 @@ TEST_CASE("the refusal matrix: each altered handshake field is refused in one li
   }
 }
 
-TEST_CASE("two files providing the same plugin: the second is refused naming both files") {
-  auto host = load_dirs({fixture("twin_a"), fixture("twin_b")});
+TEST_CASE("two files providing the same plugin: an error naming both; listed, neither is registered") {
+  const std::string a = fixture_file("twin_a").string(), b = fixture_file("twin_b").string();  // both say 'twin'
+  core::SearchPath sp;
+  sp.cli = {fixture("twin_a"), fixture("twin_b")};
+  core::PluginHost listing;
+  listing.load_for_listing(sp);
+  REQUIRE(listing.statuses().size() == 2);
+  for (const auto& s : listing.statuses()) {
+    CHECK(s.opened);
+    CHECK_FALSE(s.loaded);
+    CHECK_FALSE(s.skipped);
+    CHECK(s.reason.find("plugin 'twin' is provided by 2 files on the search path: " + a + " and " + b) != std::string::npos);
+    CHECK(s.reason.find("name the one to use as a file with --plugin-path FILE") != std::string::npos);
+  }
+  CHECK(listing.refusals().size() == 1);  // one error, though it is on both files
+  CHECK(listing.registry().entries().empty());
+  CHECK_THROWS_WITH_AS(load_dirs({fixture("twin_a"), fixture("twin_b")}), doctest::Contains("plugin 'twin' is provided by 2 files"),
+                       core::InputErrors);
+  CHECK_THROWS_WITH_AS(load_dirs({fixture_file("twin_a"), fixture_file("twin_b")}),
+                       doctest::Contains("are all given with --plugin-path: give only one of them"), core::InputErrors);
+}
+
+TEST_CASE("a file given directly is chosen over other files of its plugin, which are skipped, not refused") {
+  Marker marker;
+  // Another file name: opened to learn its plugin name, then skipped before its registration runs.
+  auto host = load_dirs({fixture("twin_a"), fixture_file("twin_b")});
   REQUIRE(host.statuses().size() == 2);
-  CHECK(host.statuses()[0].loaded);
-  const auto& second = host.statuses()[1];
-  CHECK_FALSE(second.loaded);
-  CHECK(second.reason.find(fixture_file("twin_a").string()) != std::string::npos);
-  CHECK(second.reason.find(fixture_file("twin_b").string()) != std::string::npos);
+  const auto& skipped = host.statuses()[0];
+  CHECK(skipped.skipped);
+  CHECK(skipped.opened);
+  CHECK_FALSE(skipped.loaded);
+  CHECK(skipped.reason == "skipped: plugin 'twin' is taken from " + fixture_file("twin_b").string() + " given with --plugin-path");
+  CHECK(host.statuses()[1].loaded);
+  CHECK(host.refusals().empty());
+  CHECK(host.skips() == std::vector<std::string>{fixture_file("twin_a").string() + " " + skipped.reason});
+  CHECK(host.plugin("twin")->path() == fixture_file("twin_b"));
+  CHECK(marker.text() == "twin registered\n");
+
+  // The same file name: skipped before it is opened. A file given directly and reached through its directory first
+  // counts as given directly.
+  const fs::path dir = fs::temp_directory_path() / ("mmdebias-dups-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  fs::copy_file(fixture_file("fixture"), dir / "a" / "mmdebias-fixture.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(fixture_file("fixture"), dir / "b" / "mmdebias-fixture.so", fs::copy_options::overwrite_existing);
+  core::SearchPath sp;
+  sp.cli = {dir / "b", dir / "a", dir / "b" / "mmdebias-fixture.so"};
+  const auto files = core::plugin_files(sp);
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].direct);
+  CHECK_FALSE(files[1].direct);
+  core::PluginHost by_name;
+  by_name.load(sp);
+  REQUIRE(by_name.statuses().size() == 2);
+  CHECK(by_name.statuses()[0].loaded);
+  CHECK(by_name.statuses()[1].skipped);
+  CHECK_FALSE(by_name.statuses()[1].opened);
+  CHECK(by_name.statuses()[1].reason.find("(a file of the same name; this one was not opened)") != std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("the registry refuses a duplicate component name, naming both files, and registers nothing of the second") {

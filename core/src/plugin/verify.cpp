@@ -16,6 +16,7 @@
 
 #include "mmdebias/core/describe.hpp"
 #include "mmdebias/core/errors.hpp"
+#include "plugin/duplicates.hpp"
 #include "plugin/library.hpp"
 #include "plugin/pins.hpp"
 
@@ -61,6 +62,7 @@ struct Pipe {
 const char* verify_status_name(VerifyStatus s) {
   switch (s) {
     case VerifyStatus::Loaded: return "loaded";
+    case VerifyStatus::Skipped: return "skipped";
     case VerifyStatus::Refused: return "refused";
     case VerifyStatus::Crashed: return "crashed";
     case VerifyStatus::TimedOut: return "timed_out";
@@ -126,63 +128,110 @@ ChildOutcome run_child(const std::vector<std::string>& argv, std::chrono::millis
   return result;
 }
 
-std::vector<VerifyResult> verify_plugins(const std::vector<fs::path>& files, const std::vector<std::string>& child_argv,
-                                         std::chrono::milliseconds timeout) {
-  std::vector<VerifyResult> results;
-  std::map<std::string, fs::path> provided;  // plugin name -> first file that loaded it
-  for (const auto& file : files) {
-    VerifyResult r;
-    r.path = fs::absolute(file).lexically_normal();
-    std::vector<std::string> argv = child_argv;
-    argv.push_back(r.path.string());
-    ChildOutcome c = run_child(argv, timeout);
-    r.stderr_tail = tail_lines(c.err, 5);
-    // The report is the child's last line: anything a plugin printed to stdout while registering comes before it.
-    std::string last = tail_lines(c.out, 1);
-    nlohmann::json report = nlohmann::json::parse(last, nullptr, false);
-    if (report.is_object() && report.contains("plugins") && report["plugins"].is_array() && !report["plugins"].empty())
-      r.plugin = report["plugins"][0];
-    // No report: the child's first line, when it got that far, names the plugin from its info struct.
-    nlohmann::json opened;
-    if (r.plugin.is_null()) {
-      nlohmann::json first = nlohmann::json::parse(c.out.substr(0, c.out.find('\n')), nullptr, false);
-      if (first.is_object() && first.contains("opened") && first["opened"].is_object()) opened = first["opened"];
-    }
-    std::string stage = opened.is_null() ? " while opening it" : " while registering its components";
-    std::ostringstream secs;
-    secs << timeout.count() / 1000.0;
-    if (c.timed_out) {
-      r.status = VerifyStatus::TimedOut;
-      r.reason = "loading did not finish within " + secs.str() + " s (stuck" + stage + "); the child was killed";
-    } else if (c.signal) {
-      r.status = VerifyStatus::Crashed;
-      r.signal = signal_name(c.signal);
-      r.reason = "the process loading it was killed by " + r.signal + " (" + strsignal(c.signal) + ")" + stage;
-    } else if (r.plugin.is_null()) {
-      r.status = VerifyStatus::Failed;
-      r.reason = "the process loading it exited with code " + std::to_string(c.exit_code) + " without a report";
-    } else if (r.plugin.value("status", "") == "loaded") {
-      std::string name = r.plugin.value("name", "");
-      if (auto it = provided.find(name); it != provided.end()) {
-        r.status = VerifyStatus::Refused;
-        r.reason = "refused " + r.path.string() + ": plugin name '" + name + "' is already provided by " + it->second.string() +
-                   "; two files may not provide the same plugin (remove one from the search path)";
-      } else {
-        r.status = VerifyStatus::Loaded;
-        provided[name] = r.path;
-      }
-    } else {
-      r.status = VerifyStatus::Refused;
-      r.reason = r.plugin.value("reason", "refused");
-    }
-    if (r.plugin.is_null() && !opened.is_null()) r.plugin = opened;
-    results.push_back(std::move(r));
+namespace {
+
+// What a child printed: its report of the file (the last line: anything a plugin printed to stdout while
+// registering comes before it) and what the file's info struct said (the first line, when it got that far).
+struct ChildReport {
+  nlohmann::json plugin;  ///< plugins_json's entry for the file; null when there is none.
+  nlohmann::json opened;  ///< {name, version, accepted}; null when the child did not get that far.
+};
+
+ChildReport read_report(const std::string& out) {
+  ChildReport r;
+  nlohmann::json report = nlohmann::json::parse(tail_lines(out, 1), nullptr, false);
+  if (report.is_object() && report.contains("plugins") && report["plugins"].is_array() && !report["plugins"].empty())
+    r.plugin = report["plugins"][0];
+  nlohmann::json first = nlohmann::json::parse(out.substr(0, out.find('\n')), nullptr, false);
+  if (first.is_object() && first.contains("opened") && first["opened"].is_object()) r.opened = first["opened"];
+  return r;
+}
+
+// Loads file in a child and reads its report. plugin is set to the name it provides when the handshake accepted
+// it (what the duplicate rule counts, as in PluginHost), whatever became of its registration.
+VerifyResult verify_in_child(const fs::path& file, const std::vector<std::string>& child_argv, std::chrono::milliseconds timeout,
+                             std::string& plugin) {
+  VerifyResult r;
+  r.path = file;
+  std::vector<std::string> argv = child_argv;
+  argv.push_back(r.path.string());
+  ChildOutcome c = run_child(argv, timeout);
+  r.stderr_tail = tail_lines(c.err, 5);
+  const ChildReport report = read_report(c.out);
+  const nlohmann::json& opened = report.opened;
+  r.plugin = report.plugin;
+  if (opened.is_object() && opened.value("accepted", false)) plugin = opened.value("name", "");
+  if (r.plugin.is_object() && r.plugin.value("status", "") == "loaded") plugin = r.plugin.value("name", "");
+  std::string stage = opened.is_null() ? " while opening it" : " while registering its components";
+  std::ostringstream secs;
+  secs << timeout.count() / 1000.0;
+  if (c.timed_out) {
+    r.status = VerifyStatus::TimedOut;
+    r.reason = "loading did not finish within " + secs.str() + " s (stuck" + stage + "); the child was killed";
+  } else if (c.signal) {
+    r.status = VerifyStatus::Crashed;
+    r.signal = signal_name(c.signal);
+    r.reason = "the process loading it was killed by " + r.signal + " (" + strsignal(c.signal) + ")" + stage;
+  } else if (r.plugin.is_null()) {
+    r.status = VerifyStatus::Failed;
+    r.reason = "the process loading it exited with code " + std::to_string(c.exit_code) + " without a report";
+  } else if (r.plugin.value("status", "") == "loaded") {
+    r.status = VerifyStatus::Loaded;
+  } else {
+    r.status = VerifyStatus::Refused;
+    r.reason = r.plugin.value("reason", "refused");
   }
+  if (r.plugin.is_null() && !opened.is_null()) r.plugin = {{"name", opened.value("name", "")}, {"version", opened.value("version", "")}};
+  return r;
+}
+
+// A skipped or conflicting file is reported as such, unless its child failed on its own (crashed, hung, no report).
+void apply_decision(VerifyResult& r, const DuplicateDecision& d) {
+  if (d.verdict == DuplicateVerdict::Use) return;
+  if (r.status != VerifyStatus::Loaded && r.status != VerifyStatus::Refused) return;
+  r.status = d.verdict == DuplicateVerdict::Skip ? VerifyStatus::Skipped : VerifyStatus::Refused;
+  r.reason = d.reason;
+  if (r.plugin.is_object()) r.plugin["components"] = nlohmann::json::array();  // the host registers none of them
+}
+
+}  // namespace
+
+std::vector<VerifyResult> verify_plugins(const std::vector<PluginCandidate>& files, const std::vector<std::string>& child_argv,
+                                         std::chrono::milliseconds timeout) {
+  std::vector<ProvidingFile> providing;
+  for (const auto& f : files) providing.push_back({fs::absolute(f.path).lexically_normal(), f.direct, ""});
+  std::vector<VerifyResult> results;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string skip = skip_before_opening(providing, i);
+    if (skip.empty()) {
+      results.push_back(verify_in_child(providing[i].path, child_argv, timeout, providing[i].plugin));
+      continue;
+    }
+    VerifyResult skipped;  // no child: opening it would run its code
+    skipped.path = providing[i].path;
+    skipped.status = VerifyStatus::Skipped;
+    skipped.reason = std::move(skip);
+    results.push_back(std::move(skipped));
+  }
+  const std::vector<DuplicateDecision> decisions = decide_duplicates(providing);
+  for (size_t i = 0; i < results.size(); ++i) apply_decision(results[i], decisions[i]);
   return results;
 }
 
+std::vector<PluginCandidate> given_plugin_files(const std::vector<std::string>& args) {
+  std::vector<PluginCandidate> out;
+  std::vector<std::string> errors;
+  for (const auto& arg : args) {
+    std::error_code ec;
+    if (is_plugin_file_name(arg) && fs::is_regular_file(arg, ec)) out.push_back({arg, true});
+    else errors.push_back("mmdebias plugins --verify: " + arg + " is not a plugin file (a file named mmdebias-<name>.so)");
+  }
+  if (!errors.empty()) throw InputErrors(errors);
+  return out;
+}
+
 bool any_failed(const std::vector<VerifyResult>& results) {
-  for (const auto& r : results) if (r.status != VerifyStatus::Loaded) return true;
+  for (const auto& r : results) if (r.status != VerifyStatus::Loaded && r.status != VerifyStatus::Skipped) return true;
   return false;
 }
 
@@ -203,12 +252,14 @@ std::string verify_text(const std::vector<VerifyResult>& results) {
     if (r.status == VerifyStatus::Loaded) out << "  (" << r.plugin["components"].size() << " components)";
     out << "\n";
     if (!r.reason.empty()) out << "          " << r.reason << "\n";
-    if (r.status != VerifyStatus::Loaded && r.status != VerifyStatus::Refused && !r.stderr_tail.empty()) {
+    if (r.status != VerifyStatus::Loaded && r.status != VerifyStatus::Refused && r.status != VerifyStatus::Skipped &&
+        !r.stderr_tail.empty()) {
       std::istringstream lines(r.stderr_tail);
       for (std::string line; std::getline(lines, line);) out << "          stderr: " << line << "\n";
     }
   }
-  out << "\n" << results.size() << " file(s): " << tally[VerifyStatus::Loaded] << " loaded, " << tally[VerifyStatus::Refused]
+  out << "\n" << results.size() << " file(s): " << tally[VerifyStatus::Loaded] << " loaded, " << tally[VerifyStatus::Skipped]
+      << " skipped, " << tally[VerifyStatus::Refused]
       << " refused, " << tally[VerifyStatus::Crashed] << " crashed, " << tally[VerifyStatus::TimedOut] << " timed out, "
       << tally[VerifyStatus::Failed] << " failed\n";
   return out.str();
@@ -235,7 +286,8 @@ void verify_child(const std::filesystem::path& file, std::ostream& out) {
   if (is_plugin_file_name(file)) {
     try {
       auto lib = PluginLibrary::open(file);
-      nlohmann::json opened = {{"name", lib->info().name}, {"version", lib->info().version}};
+      const bool accepted = !handshake_refusal(lib->info(), host_build_info(), file);  // its name then counts as provided
+      nlohmann::json opened = {{"name", lib->info().name}, {"version", lib->info().version}, {"accepted", accepted}};
       out << nlohmann::json{{"opened", opened}}.dump() << std::endl;
     } catch (const std::exception&) {
       // Unreadable: the load below reports why.

@@ -32,6 +32,9 @@ nlohmann::json info_json(const PluginInfo& i) {
           {"compiler", i.compiler}};
 }
 
+// "loaded", "skipped" (another file of its plugin was chosen) or "refused".
+const char* status_name(const PluginStatus& s) { return s.loaded ? "loaded" : s.skipped ? "skipped" : "refused"; }
+
 }  // namespace
 
 std::string plugins_text(const PluginHost& host) {
@@ -42,7 +45,7 @@ std::string plugins_text(const PluginHost& host) {
   for (const auto& s : host.statuses()) {
     out << "\n" << (s.info.name.empty() ? "?" : s.info.name);
     if (!s.info.version.empty()) out << " " << s.info.version;
-    out << "  [" << (s.loaded ? "loaded" : "refused") << "]\n";
+    out << "  [" << status_name(s) << "]\n";
     if (!s.path.empty()) out << "  file:        " << s.path.string() << "\n";
     if (!s.info.description.empty()) out << "  about:       " << s.info.description << "\n";
     if (s.info.abi_major) out << "  fingerprint: " << s.info.fingerprint_text() << "\n";
@@ -65,7 +68,7 @@ nlohmann::json plugins_json(const PluginHost& host) {
   for (const auto& s : host.statuses()) {
     nlohmann::json p = info_json(s.info);
     p["path"] = s.path.string();
-    p["status"] = s.loaded ? "loaded" : "refused";
+    p["status"] = status_name(s);
     p["reason"] = s.reason;
     nlohmann::json comps = nlohmann::json::array();
     for (const auto& c : s.components) {

@@ -23,7 +23,7 @@ std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank) {
 
 void log_libraries(spdlog::logger& logger, const std::vector<LibraryProvenance>& libraries) {
   for (const auto& l : libraries)
-    logger.info("library {} sha256 {}{}", l.path, l.sha256, l.loaded ? "" : " (opened, then refused)");
+    logger.info("library {} sha256 {}{}", l.path, l.sha256, l.loaded ? "" : " (opened, not loaded)");
 }
 
 void Progress::operator()(int64_t step, int64_t total, double loss, double rate) const {

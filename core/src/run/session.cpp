@@ -54,6 +54,7 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   auto session = std::make_unique<Session>();
   search.manifest = manifest_plugin_paths(manifest);
   session->host.load(search, manifest_sha256_pins(manifest));
+  for (const auto& skip : session->host.skips()) session->notes.push_back("note: " + skip);  // chosen, so no warning
 
   const int64_t seed = lenient_seed(manifest);
   at::manual_seed(static_cast<uint64_t>(seed));

@@ -39,6 +39,7 @@ struct PluginStatus {
   std::string sha256;          ///< SHA-256 of its bytes, read before it was opened (empty when unread).
   bool opened = false;         ///< Handed to dlopen: its constructors may have run, whatever became of it.
   bool loaded = false;         ///< True when its components are registered.
+  bool skipped = false;        ///< Not loaded, and no refusal: another file of its plugin was given with --plugin-path.
   std::string reason;          ///< Why it was refused or skipped, when not loaded.
   std::vector<std::string> components;  ///< Full names it registered.
 };
@@ -60,8 +61,14 @@ struct SearchPath {
   static std::filesystem::path builtin_dir();
 };
 
-/// The candidate plugin files of a search path, in search order, each file once (what PluginHost::load opens).
-std::vector<std::filesystem::path> plugin_files(const SearchPath& search);
+/// A candidate plugin file and how the search path reached it.
+struct PluginCandidate {
+  std::filesystem::path path;  ///< The file, as found.
+  bool direct = false;         ///< Given as a file (not a directory) with --plugin-path: chosen over other files of its plugin.
+};
+
+/// The candidate plugin files of a search path, in search order, each file once (what PluginHost::load considers).
+std::vector<PluginCandidate> plugin_files(const SearchPath& search);
 
 /// Loads every plugin found on a search path into one registry.
 class PluginHost {
@@ -75,8 +82,13 @@ class PluginHost {
   /// it against the sha256 pins (key K pins the file mmdebias-K.so; hex digest in either case) before any is
   /// opened, then opens them, applies the handshake and registers the accepted ones. Throws InputErrors, having
   /// opened nothing, when a file given directly is not named mmdebias-*.so or a pinned file does not match.
-  /// A plugin name found twice keeps the first in search order; the later file is refused naming both.
+  /// A plugin name provided by several files is an InputErrors naming them all (thrown once every file is listed
+  /// in statuses()), unless one was given directly with --plugin-path: the others are then skipped (see
+  /// core/src/plugin/duplicates.hpp).
   void load(const SearchPath& search, const std::map<std::string, std::string>& sha256_pins = {});
+  /// As load, but a plugin name provided by several files is only a refusal of each in statuses() (for
+  /// `mmdebias plugins`, which lists everything before it exits 2).
+  void load_for_listing(const SearchPath& search, const std::map<std::string, std::string>& sha256_pins = {});
 
   /// Status of every candidate file, in search order.
   const std::vector<PluginStatus>& statuses() const { return statuses_; }
@@ -84,15 +96,20 @@ class PluginHost {
   const Registry& registry() const { return *registry_; }
   /// The loaded plugin called name, or nullptr.
   std::shared_ptr<PluginLibrary> plugin(const std::string& name) const;
-  /// The reason of every file that was not loaded, one line each (empty when all loaded).
+  /// The reason of every file that was refused, one line each, each distinct line once (empty when none was).
   std::vector<std::string> refusals() const;
+  /// "FILE skipped: plugin 'x' is taken from ..." for every skipped file (notes, not errors).
+  std::vector<std::string> skips() const;
 
  private:
-  void load_file(const CheckedFile& file);
+  void load_files(const std::vector<PluginCandidate>& candidates, const std::vector<CheckedFile>& files);
+  void register_file(const std::shared_ptr<PluginLibrary>& plugin, PluginStatus& status);
   void note_unsearched(const std::vector<std::filesystem::path>& manifest_paths);
+  void note_missing_pins(const std::vector<CheckedFile>& files, const std::map<std::string, std::string>& pins);
   std::unique_ptr<Registry> registry_;
   std::vector<PluginStatus> statuses_;
   std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
+  std::vector<std::string> conflicts_;  // one error per plugin name provided by several files
 };
 
 }  // namespace mmdebias::core

@@ -15,9 +15,9 @@
 namespace mmdebias::core {
 
 /// How one plugin file fared in its child process.
-enum class VerifyStatus { Loaded, Refused, Crashed, TimedOut, Failed };
+enum class VerifyStatus { Loaded, Skipped, Refused, Crashed, TimedOut, Failed };
 
-/// "loaded", "refused", "crashed", "timed_out" or "failed".
+/// "loaded", "skipped", "refused", "crashed", "timed_out" or "failed".
 const char* verify_status_name(VerifyStatus s);
 
 /// What became of one plugin file loaded in a child process.
@@ -43,11 +43,15 @@ struct ChildOutcome {
 /// Throws RunError when it cannot be started.
 ChildOutcome run_child(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
-/// Loads each file in a child `child_argv + [file]`, which must print plugins_json() of a host that
-/// loaded that file alone. Two loaded files with the same plugin name: the later one is refused, as
-/// PluginHost::load would.
-std::vector<VerifyResult> verify_plugins(const std::vector<std::filesystem::path>& files,
+/// Loads each file in a child `child_argv + [file]` (verify_child's protocol). Files providing the same plugin
+/// name follow PluginHost::load's rule: each refused naming them all, unless one was given directly, which is
+/// chosen and the others skipped (no child at all for a file the rule skips by its name).
+std::vector<VerifyResult> verify_plugins(const std::vector<PluginCandidate>& files,
                                          const std::vector<std::string>& child_argv, std::chrono::milliseconds timeout);
+
+/// The files named on the command line (`plugins --verify FILE...`), each given directly. Throws InputErrors naming
+/// each argument that is not a file named mmdebias-<name>.so.
+std::vector<PluginCandidate> given_plugin_files(const std::vector<std::string>& args);
 
 /// One line per file (status, name, version, path, component count), its reason under it, then a tally.
 std::string verify_text(const std::vector<VerifyResult>& results);
@@ -56,10 +60,11 @@ std::string verify_text(const std::vector<VerifyResult>& results);
 nlohmann::json verify_json(const std::vector<VerifyResult>& results);
 
 /// The child's side of verify_plugins: loads file alone and prints, one JSON object a line, first what its info
-/// struct says ({"opened": {name, version}}, before any registration code runs) and then plugins_json().
+/// struct says ({"opened": {name, version, accepted}}, accepted by the handshake; before any registration code
+/// runs) and then plugins_json().
 void verify_child(const std::filesystem::path& file, std::ostream& out);
 
-/// True when any file is not loaded.
+/// True when any file is neither loaded nor skipped.
 bool any_failed(const std::vector<VerifyResult>& results);
 
 }  // namespace mmdebias::core
