@@ -54,7 +54,7 @@ at::Tensor rows_of(const std::vector<NamedParameter>& params) {
 
 }  // namespace
 
-TEST_CASE("replica check: identical gradients pass; a flipped bit or swapped values are named with the rank") {
+TEST_CASE("replica check: identical gradients pass and a flipped bit or swapped values are named with the rank") {
   at::manual_seed(0);
   std::vector<at::Tensor> grads = {at::randn({4, 3}), at::randn({5})};
   const auto mine = params_with_grads(grads);
@@ -74,7 +74,7 @@ TEST_CASE("replica check: identical gradients pass; a flipped bit or swapped val
   CHECK(mmdebias::core::replica_mismatch(mine, swap) == "the gradient of layer0.weight differs between rank 0 and rank 1");
 }
 
-TEST_CASE("replica check: an undefined gradient differs from a zero one; a world of one checks nothing") {
+TEST_CASE("replica check: an undefined gradient differs from a zero one and a world of one checks nothing") {
   const auto zero = params_with_grads({at::zeros({3})});
   const auto none = params_with_grads({at::empty({0})});  // numel 0: no gradient set
   FakeWorld other({rows_of(none)});

@@ -7,7 +7,7 @@
 using namespace mmdebias::sdk;
 using namespace mmdebias::sdk::testing;
 
-TEST_CASE("FakeModel: the per-modality heads add up to the fused head (W[z_a; z_b] + b), gradients reach the encoders") {
+TEST_CASE("FakeModel: the per-modality heads add up to the fused head and gradients reach the encoders") {
   at::manual_seed(0);
   FakeModel model({{"a", 3}, {"b", 5}}, 4, 2);
   CHECK(model.spec().fused_dim == 8);
@@ -22,7 +22,7 @@ TEST_CASE("FakeModel: the per-modality heads add up to the fused head (W[z_a; z_
   for (auto& p : model.encoder("a").parameters()) CHECK(p.grad().defined());
 }
 
-TEST_CASE("step_of detaches the records it is given, as the host does for hook 7") {
+TEST_CASE("step_of detaches the records it is given as the host does for hook 7") {
   FakeModel model({{"a", 2}}, 3, 2);
   Batch batch = make_batch({{"a", at::randn({4, 2})}}, at::tensor({0, 1, 1, 0}));
   StepRecords step = step_of({{batch, model.forward(batch, {})}, {batch, model.forward(batch, {})}});
@@ -52,7 +52,7 @@ void register_nothing(Registrar& r) {
 }
 }  // namespace
 
-TEST_CASE("FakeRegistrar builds a component by name with defaults and overrides; options_for refuses unknown names") {
+TEST_CASE("FakeRegistrar builds a component by name with defaults and overrides and options_for refuses unknown names") {
   FakeRegistrar r;
   register_nothing(r);
   CHECK(r.names() == std::vector<std::string>{"nothing"});
@@ -66,7 +66,7 @@ TEST_CASE("FakeRegistrar builds a component by name with defaults and overrides;
   CHECK_THROWS_AS(register_nothing(r), std::invalid_argument);  // the same name twice
 }
 
-TEST_CASE("FakeContext: streams are reproducible, rank and shared streams differ, metrics and collectives are recorded") {
+TEST_CASE("FakeContext: streams are reproducible and rank and shared streams differ and calls are recorded") {
   FakeContext a, b;
   at::Tensor x = at::rand({4}, a.rng("s")), y = at::rand({4}, b.rng("s"));
   CHECK(at::equal(x, y));

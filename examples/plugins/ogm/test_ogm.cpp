@@ -120,7 +120,7 @@ TEST_CASE("the scores are summed over the step's micro-batches") {
   CHECK(parts.reductions == 1);  // one all_reduce_sum of both scores per step
 }
 
-TEST_CASE("outside [start_epoch, end_epoch] the gradients are left alone; alpha 0 in mode ogm changes nothing") {
+TEST_CASE("outside start_epoch..end_epoch the gradients are left alone and alpha 0 in mode ogm changes nothing") {
   Fixture f;
   auto before = f.grads("a");
   FakeContext late;
@@ -134,7 +134,7 @@ TEST_CASE("outside [start_epoch, end_epoch] the gradients are left alone; alpha 
   for (size_t i = 0; i < after.size(); ++i) CHECK(at::equal(after[i], before[i]));
 }
 
-TEST_CASE("the options: alpha is required, two modalities, end_epoch not before start_epoch") {
+TEST_CASE("the options: alpha is required and two modalities and end_epoch not before start_epoch") {
   FakeModel three({{"a", 2}, {"b", 2}, {"c", 2}}, 4, kClasses);
   CHECK_THROWS_WITH_AS(registered().intervention("modulation"), "option 'alpha' is required and has no value", std::invalid_argument);
   CHECK_THROWS_WITH_AS(registered().intervention("modulation", two_modalities(three), {{"alpha", 0.5}}),

@@ -20,7 +20,7 @@ FakeRegistrar registered() {
 
 }  // namespace
 
-TEST_CASE("logit_penalty declares its weight: default 0.01, at least 0") {
+TEST_CASE("logit_penalty declares its weight: default 0.01 and at least 0") {
   const OptionSpec* weight = registered().decl("logit_penalty").schema.find("weight");
   REQUIRE(weight != nullptr);
   CHECK(std::get<double>(*weight->value) == 0.01);
