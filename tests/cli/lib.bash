@@ -23,6 +23,22 @@ start_two_ranks() {
     pids+=($!)
   done
 }
+# expect_params_close A B WHAT: the latest checkpoints of run directories A and B hold the same parameter names, each
+# within 1e-5 (relative to B's largest entry); prints the largest difference. Reads them with Debian's PyTorch.
+expect_params_close() {
+  /usr/bin/python3 - "$1" "$2" <<'PY' || fail "$3: the parameters of $1 and $2 differ beyond 1e-5"
+import sys, torch
+def params(d):
+    m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())
+    return dict(m.model.named_parameters())
+a, b = params(sys.argv[1]), params(sys.argv[2])
+assert a.keys() == b.keys() and len(a) > 0, (sorted(a), sorted(b))
+worst = max(((a[k] - b[k]).abs().max() / b[k].abs().max().clamp_min(1e-12)).item() for k in a)
+print(f"largest relative difference over {len(a)} parameters: {worst:.2e}")
+assert worst < 1e-5, worst
+PY
+}
+
 # two_ranks OUT ARGS...: `mmdebias run ARGS... --out OUT` as 2 data-parallel ranks on 127.0.0.1 (a free port),
 # output in OUT.rank{0,1}.{out,err}; fails the test, showing their stderr, when either rank fails.
 two_ranks() {
