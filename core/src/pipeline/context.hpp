@@ -62,8 +62,8 @@ class ComponentContext : public sdk::Context {
   void log(sdk::LogLevel level, const std::string& message) override;
   at::Generator& rng(const std::string& stream) override { return state_.rngs.get(name_ + "/" + stream); }
   at::Generator& shared_rng(const std::string& stream) override { return state_.shared_rngs.get(name_ + "/" + stream); }
-  /// Logged as "<instance path>/<name>": an instance name is unique within its section only (ARL's estimator and
-  /// intervention are both "arl"), so the path is what tells two components' metrics apart.
+  /// Logged as "<instance path>/<name>": an instance name is unique within its section only (an estimator and an
+  /// intervention may share one), so the path is what tells two components' metrics apart.
   void metric(const std::string& name, double value) override { state_.metrics[name_ + "/" + name] = value; }
   c10::Device device() const override { return state_.device; }
   sdk::Phase phase() const override { return state_.phase; }

@@ -7,9 +7,9 @@
 
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/stop_request.hpp"
+#include "mmdebias/sdk/detach.hpp"
 #include "train/batch.hpp"
 #include "train/optimization.hpp"
-#include "train/replica_check.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -40,15 +40,7 @@ void throw_if_bad_input(double total, const std::string& bad_input, int64_t step
 
 // A micro-batch as hook 7 receives it: the graph is gone after backward, so nothing needs to keep it.
 sdk::MicroBatch detached(const sdk::Batch& batch, const StepOutput& out) {
-  sdk::MicroBatch m;
-  m.batch = batch;
-  m.record = out.record;
-  for (auto& [name, z] : m.record.features) z = z.detach();
-  m.record.fused_input = out.record.fused_input.detach();
-  m.record.fused = out.record.fused.detach();
-  m.record.logits = out.record.logits.detach();
-  for (auto& [name, l] : m.record.modality_logits) l = l.detach();
-  for (auto& [name, a] : m.record.attention) a = a.detach();
+  sdk::MicroBatch m{batch, sdk::detached(out.record), {}};
   for (const auto& [name, e] : out.estimates.all()) m.estimates.set(name, e.detach());
   return m;
 }
@@ -56,7 +48,12 @@ sdk::MicroBatch detached(const sdk::Batch& batch, const StepOutput& out) {
 }  // namespace
 
 TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings)
-    : model_(model), state_(state), optimizer_(optimizer), settings_(settings) {}
+    : model_(model), state_(state), optimizer_(optimizer), settings_(settings) {
+  // The parameters run.check_replicas compares, named once for the run rather than at every step.
+  if (settings_.check_replicas && state_.collective->world_size() > 1 && model_.edits_gradients())
+    for (const auto& p : model_.root().named_parameters())
+      if (p.value().requires_grad()) checked_parameters_.emplace_back(p.key(), p.value());
+}
 
 int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
   model_.root().train();
@@ -86,12 +83,9 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
 void TrainStep::edit_gradients(int64_t step) {
   if (!model_.edits_gradients()) return;
   std::function<void(const ComponentLabel&)> check;
-  if (settings_.check_replicas && state_.collective->world_size() > 1) {
-    std::vector<NamedParameter> named;
-    for (const auto& p : model_.root().named_parameters())
-      if (p.value().requires_grad()) named.emplace_back(p.key(), p.value());
-    check = [this, named, step](const ComponentLabel& label) {
-      const std::string mismatch = replica_mismatch(named, *state_.collective);
+  if (!checked_parameters_.empty()) {
+    check = [this, step](const ComponentLabel& label) {
+      const std::string mismatch = replica_mismatch(checked_parameters_, *state_.collective);
       if (mismatch.empty()) return;
       throw ComponentError(label.plugin, label.component, "after_backward",
                            "run.check_replicas: at step " + std::to_string(step) + ", after this hook " + mismatch +

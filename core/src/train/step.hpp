@@ -11,6 +11,7 @@
 #include "pipeline/context.hpp"
 #include "mmdebias/sdk/step.hpp"
 #include "pipeline/model.hpp"
+#include "train/replica_check.hpp"
 #include "train/step_terms.hpp"
 
 namespace mmdebias::core {
@@ -50,7 +51,8 @@ class TrainStep {
   torch::optim::Optimizer& optimizer_;
   StepSettings settings_;
   StepTerms terms_;
-  sdk::StepRecords records_;  // this step's micro-batches, kept only when some intervention edits gradients
+  sdk::StepRecords records_;
+  std::vector<NamedParameter> checked_parameters_;  // what run.check_replicas compares; empty when it is off  // this step's micro-batches, kept only when some intervention edits gradients
   std::string bad_input_;  // this step's first non-finite input, looked for only once a micro-batch's loss is not finite
 };
 

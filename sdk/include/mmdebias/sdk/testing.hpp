@@ -18,6 +18,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/modules/linear.h>
 
+#include "mmdebias/sdk/detach.hpp"
 #include "mmdebias/sdk/sdk.hpp"
 
 namespace mmdebias::sdk::testing {
@@ -202,15 +203,7 @@ inline Batch collate(const Dataset& dataset, const std::vector<int64_t>& indices
 /// detaches them.
 inline StepRecords step_of(const std::vector<std::pair<Batch, ForwardRecord>>& micro_batches) {
   StepRecords step;
-  for (const auto& [batch, record] : micro_batches) {
-    MicroBatch m{batch, record, {}};
-    for (auto& [name, z] : m.record.features) z = z.detach();
-    if (m.record.fused_input.defined()) m.record.fused_input = m.record.fused_input.detach();
-    if (m.record.fused.defined()) m.record.fused = m.record.fused.detach();
-    if (m.record.logits.defined()) m.record.logits = m.record.logits.detach();
-    for (auto& [name, l] : m.record.modality_logits) l = l.detach();
-    step.micro_batches.push_back(std::move(m));
-  }
+  for (const auto& [batch, record] : micro_batches) step.micro_batches.push_back(MicroBatch{batch, detached(record), {}});
   return step;
 }
 
