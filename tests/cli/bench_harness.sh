@@ -7,7 +7,7 @@ trap 'rm -rf "$work" "$out" "$err"' EXIT
 
 run run "$SRC/bench/models/small.yaml" --out "$work/r" train.steps=40 train.log_every=10 data.train_size=512
 expect_code 0
-/usr/bin/python3 - "$work/r" "$SRC/bench" <<'PY' || fail "train lines lack consistent cumulative counters"
+"$PYTHON" - "$work/r" "$SRC/bench" <<'PY' || fail "train lines lack consistent cumulative counters"
 import json, sys
 sys.path.insert(0, sys.argv[2])
 import harness
@@ -30,7 +30,7 @@ baseline="$BUILD/bin/mmdebias-bench-baseline"
 if [[ -x $baseline ]]; then
   "$baseline" train --steps 30 --warmup 10 --samples 512 --threads 1 >"$out" 2>"$err"; code=$?
   expect_code 0
-  /usr/bin/python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); assert d["steady_steps"] == 20 and d["steady_samples_per_s"] > 0 and d["steady_samples_per_cpu_s"] > 0, d' "$out" \
+  "$PYTHON" -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); assert d["steady_steps"] == 20 and d["steady_samples_per_s"] > 0 and d["steady_samples_per_cpu_s"] > 0, d' "$out" \
     || fail "baseline JSON"
   "$baseline" train --steps 10 --warmup 10 >"$out" 2>"$err"; code=$?
   expect_code 2; expect_err "--warmup must be below --steps"
@@ -39,6 +39,6 @@ if [[ -x $baseline ]]; then
 else
   fail "$baseline is not built (MMDEBIAS_BUILD_BENCH=ON builds it)"
 fi
-/usr/bin/python3 "$SRC/bench/run" --only 9 >"$out" 2>"$err"; code=$?
+"$PYTHON" "$SRC/bench/run" --only 9 >"$out" 2>"$err"; code=$?
 expect_code 2; expect_err "unknown section '9'"
 finish

@@ -4,7 +4,7 @@
 # too large to be a class index, an empty training split, an absurd batch size, bad values found at the first read.
 # `validate` refuses what the labels' scan finds.
 source "$(dirname "$0")/lib.bash"
-py=/usr/bin/python3  # Debian's, with numpy (as tests/python/write_files_dataset.py)
+py=$PYTHON  # the tests' Python, with numpy (as tests/python/write_files_dataset.py)
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
 

@@ -118,7 +118,7 @@ expect_checkpoints_intact "$work/nan" ckpt-000000010.pt
 launch sometimes "$manifest" --plugin-path "$FIXTURES/fixture" --out "$work/sometimes" train.steps=6 train.log_every=1 \
   'interventions=[{type: fixture.sometimes, every: 2, rank: 1}]'
 wait_all || { cat "$work"/sometimes.rank*.err; fail "the 2-rank run with a term on some steps and one rank failed"; }
-/usr/bin/python3 - "$work/sometimes/metrics.jsonl" <<'PY' || fail "a term added on some steps by one rank was logged wrongly"
+"$PYTHON" - "$work/sometimes/metrics.jsonl" <<'PY' || fail "a term added on some steps by one rank was logged wrongly"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if '"train"' in l]
 assert [l["step"] for l in lines] == [1, 2, 3, 4, 5, 6], lines

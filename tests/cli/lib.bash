@@ -26,7 +26,7 @@ start_two_ranks() {
 # expect_params_close A B WHAT: the latest checkpoints of run directories A and B hold the same parameter names, each
 # within 1e-5 (relative to B's largest entry); prints the largest difference. Reads them with Debian's PyTorch.
 expect_params_close() {
-  /usr/bin/python3 - "$1" "$2" <<'PY' || fail "$3: the parameters of $1 and $2 differ beyond 1e-5"
+  "$PYTHON" - "$1" "$2" <<'PY' || fail "$3: the parameters of $1 and $2 differ beyond 1e-5"
 import sys, torch
 def params(d):
     m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())

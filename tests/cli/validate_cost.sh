@@ -24,7 +24,7 @@ expect_code 0
 "$MMDEBIAS" validate --cost --json "$SRC/examples/mcr-gaussian.yaml" train.epochs=1 >"$work/mcr_cost.json" || fail "mcr cost"
 run run "$SRC/examples/mcr-gaussian.yaml" train.epochs=1 --out "$work/mcr-gaussian"
 expect_code 0
-/usr/bin/python3 - "$work" <<'PY' || fail "the estimate differs from the measured runs"
+"$PYTHON" - "$work" <<'PY' || fail "the estimate differs from the measured runs"
 import json, sys, torch
 w = sys.argv[1]
 def params(d):
@@ -54,7 +54,7 @@ rss() { local name=$1; shift; /usr/bin/time -f %M "$MMDEBIAS" run "$SRC/examples
 "$MMDEBIAS" validate --cost --json "$SRC/examples/mcr-gaussian.yaml" "${small[@]}" >"$work/small.json" || fail "small cost"
 "$MMDEBIAS" validate --cost --json "$SRC/examples/mcr-gaussian.yaml" "${big[@]}" >"$work/big.json" || fail "big cost"
 rss_small=$(rss small "${small[@]}") rss_big=$(rss big "${big[@]}")
-/usr/bin/python3 - "$work" "$rss_small" "$rss_big" <<'PY' || fail "peak RSS growth is not within 1x..3x the estimated memory growth"
+"$PYTHON" - "$work" "$rss_small" "$rss_big" <<'PY' || fail "peak RSS growth is not within 1x..3x the estimated memory growth"
 import json, sys
 w, small, big = sys.argv[1], int(sys.argv[2]) * 1024, int(sys.argv[3]) * 1024
 est = json.load(open(w + "/big.json"))["memory_bytes"] - json.load(open(w + "/small.json"))["memory_bytes"]

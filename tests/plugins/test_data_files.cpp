@@ -1,4 +1,4 @@
-// data.files: a round trip from numpy (Debian's /usr/bin/python3), every malformed-file error naming the file
+// data.files: a round trip from numpy (the tests' Python, MMDEBIAS_PYTHON), every malformed-file error naming the file
 // and the problem, get() from several threads, get_batch() against get(), and info() reading no data before
 // prepare().
 #include <unistd.h>
@@ -42,12 +42,12 @@ std::vector<T> read_bin(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("data.files: round trip of arrays written by numpy") {
-  const int numpy_ok = std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1");
+  const int numpy_ok = std::system(MMDEBIAS_PYTHON " -c 'import numpy' >/dev/null 2>&1");
   if (numpy_ok != 0)
-    FAIL("/usr/bin/python3 with numpy is needed to write the test dataset: install python3-numpy "
+    FAIL(MMDEBIAS_PYTHON " with numpy is needed to write the test dataset: install python3-numpy "
          "(apt-get install python3-numpy)");
   TempDir tmp;
-  const std::string cmd = "/usr/bin/python3 " MMDEBIAS_SOURCE_DIR "/tests/python/write_files_dataset.py '" +
+  const std::string cmd = MMDEBIAS_PYTHON " " MMDEBIAS_SOURCE_DIR "/tests/python/write_files_dataset.py '" +
                           tmp.path.string() + "'";
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "failed: " << cmd);
   const fs::path root = tmp.path / "data", expected = tmp.path / "expected";

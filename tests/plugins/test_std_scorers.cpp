@@ -61,13 +61,13 @@ std::vector<std::vector<double>> fixed_logits() {
   return rows;
 }
 
-/// Runs the Python reference on rows; FAILS (never skips) when /usr/bin/python3 or its torch is missing.
+/// Runs the Python reference on rows; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or its torch is missing.
 nlohmann::json python_reference(const std::vector<std::vector<double>>& rows) {
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests" / "python" / "logit_scorers_reference.py";
   REQUIRE_MESSAGE(fs::exists(script), "missing " << script.string());
   if (!fs::exists(python))
-    FAIL("/usr/bin/python3 is missing: install python3-torch (apt-get install python3-torch, or scripts/setup --tests)");
+    FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (apt-get install python3-torch, or scripts/setup --tests)");
   const fs::path in = fs::temp_directory_path() / ("mmdebias-logit-scorers-" + std::to_string(::getpid()) + ".json");
   std::ofstream(in) << nlohmann::json{{"logits", rows}}.dump();  // doubles written with round-trip precision
   // -I: ignore PYTHONPATH and user site-packages, which may belong to the other python3 on PATH.
@@ -81,7 +81,7 @@ nlohmann::json python_reference(const std::vector<std::vector<double>>& rows) {
   fs::remove(in);
   INFO("reference script output: " << output);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
-    FAIL("torch is missing for /usr/bin/python3: install python3-torch (apt-get install python3-torch, or "
+    FAIL("torch is missing for " MMDEBIAS_PYTHON ": install python3-torch (apt-get install python3-torch, or "
          "scripts/setup --tests)");
   REQUIRE_MESSAGE(status == 0, "the torch reference script failed (is python3-torch installed?)");
   return nlohmann::json::parse(output);

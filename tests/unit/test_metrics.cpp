@@ -185,10 +185,10 @@ TEST_CASE("test_metrics: classification refusals") {
 }
 
 TEST_CASE("test_metrics: agreement with scikit-learn") {
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests/python/ood_metrics_reference.py";
   if (!fs::exists(python)) {
-    FAIL("/usr/bin/python3 is missing: install Debian's python3 and python3-sklearn (scripts/setup --tests)");
+    FAIL(MMDEBIAS_PYTHON " is missing: install Debian's python3 and python3-sklearn (scripts/setup --tests)");
   }
   REQUIRE(fs::exists(script));
 
@@ -234,7 +234,7 @@ TEST_CASE("test_metrics: agreement with scikit-learn") {
   const int status = ::pclose(pipe);
   fs::remove(in);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
-    FAIL("scikit-learn is missing for /usr/bin/python3: install python3-sklearn (apt-get install python3-sklearn, or "
+    FAIL("scikit-learn is missing for " MMDEBIAS_PYTHON ": install python3-sklearn (apt-get install python3-sklearn, or "
          "scripts/setup --tests)");
   }
   const std::string shown = "reference script output: " + output;

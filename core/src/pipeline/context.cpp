@@ -38,11 +38,11 @@ ComponentContext::ComponentContext(RunState& state, std::string name, sdk::Model
 
 void ComponentContext::log(sdk::LogLevel level, const std::string& message) {
   if (!state_.logger) return;
-  spdlog::level::level_enum lv = level == sdk::LogLevel::Debug  ? spdlog::level::debug
-                                 : level == sdk::LogLevel::Info ? spdlog::level::info
-                                 : level == sdk::LogLevel::Warn ? spdlog::level::warn
-                                                                : spdlog::level::err;
-  state_.logger->log(lv, "[{}] {}", name_, message);
+  Logger::Level lv = level == sdk::LogLevel::Debug  ? Logger::Level::Debug
+                     : level == sdk::LogLevel::Info ? Logger::Level::Info
+                     : level == sdk::LogLevel::Warn ? Logger::Level::Warn
+                                                    : Logger::Level::Error;
+  state_.logger->log(lv, "[" + name_ + "] " + message);
 }
 
 }  // namespace mmdebias::core

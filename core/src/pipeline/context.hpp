@@ -10,9 +10,9 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
-#include <spdlog/logger.h>
 
 #include "dist/collective.hpp"
+#include "log/logger.hpp"
 #include "mmdebias/sdk/context.hpp"
 
 namespace mmdebias::core {
@@ -48,7 +48,7 @@ struct RunState {
   c10::Device device{c10::kCPU};         ///< The model's device.
   uint64_t seed = 0;                     ///< Run seed.
   std::shared_ptr<Collective> collective = std::make_shared<Collective>();  ///< Reductions.
-  std::shared_ptr<spdlog::logger> logger;  ///< The run's logger.
+  std::shared_ptr<Logger> logger;          ///< The run's logger.
   std::map<std::string, double> metrics;   ///< Metrics recorded by components since the last flush.
   RngStreams rngs{0};                      ///< Every component's streams ("<component>/<stream>"), per rank.
   RngStreams shared_rngs{0};               ///< Every component's rank-shared streams, seeded alike on every rank.

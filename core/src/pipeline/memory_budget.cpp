@@ -1,6 +1,6 @@
 #include "pipeline/memory_budget.hpp"
 
-#include <c10/core/Allocator.h>
+#include "compat/torch.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -62,7 +62,7 @@ void free_tracked(void* context) {
 }
 
 // Wraps LibTorch's CPU allocator for the budget's lifetime, counting live bytes.
-struct AllocationBudget::Counting final : c10::Allocator {
+struct AllocationBudget::Counting final : compat::Allocator {
   c10::Allocator* inner;
   uint64_t available, budget, live_before;
   int copies;
@@ -70,7 +70,7 @@ struct AllocationBudget::Counting final : c10::Allocator {
   Counting(c10::Allocator* wrapped, uint64_t avail, int n)
       : inner(wrapped), available(avail), budget(avail / n), live_before(g_live.load()), copies(n) {}
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate_bytes(size_t n) override {
     const uint64_t after = g_live.fetch_add(n) + n - live_before;
     if (after > budget) {
       g_live.fetch_sub(n);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/sha256.hpp"
+#include "plugin/elf_links.hpp"
 #include "mmdebias/core/errors.hpp"
 
 namespace mmdebias::core {
@@ -123,6 +124,15 @@ std::optional<std::string> handshake_refusal(const PluginInfo& p, const PluginIn
 
 std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file, const std::string& sha256) {
   std::filesystem::path path = std::filesystem::absolute(file).lexically_normal();
+  // Before dlopen: a plugin linking another LibTorch would bring a second one into this process (and crash in its
+  // constructors, or worse); the handshake below cannot be reached safely.
+  if (const auto links = read_elf_links(path)) {
+    const PluginInfo host = host_build_info();
+    const std::string version = std::to_string(host.torch_major) + "." + std::to_string(host.torch_minor) + "." +
+                                std::to_string(host.torch_patch);
+    if (auto refusal = foreign_torch_refusal(path, *links, loaded_torch(), version, MMDEBIAS_TORCH_PREFIX))
+      throw InputError(*refusal);
+  }
   auto* library = new boost::dll::shared_library();
   boost::dll::fs::error_code ec;
   // rtld_now: a missing symbol fails here, not in the middle of training. rtld_local: plugins cannot see each other.

@@ -80,6 +80,7 @@ nlohmann::json plugins_json(const PluginHost& host) {
   }
   nlohmann::json hostj = info_json(host_build_info());
   hostj["version"] = MMDEBIAS_VERSION;
+  hostj["torch_cmake_prefix"] = MMDEBIAS_TORCH_PREFIX;  // a plugin configured with -DCMAKE_PREFIX_PATH=this matches
   return {{"host", hostj}, {"plugins", plugins}};
 }
 

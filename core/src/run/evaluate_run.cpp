@@ -33,9 +33,9 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   Manifest manifest = load_manifest(run_dir.manifest(), overrides);
   std::unique_ptr<Session> session = open_session(manifest, std::move(search));
   RunState& state = session->state;
-  state.logger = make_logger(run_dir, state.collective->rank());
+  state.logger = make_run_logger(run_dir, state.collective->rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
-  if (!lock.unavailable().empty()) state.logger->warn("{}", lock.unavailable());
+  if (!lock.unavailable().empty()) state.logger->warn(lock.unavailable());
   log_libraries(*state.logger, session->resolved.libraries);
   const sdk::Options& eval = session->section("eval");
   std::vector<double> unused_lrs;

@@ -5,25 +5,15 @@
 #include <string>
 #include <vector>
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
-
 namespace mmdebias::core {
 
-std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank) {
-  auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  console->set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
-  std::vector<spdlog::sink_ptr> sinks{console};
-  if (rank == 0) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(dir.log().string(), false));
-  auto logger = std::make_shared<spdlog::logger>("mmdebias", sinks.begin(), sinks.end());
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S] [rank " + std::to_string(rank) + "] %v");
-  logger->flush_on(spdlog::level::info);
-  return logger;
+std::shared_ptr<Logger> make_run_logger(const RunDirectory& dir, int rank) {
+  return make_logger(rank == 0 ? dir.log() : std::filesystem::path(), rank, rank == 0 ? Logger::Level::Info : Logger::Level::Warn);
 }
 
-void log_libraries(spdlog::logger& logger, const std::vector<LibraryProvenance>& libraries) {
+void log_libraries(Logger& logger, const std::vector<LibraryProvenance>& libraries) {
   for (const auto& l : libraries)
-    logger.info("library {} sha256 {}{}", l.path, l.sha256, l.loaded ? "" : " (opened, not loaded)");
+    logger.info("library " + l.path + " sha256 " + l.sha256 + (l.loaded ? "" : " (opened, not loaded)"));
 }
 
 void Progress::operator()(int64_t step, int64_t total, double loss, double rate) const {
@@ -41,7 +31,10 @@ void Progress::operator()(int64_t step, int64_t total, double loss, double rate)
     if (step == total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   } else if (step % every == 0 || step == total) {
-    logger->info("step {}/{}  loss {:.4f}  {:.0f} samples/s  ETA {}", step, total, loss, rate, eta_text);
+    char line[160];
+    std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  %.0f samples/s  ETA %s", static_cast<long long>(step),
+                  static_cast<long long>(total), loss, rate, eta_text);
+    logger->info(line);
   }
 }
 

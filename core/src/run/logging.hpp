@@ -6,24 +6,23 @@
 #include <memory>
 #include <utility>
 
-#include <spdlog/logger.h>
-
+#include "log/logger.hpp"
 #include "manifest/resolved.hpp"
 #include "run/run_directory.hpp"
 
 namespace mmdebias::core {
 
 /// Rank 0 logs to the console and log.txt; other ranks warnings to the console only (their lines carry their rank).
-std::shared_ptr<spdlog::logger> make_logger(const RunDirectory& dir, int rank);
+std::shared_ptr<Logger> make_run_logger(const RunDirectory& dir, int rank);
 
 /// One line per library opened while loading plugins (path and sha256): what code this process ran.
-void log_libraries(spdlog::logger& logger, const std::vector<LibraryProvenance>& libraries);
+void log_libraries(Logger& logger, const std::vector<LibraryProvenance>& libraries);
 
 /// One line of progress: a bar redrawn in place on a terminal, a plain line every `every` steps otherwise.
 struct Progress {
   bool interactive;                         ///< Redraw a bar in place (stderr is a terminal).
   int64_t every;                            ///< Otherwise a line every this many steps.
-  std::shared_ptr<spdlog::logger> logger;   ///< Where the plain lines go.
+  std::shared_ptr<Logger> logger;           ///< Where the plain lines go.
   /// When and at which step the first call came (shared by copies), for the ETA.
   std::shared_ptr<std::pair<std::chrono::steady_clock::time_point, int64_t>> start =
       std::make_shared<std::pair<std::chrono::steady_clock::time_point, int64_t>>(std::chrono::steady_clock::now(), -1);

@@ -185,12 +185,12 @@ void check_resume(const ResumeFrom& from, const fs::path& dir, const Session& se
 // Rank 0's files of a resume before training: the marker of a run an older mmdebias started, unfinished
 // writes removed, and when resuming from an earlier checkpoint than the latest, the later ones (and the summary
 // of that discarded continuation) set aside.
-void prepare_resume(const RunRequest& request, const fs::path& checkpoint, RunDirectory& run_dir, spdlog::logger& logger) {
+void prepare_resume(const RunRequest& request, const fs::path& checkpoint, RunDirectory& run_dir, Logger& logger) {
   if (!fs::exists(run_dir.marker())) run_dir.write_marker();
   remove_unfinished_writes(run_dir.checkpoints());
   if (request.checkpoint.empty()) return;
   for (const std::string& name : set_aside_later_checkpoints(run_dir.checkpoints(), checkpoint))
-    logger.info("moved {} (after the chosen checkpoint) to {}", name, (run_dir.checkpoints() / "discarded").string());
+    logger.info("moved " + name + " (after the chosen checkpoint) to " + (run_dir.checkpoints() / "discarded").string());
   if (fs::exists(run_dir.summary())) {
     fs::create_directories(run_dir.checkpoints() / "discarded");
     fs::rename(run_dir.summary(), run_dir.checkpoints() / "discarded" / "summary.json");
@@ -249,13 +249,14 @@ void resume_trainer(Trainer& trainer, const fs::path& checkpoint, Session& sessi
   if (static_cast<size_t>(collective.rank()) < meta.rng_by_rank.size())
     restore_rng(state, unpack_rng(meta.rng_by_rank[collective.rank()]));
   if (static_cast<int>(meta.rng_by_rank.size()) != collective.world_size())
-    state.logger->warn("the checkpoint was written by {} ranks and is resumed by {}: random streams of the new ranks start afresh, "
-                       "so the run will not match an uninterrupted one bit for bit", meta.rng_by_rank.size(), collective.world_size());
+    state.logger->warn("the checkpoint was written by " + std::to_string(meta.rng_by_rank.size()) + " ranks and is resumed by " +
+                       std::to_string(collective.world_size()) +
+                       ": random streams of the new ranks start afresh, so the run will not match an uninterrupted one bit for bit");
   trainer.resume_from(meta.position);
   state.step = meta.position.step;
   if (collective.rank() == 0) run_dir.truncate_metrics_after(meta.position.step, meta.position.step >= trainer.total_steps());
-  state.logger->info("resumed {} at step {} (epoch {}, batch {})", checkpoint.string(), meta.position.step, meta.position.epoch,
-                     meta.position.next_batch);
+  state.logger->info("resumed " + checkpoint.string() + " at step " + std::to_string(meta.position.step) + " (epoch " +
+                     std::to_string(meta.position.epoch) + ", batch " + std::to_string(meta.position.next_batch) + ")");
 }
 
 // After training: scorers fitted (and kept with the run), the final evaluation, summary.json.
@@ -288,7 +289,7 @@ nlohmann::json finish_run(Session& session, RunDirectory& run_dir, const TrainRe
     run_dir.append_metrics(final_eval);
     run_dir.write_summary(summary);
     write_sample_scores(run_dir.dir() / sample_scores_file(eval_options.split), samples);
-    state.logger->info("done: {} (params_sha256 {})", run_dir.summary().string(), digest);
+    state.logger->info("done: " + run_dir.summary().string() + " (params_sha256 " + digest + ")");
   }
   summary["rank"] = state.collective->rank();  // returned to the caller, not written: the file is rank 0's
   return summary;
@@ -341,21 +342,22 @@ RunOutcome run_pipeline(const RunRequest& request) {
 
   RunDirectory run_dir(dir);
   if (resume) check_resume(*resume, dir, *session);
-  state.logger = make_logger(run_dir, collective.rank());
+  state.logger = make_run_logger(run_dir, collective.rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
-  for (const std::string& note : claim.notes) state.logger->info("{}", note);
-  if (claim.lock && !claim.lock->unavailable().empty()) state.logger->warn("{}", claim.lock->unavailable());
+  for (const std::string& note : claim.notes) state.logger->info(note);
+  if (claim.lock && !claim.lock->unavailable().empty()) state.logger->warn(claim.lock->unavailable());
   if (writer && resume) prepare_resume(request, resume->file, run_dir, *state.logger);
   log_libraries(*state.logger, session->resolved.libraries);
   if (writer)  // what the dataset says of its data (e.g. most classes empty), in the log and on the console
-    for (const auto& w : session->model->pipeline().dataset_info.warnings) state.logger->warn("warning: {}", w);
+    for (const auto& w : session->model->pipeline().dataset_info.warnings) state.logger->warn("warning: " + w);
   broadcast_initial_state(*session->model, collective);
   std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
   if (resume)
     resume_trainer(*trainer, resume->file, *session, run_dir);
   else
-    state.logger->info("run {}: {} steps, {} process(es) x {} threads, device {}", dir.string(), trainer->total_steps(),
-                       collective.world_size(), session->threads, state.device.str());
+    state.logger->info("run " + dir.string() + ": " + std::to_string(trainer->total_steps()) + " steps, " +
+                       std::to_string(collective.world_size()) + " process(es) x " + std::to_string(session->threads) +
+                       " threads, device " + state.device.str());
 
   stop_on_signal->setup_done();
   TrainResult trained = train_naming_step(*trainer, state, run_dir.checkpoints());
@@ -364,8 +366,9 @@ RunOutcome run_pipeline(const RunRequest& request) {
   if (const int signal = trained.stop_signal != 0 ? trained.stop_signal : stop_signal_received()) {
     std::optional<fs::path> saved = latest_checkpoint(run_dir.checkpoints());
     if (writer)
-      state.logger->info("stopped by {} at step {}; checkpoint {} saved; continue with: mmdebias run --resume {}", signal_name(signal),
-                         trained.steps, saved ? saved->filename().string() : "(none)", dir.string());
+      state.logger->info(std::string("stopped by ") + signal_name(signal) + " at step " + std::to_string(trained.steps) +
+                         "; checkpoint " + (saved ? saved->filename().string() : "(none)") +
+                         " saved; continue with: mmdebias run --resume " + dir.string());
     RunOutcome stopped{dir, {{"steps", trained.steps}, {"rank", collective.rank()}}};
     stopped.stopped_by_signal = signal;
     return stopped;

@@ -139,13 +139,13 @@ inline at::Tensor from_json(const nlohmann::json& j) {
   return at::stack(rows);
 }
 
-/// Runs tests/python/a2d_reference.py on a case; FAILS (never skips) when /usr/bin/python3 or torch is missing.
+/// Runs tests/python/a2d_reference.py on a case; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or torch is missing.
 inline nlohmann::json python_reference(const nlohmann::json& input) {
   namespace fs = std::filesystem;
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests" / "python" / "a2d_reference.py";
   REQUIRE_MESSAGE(fs::exists(script), "missing " << script.string());
-  if (!fs::exists(python)) FAIL("/usr/bin/python3 is missing: install python3-torch (apt-get install python3-torch)");
+  if (!fs::exists(python)) FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (apt-get install python3-torch)");
   static int counter = 0;
   const fs::path in = fs::temp_directory_path() / ("mmdebias-a2d-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".json");
   std::ofstream(in) << input.dump();
@@ -158,7 +158,7 @@ inline nlohmann::json python_reference(const nlohmann::json& input) {
   const int status = ::pclose(pipe);
   fs::remove(in);
   INFO("reference script output: " << output.substr(0, 2000));
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) FAIL("torch is missing for /usr/bin/python3: install python3-torch");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) FAIL("torch is missing for " MMDEBIAS_PYTHON ": install python3-torch");
   REQUIRE_MESSAGE(status == 0, "the torch reference script failed");
   return nlohmann::json::parse(output);
 }

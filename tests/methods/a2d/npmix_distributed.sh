@@ -20,7 +20,7 @@ for p in "${pids[@]}"; do wait "$p" || rc=$?; done
 run run "$manifest" --out "$work/one" train.batch_size=32 "${common[@]}"
 expect_code 0
 grep -rq 'npmix/active":1' "$work/one" || fail "NP-Mix never became active"
-/usr/bin/python3 - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5"
+"$PYTHON" - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5"
 import glob, sys, torch
 def load(d):
     run = glob.glob(d + "/**/checkpoints/latest", recursive=True)[0].rsplit("/", 1)[0]

@@ -27,7 +27,7 @@ kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 echo "killed at step ~$step (target $target), latest checkpoint $(cat "$work/k/checkpoints/latest" 2>/dev/null)"
 [[ ! -f "$work/k/summary.json" ]] || fail "the run finished before it was killed: the kill tested nothing"
-/usr/bin/python3 - "$work/k" <<'PY' || fail "the checkpoint lacks NP-Mix's full queues"
+"$PYTHON" - "$work/k" <<'PY' || fail "the checkpoint lacks NP-Mix's full queues"
 import sys, torch
 d = sys.argv[1]
 m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())

@@ -22,7 +22,7 @@ for variant in "entropy batch" "variance ema"; do
   [[ $rc -eq 0 ]] || { cat "$work/$estimator".rank*.err; fail "the 2-rank $variant run failed"; continue; }
   run run "$manifest" --out "$work/one-$estimator" train.batch_size=64 "${opts[@]}"
   expect_code 0
-  /usr/bin/python3 -I - "$work/two-$estimator" "$work/one-$estimator" "$variant" <<'PY' || fail "$variant: 2 ranks x 32 and 1 rank x 64 differ"
+  "$PYTHON" -I - "$work/two-$estimator" "$work/one-$estimator" "$variant" <<'PY' || fail "$variant: 2 ranks x 32 and 1 rank x 64 differ"
 import json, sys, torch
 two, one, variant = sys.argv[1:4]
 def state(d):

@@ -82,13 +82,13 @@ json make_case(const Case& c) {
   return j;
 }
 
-/// Runs the Python reference; FAILS (never skips) when /usr/bin/python3 or its torch is missing.
+/// Runs the Python reference; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or its torch is missing.
 json python_reference(const json& input) {
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests" / "python" / "arl_reference.py";
   REQUIRE_MESSAGE(fs::exists(script), "missing " << script.string());
   if (!fs::exists(python))
-    FAIL("/usr/bin/python3 is missing: install python3-torch (apt-get install python3-torch, or scripts/setup --tests)");
+    FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (apt-get install python3-torch, or scripts/setup --tests)");
   const fs::path in = fs::temp_directory_path() / ("mmdebias-arl-" + std::to_string(::getpid()) + ".json");
   std::ofstream(in) << input.dump();
   const std::string cmd = python.string() + " -I " + script.string() + " " + in.string() + " 2>&1";
@@ -101,7 +101,7 @@ json python_reference(const json& input) {
   fs::remove(in);
   INFO("reference script output: " << output);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
-    FAIL("torch is missing for /usr/bin/python3: install python3-torch (apt-get install python3-torch)");
+    FAIL("torch is missing for " MMDEBIAS_PYTHON ": install python3-torch (apt-get install python3-torch)");
   REQUIRE_MESSAGE(status == 0, "the torch reference script failed");
   return json::parse(output);
 }

@@ -10,7 +10,7 @@ two_ranks "$work/two" "$manifest"
 run run "$manifest" --out "$work/one" train.batch_size=64
 expect_code 0
 
-/usr/bin/python3 - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 32 and 1 rank x 64 differ beyond 1e-5"
+"$PYTHON" - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 32 and 1 rank x 64 differ beyond 1e-5"
 import sys, torch
 def params(d):
     m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())

@@ -44,12 +44,12 @@ at::Tensor from_json(const json& j) {
   return at::stack(rows);
 }
 
-/// Runs the Python reference; FAILS (never skips) when /usr/bin/python3 or its torch is missing.
+/// Runs the Python reference; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or its torch is missing.
 json python_reference(const json& cases) {
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests" / "python" / "causalmm_reference.py";
   REQUIRE_MESSAGE(fs::exists(script), "missing " << script.string());
-  if (!fs::exists(python)) FAIL("/usr/bin/python3 is missing: install python3-torch (apt-get install python3-torch)");
+  if (!fs::exists(python)) FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (apt-get install python3-torch)");
   const fs::path in = fs::temp_directory_path() / ("mmdebias-causalmm-" + std::to_string(::getpid()) + ".json");
   std::ofstream(in) << cases.dump();
   const std::string cmd = python.string() + " -I " + script.string() + " " + in.string() + " 2>&1";

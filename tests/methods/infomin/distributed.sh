@@ -22,7 +22,7 @@ two_ranks "$work/two" "$work/m.yaml"
 run run "$work/m.yaml" --out "$work/one" train.batch_size=32
 expect_code 0
 
-/usr/bin/python3 - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5"
+"$PYTHON" - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5"
 import sys, torch
 def state(d):
     m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())

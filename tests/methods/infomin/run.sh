@@ -40,7 +40,7 @@ PY
 run run "$work/ated.yaml" --out "$work/ated"
 expect_code 0
 grep -q "fitted 4 substitute confounders" "$work/ated/log.txt" || fail "no 'fitted 4 substitute confounders' in the run's log"
-/usr/bin/python3 - "$work/ated" <<'PY' || fail "the checkpoint lacks the fitted centroids"
+"$PYTHON" - "$work/ated" <<'PY' || fail "the checkpoint lacks the fitted centroids"
 import sys, torch
 d = sys.argv[1]
 m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())

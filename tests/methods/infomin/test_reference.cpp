@@ -42,11 +42,11 @@ nlohmann::json params_json(torch::nn::Module& m) {
   return out;
 }
 
-/// Runs the Python reference; FAILS (never skips) when /usr/bin/python3 or its torch is missing.
+/// Runs the Python reference; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or its torch is missing.
 nlohmann::json python_reference(const nlohmann::json& input) {
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests" / "python" / "infomin_reference.py";
-  if (!fs::exists(python)) FAIL("/usr/bin/python3 is missing: install python3-torch (apt-get install python3-torch)");
+  if (!fs::exists(python)) FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (apt-get install python3-torch)");
   const fs::path in = fs::temp_directory_path() / ("infomin_reference_" + std::to_string(::getpid()) + ".json");
   std::ofstream(in) << input.dump();
   // -I: ignore PYTHONPATH and user site-packages, which may belong to another python3.
@@ -60,7 +60,7 @@ nlohmann::json python_reference(const nlohmann::json& input) {
   fs::remove(in);
   INFO("reference script output: " << output);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
-    FAIL("torch is missing for /usr/bin/python3: install python3-torch (apt-get install python3-torch)");
+    FAIL("torch is missing for " MMDEBIAS_PYTHON ": install python3-torch (apt-get install python3-torch)");
   REQUIRE_MESSAGE(status == 0, "the torch reference script failed");
   return nlohmann::json::parse(output);
 }

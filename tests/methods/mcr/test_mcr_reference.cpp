@@ -37,12 +37,12 @@ at::Tensor from_json(const nlohmann::json& j) {
   return at::stack(rows);
 }
 
-/// Runs the Python reference; FAILS (never skips) when /usr/bin/python3 or its torch is missing.
+/// Runs the Python reference; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or its torch is missing.
 nlohmann::json python_reference(const nlohmann::json& input) {
-  const fs::path python = "/usr/bin/python3";
+  const fs::path python = MMDEBIAS_PYTHON;
   const fs::path script = fs::path(MMDEBIAS_SOURCE_DIR) / "tests" / "python" / "mcr_reference.py";
   REQUIRE_MESSAGE(fs::exists(script), "missing " << script.string());
-  if (!fs::exists(python)) FAIL("/usr/bin/python3 is missing: install python3-torch (scripts/setup --tests)");
+  if (!fs::exists(python)) FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (scripts/setup --tests)");
   const fs::path in = fs::temp_directory_path() / ("mmdebias-mcr-" + std::to_string(::getpid()) + ".json");
   std::ofstream(in) << input.dump();
   const std::string cmd = python.string() + " -I " + script.string() + " " + in.string() + " 2>&1";
@@ -54,7 +54,7 @@ nlohmann::json python_reference(const nlohmann::json& input) {
   const int status = ::pclose(pipe);
   fs::remove(in);
   INFO("reference script output: " << output);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) FAIL("torch is missing for /usr/bin/python3: install python3-torch");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) FAIL("torch is missing for " MMDEBIAS_PYTHON ": install python3-torch");
   REQUIRE_MESSAGE(status == 0, "the torch reference script failed");
   return nlohmann::json::parse(output);
 }

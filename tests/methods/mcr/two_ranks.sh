@@ -40,7 +40,7 @@ expect_code 0
 grep -q '"mcr/competition"' "$work/one/metrics.jsonl" || fail "metrics.jsonl lacks the mcr/competition term"
 grep -q '"mcr/ceb"' "$work/one/metrics.jsonl" || fail "metrics.jsonl lacks the mcr/ceb term"
 
-/usr/bin/python3 -I - "$work/two" "$work/one" "$work/off" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5 (or l = 0 changed nothing)"
+"$PYTHON" -I - "$work/two" "$work/one" "$work/off" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5 (or l = 0 changed nothing)"
 import sys, torch
 def params(d):
     m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())
