@@ -7,25 +7,40 @@
 #include <fstream>
 #include <iterator>
 
-#include "common/small_file.hpp"
-
 namespace mmdebias::core {
 namespace {
 
 // LibTorch's libraries a plugin links (mmdebias_add_plugin links all three).
 constexpr const char* kTorchStems[] = {"libc10.so", "libtorch_cpu.so", "libtorch.so"};
 
-template <typename T>
-bool read_at(const std::string& bytes, uint64_t offset, T& out) {
-  if (offset > bytes.size() || bytes.size() - offset < sizeof(T)) return false;
-  std::memcpy(&out, bytes.data() + offset, sizeof(T));
-  return true;
-}
+// Reads only the parts it needs (the header, the section table, the dynamic section and its strings): LibTorch's own
+// libraries, read to learn their SONAME, are hundreds of MB.
+class ElfFile {
+ public:
+  explicit ElfFile(const std::filesystem::path& file) : in_(file, std::ios::binary) {
+    std::error_code ec;
+    size_ = in_ ? std::filesystem::file_size(file, ec) : 0;
+    if (ec) size_ = 0;
+  }
+  template <typename T>
+  bool read_at(uint64_t offset, T& out) { return read_bytes(offset, sizeof(T), reinterpret_cast<char*>(&out)); }
+  bool read_bytes(uint64_t offset, uint64_t n, char* out) {
+    if (offset > size_ || size_ - offset < n) return false;
+    in_.seekg(static_cast<std::streamoff>(offset));
+    return static_cast<bool>(in_.read(out, static_cast<std::streamsize>(n)));
+  }
+  uint64_t size() const { return size_; }
 
-std::string string_at(const std::string& bytes, uint64_t table, uint64_t table_size, uint64_t index) {
-  if (index >= table_size || table > bytes.size() || bytes.size() - table < table_size) return "";
-  const char* start = bytes.data() + table + index;
-  return std::string(start, strnlen(start, table_size - index));
+ private:
+  std::ifstream in_;
+  uint64_t size_ = 0;
+};
+
+// The NUL-terminated string at index of a string table (held whole: a dynamic string table is small).
+std::string string_at(const std::string& table, uint64_t index) {
+  if (index >= table.size()) return "";
+  const char* start = table.data() + index;
+  return std::string(start, strnlen(start, table.size() - index));
 }
 
 // "libc10.so.1.13" -> "libc10.so" (the stem it matches), "" for a library that is not LibTorch's.
@@ -75,35 +90,33 @@ std::filesystem::path located(const std::string& soname, const ElfLinks& links, 
 }  // namespace
 
 std::optional<ElfLinks> read_elf_links(const std::filesystem::path& file) {
-  std::string bytes;
-  try {
-    bytes = read_small_file(file, 1ull << 31);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  ElfFile elf(file);
   Elf64_Ehdr eh;
-  if (!read_at(bytes, 0, eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+  if (!elf.read_at(0, eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
       eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_shentsize != sizeof(Elf64_Shdr))
     return std::nullopt;
   ElfLinks links;
   bool found = false;
   for (uint64_t i = 0; i < eh.e_shnum; ++i) {
     Elf64_Shdr dyn;
-    if (!read_at(bytes, eh.e_shoff + i * sizeof(Elf64_Shdr), dyn)) return std::nullopt;
+    if (!elf.read_at(eh.e_shoff + i * sizeof(Elf64_Shdr), dyn)) return std::nullopt;
     if (dyn.sh_type != SHT_DYNAMIC) continue;
     Elf64_Shdr strtab;
-    if (!read_at(bytes, eh.e_shoff + uint64_t{dyn.sh_link} * sizeof(Elf64_Shdr), strtab)) return std::nullopt;
+    if (!elf.read_at(eh.e_shoff + uint64_t{dyn.sh_link} * sizeof(Elf64_Shdr), strtab)) return std::nullopt;
+    if (strtab.sh_size > (16u << 20) || dyn.sh_size > (16u << 20)) return std::nullopt;  // no real one is this large
+    std::string strings(strtab.sh_size, '\0');
+    if (!elf.read_bytes(strtab.sh_offset, strtab.sh_size, strings.data())) return std::nullopt;
     found = true;
     std::string rpath;
     for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= dyn.sh_size; off += sizeof(Elf64_Dyn)) {
       Elf64_Dyn d;
-      if (!read_at(bytes, dyn.sh_offset + off, d)) return std::nullopt;
+      if (!elf.read_at(dyn.sh_offset + off, d)) return std::nullopt;
       if (d.d_tag == DT_NULL) break;
-      const auto text = [&] { return string_at(bytes, strtab.sh_offset, strtab.sh_size, d.d_un.d_val); };
-      if (d.d_tag == DT_NEEDED) links.needed.push_back(text());
-      if (d.d_tag == DT_SONAME) links.soname = text();
-      if (d.d_tag == DT_RUNPATH) links.runpath = text();
-      if (d.d_tag == DT_RPATH) rpath = text();
+      const std::string text = string_at(strings, d.d_un.d_val);
+      if (d.d_tag == DT_NEEDED) links.needed.push_back(text);
+      if (d.d_tag == DT_SONAME) links.soname = text;
+      if (d.d_tag == DT_RUNPATH) links.runpath = text;
+      if (d.d_tag == DT_RPATH) rpath = text;
     }
     if (links.runpath.empty()) links.runpath = rpath;
   }

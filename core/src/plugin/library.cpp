@@ -110,7 +110,7 @@ std::optional<std::string> handshake_refusal(const PluginInfo& p, const PluginIn
   };
   if (torch(p) != torch(h))
     return head + "built with LibTorch " + torch(p) + ", this host has LibTorch " + torch(h) +
-           "; rebuild the plugin against LibTorch " + torch(h);
+           "; rebuild the plugin against the host's LibTorch (configure it with -DCMAKE_PREFIX_PATH=" MMDEBIAS_TORCH_PREFIX ")";
   if (p.cxx11_abi != h.cxx11_abi)
     return head + "built with _GLIBCXX_USE_CXX11_ABI=" + std::to_string(p.cxx11_abi) + ", this host has _GLIBCXX_USE_CXX11_ABI=" +
            std::to_string(h.cxx11_abi) + "; rebuild the plugin with the host's LibTorch flags (mmdebias_add_plugin sets them)";
