@@ -108,7 +108,7 @@ def main():
         except Exception as e:  # noqa: BLE001
             if not a.compile:
                 raise
-            compile_failed(f"the compiled model failed at step {step + 1}: {type(e).__name__}: {e}", e)
+            compile_failed(f"torch.compile: the compiled model failed at step {step + 1}: {type(e).__name__}: {e}", e)
         optimizer.step()
         if (step + 1) % a.log_every == 0 or step + 1 == a.steps:
             last_loss = loss.item()
