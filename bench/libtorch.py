@@ -12,7 +12,6 @@ Nothing here imports torch: the Python side is asked in a child process (`probe`
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -202,5 +201,14 @@ def system_blas():
     return _sh(["sh", "-c", "update-alternatives --query libblas.so.3-x86_64-linux-gnu | sed -n 's/^Value: //p'"]) or None
 
 
-def have_ldd():
-    return shutil.which("ldd") is not None
+def openblas_core(baseline):
+    """The kernel family OpenBLAS picks on this CPU (its `OPENBLAS_VERBOSE=2` line), or None where the program does
+    not load OpenBLAS. On a virtual CPU it does not recognise it falls back to an old one (Prescott: SSE3)."""
+    env = dict(os.environ, OPENBLAS_VERBOSE="2", OMP_NUM_THREADS="1")
+    try:
+        p = subprocess.run([str(baseline), "mm", "--size", "64", "--repeats", "1", "--threads", "1"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"^Core: (\S+)", p.stdout, re.M)
+    return m.group(1) if m else None
