@@ -201,6 +201,16 @@ def system_blas():
     return _sh(["sh", "-c", "update-alternatives --query libblas.so.3-x86_64-linux-gnu | sed -n 's/^Value: //p'"]) or None
 
 
+def allocator(binary):
+    """The malloc a binary links in place of glibc's (jemalloc, tcmalloc, mimalloc), by `ldd`; None for glibc's."""
+    for line in _sh(["ldd", str(binary)]).splitlines():
+        name = line.split()[0] if line.split() else ""
+        for lib in ("jemalloc", "tcmalloc", "mimalloc"):
+            if name.startswith("lib" + lib):
+                return lib
+    return None
+
+
 def openblas_core(baseline):
     """The kernel family OpenBLAS picks on this CPU (its `OPENBLAS_VERBOSE=2` line), or None where the program does
     not load OpenBLAS. On a virtual CPU it does not recognise it falls back to an old one (Prescott: SSE3)."""

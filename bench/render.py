@@ -76,6 +76,10 @@ def header(r, part):
         blas_row = f"{m['blas']} ({m.get('blas_how', '')})"
         threads_extra = f"; the Python reports {m['torch_threads']} (`torch.__config__.parallel_info()`)" if m.get("torch_threads") else ""
         compile_row = f"\n| torch.compile | {m.get('torch_compile', 'unknown')} |"
+        if m.get("allocators"):
+            al = m["allocators"]
+            compile_row += (f"\n| malloc | host {al['host']}, baseline {al['baseline']}, Python {al['python']} (`ldd`; "
+                            f"{'the same in every arm' if len(set(al.values())) == 1 else '**not the same in every arm**'}) |")
     else:  # a results.json from before the 2.x port
         libtorch_row = f"Debian {m['libtorch']}"
         python_row = f"Debian python3-torch {m.get('python3-torch')} (the same LibTorch build)"
