@@ -67,12 +67,9 @@ def _loaded(m):
 
 def _source_text(m):
     src = m.get("host_source")
-    if not src:
-        return ""
-    same_tree = src.get("commit") == m.get("host_commit") and not src.get("dirty")
-    if same_tree:
-        return ""
-    return (f"; the host's build is of `{src['dir']}`, at commit {src.get('commit')}"
+    if not src or (src.get("commit") == m.get("host_commit") and not src.get("dirty")):
+        return f"commit {m['host_commit']}"
+    return (f"bench/ at commit {m['host_commit']}; the host's build is of `{src['dir']}`, at commit {src.get('commit')}"
             f"{' with uncommitted changes' if src.get('dirty') else ''} when measured")
 
 
@@ -109,7 +106,7 @@ Measured by `bench/run` ({mode}) against `{m.get('build', 'build')}`.
 | | |
 |---|---|
 | command | `{r['command']}` ({r['wall_seconds'] / 60:.1f} min) |
-| date | {m['date']} (commit {m['host_commit']}{_source_text(m)}) |
+| date | {m['date']} ({_source_text(m)}) |
 | CPU | {m['cpu']}, {m['cores']} cores (`lscpu`), kernel {m['kernel']} |
 | LibTorch (host) | {libtorch_row} |
 | PyTorch (reference) | {python_row} |
