@@ -127,7 +127,7 @@ def main():
            "torch": torch.__version__, "compiled": a.compile, "first_step_seconds": first_step, "first_step_cpu_seconds": first_step_cpu}
     if a.compile:
         graphs = compiled_graphs()
-        out.update(compile_seconds=first_step, compile_cpu_seconds=first_step_cpu, compiled_graphs=graphs,
+        out.update(compile_seconds=first_step, compile_cpu_seconds=first_step_cpu, compiled_graphs=graphs, cache=cache_counters(),
                    recompiled_in_steady_state=None if graphs is None or graphs_at_warmup is None else graphs != graphs_at_warmup)
     print(json.dumps(out))
 
@@ -143,6 +143,16 @@ def compiled_graphs():
     try:
         from torch._dynamo.utils import counters
         return int(counters["stats"]["unique_graphs"])
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def cache_counters():
+    """Inductor's FX graph cache and AOTAutograd's cache hits and misses in this process (None if not exposed): a
+    cached compile time means something only where the cache was hit."""
+    try:
+        from torch._dynamo.utils import counters
+        return {k: int(v) for group in ("inductor", "aot_autograd") for k, v in counters[group].items() if "cache" in k}
     except Exception:  # noqa: BLE001
         return None
 

@@ -138,6 +138,8 @@ def _compile_figures(name, c):
     warm = c["compile_seconds"]["warm"]
     cold_text = f"{cold:.1f} s ({cold_cpu:.1f} s CPU)" if cold is not None else "—"
     warm_text = fmt(warm, 1, " s") if warm else "—"
+    if warm and c.get("cached_rounds_hit") is False:
+        warm_text += " (inductor's cache was not hit)"
     return (f"| {name} | {_pair(c['rates'], 0 if name.startswith('small') else 1)} | {fmt(c['compiled_vs_eager']['cpu'], 2, 'x')} | "
             f"{_pair(c['host_vs_compiled'], 2, 'x')} | {cold_text} | {warm_text} |")
 

@@ -101,7 +101,8 @@ class Bench:
         if "compile_error" in d:
             return {"error": d["compile_error"], "detail": d.get("compile_error_detail", "")}
         return {"wall": d["steady_samples_per_s"], "cpu": d["steady_samples_per_cpu_s"], "compile_seconds": d["compile_seconds"],
-                "compile_cpu_seconds": d["compile_cpu_seconds"], "recompiled": d.get("recompiled_in_steady_state")}
+                "compile_cpu_seconds": d["compile_cpu_seconds"], "recompiled": d.get("recompiled_in_steady_state"),
+                "cache": d.get("cache")}
 
 
 def _major(version):
@@ -149,6 +150,10 @@ def compiled_summary(arm, host, eager, values):
            "recompiled_in_steady_state": any(v.get("recompiled") for v in c)}
     if arm.error:
         out["failed_later"] = arm.error
+    later = [values[i].get("cache") for i in ok if i > 0]
+    # whether the later rounds' compile found round 1's graphs in inductor's cache (None: not reported)
+    out["cached_rounds_hit"] = (all((c or {}).get("fxgraph_cache_hit", 0) > 0 for c in later)
+                                if later and all(c is not None for c in later) else None)
     for key in ("compile_seconds", "compile_cpu_seconds"):
         out[key] = {"cold": values[0][key] if values[0] is not None else None,
                     "warm": spread([values[i][key] for i in ok if i > 0]) if any(i > 0 for i in ok) else None}
