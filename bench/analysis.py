@@ -6,9 +6,9 @@ tables above; keep them in step with the code when it changes.
 ANALYSIS = """
 ## Where a goal is missed: profiles, fixes and floors
 
-Profiles taken on 2026-11-25 on the machine above (`perf` works in this container): the small model's on a
-quiet machine after this round's fixes, the older ones at load average 8-13 from other builds. Shares are of
-the process's CPU samples, so they do not depend on the load.
+Profiles of the LibTorch 1.13 build (Debian's), taken on 2026-11-25 on the machine of that part above (`perf`
+works in this container): the small model's on a quiet machine after this round's fixes, the older ones at
+load average 8-13 from other builds. Shares are of the process's CPU samples, so they do not depend on the load.
 
 ### Plugin overhead and the small model against PyTorch (goals 1 and 2, small model)
 

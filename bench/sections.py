@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import libtorch
 from harness import (PYTHON_WITH_TORCH, BenchError, alternate, both, cores, json_line, pick, program_rate, ratios, run,
                      say, spread, spreads, steady_rate, summary, thread_env)
 
@@ -20,11 +21,13 @@ GEMM = {"modalities": 2, "dim": 256, "hidden": [1024, 1024], "out-dim": 256, "cl
 
 
 class Bench:
-    """What every section shares: binaries, the scratch directory, threads, sizes for --quick or full."""
+    """What every section shares: binaries, the LibTorch they run on and the Python with the same torch, the scratch
+    directory, threads, sizes for --quick or full."""
 
-    def __init__(self, build, work, threads, quick, device):
-        self.host = Path(build) / "bin" / "mmdebias"
-        self.baseline_bin = Path(build) / "bin" / "mmdebias-bench-baseline"
+    def __init__(self, build, work, threads, quick, device, python=None):
+        self.build = Path(build)
+        self.host = self.build / "bin" / "mmdebias"
+        self.baseline_bin = self.build / "bin" / "mmdebias-bench-baseline"
         for b in (self.host, self.baseline_bin):
             if not b.exists():
                 raise BenchError(f"{b} is missing: build it first (cmake --build {build} --target mmdebias mmdebias-bench-baseline)")
@@ -34,6 +37,28 @@ class Bench:
         self.device = device
         self.repeats = 3 if quick else 5
         self.counter = 0
+        # The LibTorch the host loads and the Python whose torch is that same library (bench/libtorch.py).
+        self.libtorch = libtorch.host_libtorch(self.build, self.host)
+        if python:
+            self.python_exe, self.python_found = str(python), "--python"
+        else:
+            self.python_exe, self.python_found = libtorch.python_beside(self.build, self.libtorch)
+        self.py = libtorch.probe(self.python_exe, threads, lambda cmd: run(cmd, threads)[0] if Path(cmd[0]).exists() else "")
+        same, why = libtorch.same_libtorch(self.libtorch, self.py)
+        self.same_torch, self.same_torch_why = same, why
+        # Refused unless the user chose the Python: a PyTorch figure on another LibTorch compares two libraries.
+        self.python_problem = None if same or python else (
+            f"{self.python_exe} ({self.python_found}) does not run the host's LibTorch: {why}; "
+            f"pass --python PATH to choose the Python to compare with")
+        major = _major(self.py.get("version"))
+        if "error" in self.py:
+            self.compile_unavailable = f"not available ({self.py['error']})"
+        elif major is not None and major < 2:
+            self.compile_unavailable = f"not available (PyTorch {_major_minor(self.py['version'])})"
+        elif not self.py.get("has_compile"):
+            self.compile_unavailable = f"not available (PyTorch {self.py.get('version')} has no torch.compile)"
+        else:
+            self.compile_unavailable = None
 
     def fresh(self, name):
         self.counter += 1
@@ -60,12 +85,86 @@ class Bench:
         return program_rate(out)
 
     def python(self, sizes, steps, warmup):
-        out, _ = run([PYTHON_WITH_TORCH, SRC / "bench" / "pytorch_train.py"] + self.model_args(sizes, steps, warmup), self.threads)
+        if self.python_problem:
+            raise BenchError(self.python_problem)
+        out, _ = run([self.python_exe, SRC / "bench" / "pytorch_train.py"] + self.model_args(sizes, steps, warmup), self.threads)
         return program_rate(out)
+
+    def compiled(self, sizes, steps, warmup, cache):
+        """The PyTorch script on torch.compile(model): its rates and compile time, or {"error": why} when it cannot
+        compile here (the script exits 3 then). `cache` is inductor's cache directory for this model."""
+        if self.python_problem:
+            raise BenchError(self.python_problem)
+        cmd = [self.python_exe, SRC / "bench" / "pytorch_train.py"] + self.model_args(sizes, steps, warmup) + ["--compile"]
+        out, _ = run(cmd, self.threads, extra_env={"TORCHINDUCTOR_CACHE_DIR": str(cache)}, ok_codes=(0, 3))
+        d = json_line(out)
+        if "compile_error" in d:
+            return {"error": d["compile_error"], "detail": d.get("compile_error_detail", "")}
+        return {"wall": d["steady_samples_per_s"], "cpu": d["steady_samples_per_cpu_s"], "compile_seconds": d["compile_seconds"],
+                "compile_cpu_seconds": d["compile_cpu_seconds"], "recompiled": d.get("recompiled_in_steady_state"),
+                "cache": d.get("cache")}
+
+
+def _major(version):
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError:
+        return None
+
+
+def _major_minor(version):
+    return ".".join(str(version).split("+")[0].split(".")[:2])
+
+
+class CompiledArm:
+    """The torch.compile arm of one model across rounds. Inductor's cache starts empty, so round 1 compiles cold
+    (what a user's first run costs) and later rounds find its kernels cached (what a rerun costs). After a failure
+    to compile the arm is not run again: each round records None and the reason is kept."""
+
+    def __init__(self, b, sizes, steps, warmup, label):
+        self.b, self.sizes, self.steps, self.warmup = b, sizes, steps, warmup
+        self.cache = b.work / f"inductor-cache-{label}"
+        shutil.rmtree(self.cache, ignore_errors=True)
+        self.error = None
+        self.detail = ""
+
+    def __call__(self):
+        if self.error:
+            return None
+        r = self.b.compiled(self.sizes, self.steps, self.warmup, self.cache)
+        if "error" in r:
+            self.error, self.detail = r["error"], r["detail"]
+            say(f"torch.compile arm unavailable: {self.error}")
+            return None
+        return r
+
+
+def compiled_summary(arm, host, eager, values):
+    """The compiled arm's figures beside the host and the eager script, over the rounds where it ran."""
+    ok = [i for i, v in enumerate(values) if v is not None]
+    if not ok:
+        return {"unavailable": arm.error or "did not run", "detail": arm.detail[-3000:]}
+    c = [values[i] for i in ok]
+    out = {"rates": spreads(c), "rounds": len(ok),
+           "host_vs_compiled": both([host[i] for i in ok], c), "compiled_vs_eager": both(c, [eager[i] for i in ok]),
+           "recompiled_in_steady_state": any(v.get("recompiled") for v in c)}
+    if arm.error:
+        out["failed_later"] = arm.error
+    later = [values[i].get("cache") for i in ok if i > 0]
+    # whether the later rounds' compile found round 1's graphs in inductor's cache (None: not reported)
+    out["cached_rounds_hit"] = (all((c or {}).get("fxgraph_cache_hit", 0) > 0 for c in later)
+                                if later and all(c is not None for c in later) else None)
+    for key in ("compile_seconds", "compile_cpu_seconds"):
+        out[key] = {"cold": values[0][key] if values[0] is not None else None,
+                    "warm": spread([values[i][key] for i in ok if i > 0]) if any(i > 0 for i in ok) else None}
+    return out
 
 
 def rel(path):
-    return os.path.relpath(path, SRC)
+    """A path as the doc shows it: relative to the source tree when inside it, else absolute."""
+    path = os.path.abspath(path)
+    inside = os.path.commonpath([path, str(SRC)]) == str(SRC)
+    return os.path.relpath(path, SRC) if inside else path
 
 
 def host_line(b, manifest, overrides):
@@ -76,7 +175,7 @@ def model_line(b, what, sizes, steps, warmup):
     args = " ".join(b.model_args(sizes, steps, warmup))
     if what == "baseline":
         return f"{rel(b.baseline_bin)} train {args}"
-    return f"/usr/bin/python3 bench/pytorch_train.py {args}"
+    return f"{rel(b.python_exe)} bench/pytorch_train.py {args}" + (" --compile" if what == "compiled" else "")
 
 
 def size_overrides(sizes):
@@ -90,16 +189,27 @@ def size_overrides(sizes):
 
 
 def _three_way(b, manifest, sizes, steps, warmup, label):
-    """Host, LibTorch baseline and PyTorch script on one model, alternating; samples/s of each round."""
+    """Host, LibTorch baseline and PyTorch script (eager, and torch.compile where PyTorch has it) on one model,
+    alternating; samples/s of each round."""
     overrides = [f"train.steps={steps}", f"train.log_every={1 if steps < 100 else 10}"] + size_overrides(sizes)
     arms = {
         "host": lambda: b.host_steady(manifest, overrides, warmup, label),
         "baseline": lambda: b.baseline(sizes, steps, warmup),
         "python": lambda: b.python(sizes, steps, warmup),
     }
+    compiled = None
+    if b.compile_unavailable is None:
+        compiled = arms["compiled"] = CompiledArm(b, sizes, steps, warmup, label)
     values = alternate(arms, b.repeats, lambda m: say(f"{label}: {m}"))
-    return values, {"host": host_line(b, manifest, overrides), "baseline": model_line(b, "baseline", sizes, steps, warmup),
-                    "python": model_line(b, "python", sizes, steps, warmup)}
+    cmds = {"host": host_line(b, manifest, overrides), "baseline": model_line(b, "baseline", sizes, steps, warmup),
+            "python": model_line(b, "python", sizes, steps, warmup), "compiled": model_line(b, "compiled", sizes, steps, warmup)}
+    return values, cmds, compiled
+
+
+def _compiled_figures(b, arm, values):
+    if arm is None:
+        return {"unavailable": b.compile_unavailable}
+    return compiled_summary(arm, values["host"], values["python"], values["compiled"])
 
 
 def linear_flops(sizes):
@@ -123,10 +233,11 @@ def overhead_and_python(b):
     small_steps, small_warm = (1000, 200) if b.quick else (3000, 500)
     gemm_steps, gemm_warm = (10, 3) if b.quick else (25, 5)
     out = {}
-    v, cmds = _three_way(b, MODELS / "small.yaml", SMALL, small_steps, small_warm, "small")
+    v, cmds, compiled = _three_way(b, MODELS / "small.yaml", SMALL, small_steps, small_warm, "small")
     out["small"] = {"values": v, "commands": cmds,
                     "host_vs_baseline": both(v["host"], v["baseline"]), "host_vs_python": both(v["host"], v["python"]),
-                    "host": spreads(v["host"]), "baseline": spreads(v["baseline"]), "python": spreads(v["python"])}
+                    "host": spreads(v["host"]), "baseline": spreads(v["baseline"]), "python": spreads(v["python"]),
+                    "compiled": _compiled_figures(b, compiled, v)}
     mm_size = 1024 if b.quick else 2048
     mm_cmd = [b.baseline_bin, "mm", "--size", mm_size, "--repeats", 5, "--threads", b.threads, "--device", b.device]
     overrides = [f"train.steps={gemm_steps}", "train.log_every=1"] + size_overrides(GEMM)
@@ -134,8 +245,11 @@ def overhead_and_python(b):
         "host": lambda: b.host_steady(MODELS / "gemm.yaml", overrides, gemm_warm, "gemm"),
         "baseline": lambda: b.baseline(GEMM, gemm_steps, gemm_warm),
         "python": lambda: b.python(GEMM, gemm_steps, gemm_warm),
-        "mm": lambda: (lambda d: {"wall": d["mm_flops"], "cpu": d["mm_flops_per_cpu_s"]})(json_line(run(mm_cmd, b.threads)[0])),
     }
+    compiled = None
+    if b.compile_unavailable is None:
+        compiled = arms["compiled"] = CompiledArm(b, GEMM, gemm_steps, gemm_warm, "gemm")
+    arms["mm"] = lambda: (lambda d: {"wall": d["mm_flops"], "cpu": d["mm_flops_per_cpu_s"]})(json_line(run(mm_cmd, b.threads)[0]))
     v = alternate(arms, b.repeats, lambda m: say(f"gemm: {m}"))
     flops = linear_flops(GEMM)
     per_sample = flops / GEMM["batch"]
@@ -143,9 +257,11 @@ def overhead_and_python(b):
                    "commands": {"host": host_line(b, MODELS / "gemm.yaml", overrides),
                                 "baseline": model_line(b, "baseline", GEMM, gemm_steps, gemm_warm),
                                 "python": model_line(b, "python", GEMM, gemm_steps, gemm_warm),
+                                "compiled": model_line(b, "compiled", GEMM, gemm_steps, gemm_warm),
                                 "mm": " ".join(map(str, [rel(b.baseline_bin)] + mm_cmd[1:]))},
                    "host_vs_baseline": both(v["host"], v["baseline"]), "host_vs_python": both(v["host"], v["python"]),
                    "host": spreads(v["host"]), "baseline": spreads(v["baseline"]), "python": spreads(v["python"]),
+                   "compiled": _compiled_figures(b, compiled, v),
                    "mm": spreads(v["mm"]),
                    # Wall with wall, CPU time with CPU time, within each round.
                    "host_fraction_of_peak": {k: ratios([h * per_sample for h in pick(v["host"], k)], pick(v["mm"], k)) for k in ("wall", "cpu")},
