@@ -32,13 +32,16 @@ expect_params_close "$work/two" "$work/one" "2 ranks x 32 and 1 rank x 64"
 r0=$(grep params_sha256 "$work/two.rank0.out" | awk '{print $NF}'); r1=$(grep params_sha256 "$work/two.rank1.out" | awk '{print $NF}')
 [[ -n "$r0" && "$r0" == "$r1" ]] || fail "rank 0 and rank 1 hold different parameters: '$r0' vs '$r1'"
 
-# Debian's torchrun (Python 3.11 needs --redirects 1 --tee 1) launches the same run; its agent hosts the store.
-if command -v torchrun >/dev/null; then
-  timeout 120 torchrun --nproc_per_node 2 --master_port "$(free_port)" --no_python --redirects 1 --tee 1 --log_dir "$work/torchrun-logs" \
-    "$MMDEBIAS" run "$manifest" --out "$work/torchrun" >"$work/torchrun.out" 2>&1 || { tail -20 "$work/torchrun.out"; fail "torchrun launch failed"; }
+# torchrun of the PyTorch whose LibTorch the host runs (the tests' Python: Debian's for 1.13, the wheel's for 2.x; a
+# torchrun of another version hosts a store the host's TCPStore client cannot talk to) launches the same run; its
+# agent hosts the store. (Python 3.11 needs --redirects 1 --tee 1 with 1.13's.)
+if "$PYTHON" -c 'import torch.distributed.run' 2>/dev/null; then
+  timeout 120 "$PYTHON" -m torch.distributed.run --nproc_per_node 2 --master_port "$(free_port)" --no_python --redirects 1 --tee 1 \
+    --log_dir "$work/torchrun-logs" "$MMDEBIAS" run "$manifest" --out "$work/torchrun" >"$work/torchrun.out" 2>&1 ||
+    { tail -20 "$work/torchrun.out"; cat "$work"/torchrun-logs/*/attempt_0/*/std*.log 2>/dev/null | tail -20; fail "torchrun launch failed"; }
   [[ "$(field "$work/torchrun/summary.json" '["params_sha256"]')" == "$r0" ]] || fail "the torchrun-launched run differs from the env-launched one"
 else
-  fail "torchrun is missing: install python3-torch (scripts/setup --tests does)"
+  fail "torchrun is missing for $PYTHON: install python3-torch (scripts/setup --tests does)"
 fi
 
 # Evaluation gathered from 2 ranks equals a single process evaluating the same checkpoint.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,9 @@ json python_reference(const json& cases) {
   if (!fs::exists(python)) FAIL(MMDEBIAS_PYTHON " is missing: install python3-torch (apt-get install python3-torch)");
   const fs::path in = fs::temp_directory_path() / ("mmdebias-causalmm-" + std::to_string(::getpid()) + ".json");
   std::ofstream(in) << cases.dump();
-  const std::string cmd = python.string() + " -I " + script.string() + " " + in.string() + " 2>&1";
+  // stderr apart: a library's warning there (PyTorch 2.x warns where 1.13 did not) must not corrupt the JSON.
+  const fs::path err = fs::path(in).replace_extension(".err");
+  const std::string cmd = python.string() + " -I " + script.string() + " " + in.string() + " 2>" + err.string();
   std::string output;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -60,8 +63,11 @@ json python_reference(const json& cases) {
   for (size_t got; (got = std::fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, got);
   const int status = ::pclose(pipe);
   fs::remove(in);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) FAIL("python3-torch is missing: " << output);
-  REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), "reference failed: " << output);
+  std::ifstream err_in(err);
+  const std::string errors((std::istreambuf_iterator<char>(err_in)), std::istreambuf_iterator<char>());
+  fs::remove(err);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) FAIL("python3-torch is missing: " << errors << output);
+  REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), "reference failed: " << errors << output);
   return json::parse(output);
 }
 
