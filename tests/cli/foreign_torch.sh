@@ -33,16 +33,10 @@ expect_code 2
 "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); p=[x for x in d["plugins"] if x["path"]==sys.argv[2]][0]; assert p["status"]!="loaded" and "LibTorch" in p.get("reason",""), p' \
   "$out" "$FOREIGN_PLUGIN" || fail "plugins --json does not show the foreign plugin refused with its reason"
 
-cat >"$work/m.yaml" <<YAML
-plugins: {paths: ["$FOREIGN_PLUGIN"]}
-dataset: {type: data.synthetic, options: {n_train: 64, n_test: 32, modalities: {a: {dim: 4}, b: {dim: 4}}, num_classes: 2}}
-encoders: {a: {type: std.linear, options: {out_dim: 8}}, b: {type: std.linear, options: {out_dim: 8}}}
-fusion: {type: std.concat}
-head: {type: std.linear_head}
-interventions: [{name: drop, type: dropout.modality}]
-YAML
-run validate "$work/m.yaml"
+# A manifest using the plugin: validate refuses it, and the refusal says why.
+run validate "$SRC/examples/plugins/dropout/dropout-gaussian.yaml" --plugin-path "$FOREIGN_PLUGIN"
 [[ $code -ne 0 ]] || fail "validate accepted a manifest using the foreign plugin"
 expect_err "it was built against LibTorch $theirs."
+expect_err "unknown intervention type 'dropout.modality' (no plugin 'dropout' is loaded)"
 
 finish

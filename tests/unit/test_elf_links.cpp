@@ -54,7 +54,7 @@ TEST_CASE("elf links: a plugin linking another LibTorch is refused naming both v
   const fs::path wheel = fs::temp_directory_path() / "mmdebias-elf-links-wheel";
   fs::create_directories(wheel / "lib");
   std::ofstream(wheel / "lib" / "libc10.so") << "";
-  std::ofstream(wheel / "version.py") << "__version__ = '2.15.0+cu132'\n";
+  std::ofstream(wheel / "version.py") << "from typing import Optional\n__all__ = ['__version__', 'cuda']\n__version__ = '2.15.0+cu132'\n";
   LoadedTorch debian_host{{{"libc10.so", "libc10.so.1.13"}}, "/usr/lib/x86_64-linux-gnu"};
   ElfLinks from_wheel{{"libc10.so"}, "", (wheel / "lib").string()};
   refusal = foreign_torch_refusal("/p/mmdebias-y.so", from_wheel, debian_host, "1.13.1", "/usr/lib/x86_64-linux-gnu/cmake");

@@ -63,10 +63,10 @@ std::string version_of(const std::string& soname, const std::filesystem::path& d
     std::ifstream in(file);
     std::string line;
     while (std::getline(in, line)) {
-      const size_t q = line.find("__version__");
       if (file.filename() == "build-version" && !line.empty()) return line;
-      if (q == std::string::npos) continue;
-      const size_t a = line.find_first_of("'\"", q), b = a == std::string::npos ? a : line.find(line[a], a + 1);
+      // The assignment `__version__ = '2.15.0+cu132'`, not a mention such as __all__ = ['__version__', ...].
+      if (line.rfind("__version__", 0) != 0 || line.find('=') == std::string::npos) continue;
+      const size_t a = line.find_first_of("'\"", line.find('=')), b = a == std::string::npos ? a : line.find(line[a], a + 1);
       if (b != std::string::npos) return line.substr(a + 1, b - a - 1);
     }
   }
