@@ -12,6 +12,12 @@
 
 namespace mmdebias::core::compat {
 
+/// Whether a run keeps freed step buffers in the process (glibc's mmap and trim thresholds raised) rather than glibc
+/// unmapping them and the next step faulting them in again. Measured on the GEMM-bound step (docs/benchmarks.md,
+/// "The allocator"): with the torch 2.x wheel (MKL) +5-13% samples per CPU second, peak RSS 2.0x the `validate --cost`
+/// estimate (cli.validate_cost allows 3x); with Debian's 1.13 (OpenBLAS) no gain beyond noise, and RSS past 3x.
+inline constexpr bool kKeepFreedStepBuffers = MMDEBIAS_TORCH2;
+
 /// A CPU allocator written once for both APIs: 2.x made c10::Allocator::allocate non-const and added copy_data.
 class Allocator : public c10::Allocator {
  public:

@@ -79,6 +79,7 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
     threads = cores;
   }
   session->threads = set_thread_count(threads);
+  keep_freed_step_buffers();
 
   RunState& state = session->state;
   state.seed = static_cast<uint64_t>(seed);
