@@ -84,6 +84,30 @@ gap to PyTorch on this model, a few percent and inside the rounds' spread at thi
 returning and re-faulting of step buffers; a caching CPU allocator for LibTorch (or a trim threshold chosen
 against that test) is the way to close it without the memory cost. Everything else is the same kernels.
 
+### The allocator (issue 24): what keeps step buffers, measured on both builds
+
+Measured on this machine (Intel Xeon VM, 2 cores; Debian's OpenBLAS does not recognise its CPU and runs its
+Prescott fallback kernels, ~15 GFLOP/s, so the 1.13 GEMM step is compute-bound; the wheel's MKL reaches ~150):
+the hand-written loop (`mmdebias-bench-baseline train`, the GEMM-bound model, 30 steps, 1 pinned thread), three
+alternating rounds per pair, samples per CPU second:
+
+| build | glibc default | jemalloc (`LD_PRELOAD`) | glibc, buffers kept (`GLIBC_TUNABLES` mmap 32 MiB, trim 4 GiB) |
+|---|---|---|---|
+| 1.13 (OpenBLAS, Prescott) | 1438 / 1562 / 1617 | 1.020 / 1.030 / 1.007 x | 1.018 / 0.997 x (2 rounds) |
+| 2.x (MKL) | 5776 / 5899 / 5662 | 0.938 / 0.882 / 0.935 x | 1.080 / 1.134 / 1.050 x |
+
+Peak RSS growth of `cli.validate_cost`'s MCR pair against `validate --cost`'s 131 MiB estimate (the test allows
+1x..3x): 1.13 353 MiB by default, 395 MiB (3.0x: fails) with the buffers kept; 2.x 214 MiB by default, 264 MiB with
+the buffers kept in the environment and 280 MiB (2.1x) with `mallopt` in the host. So a run keeps its freed step
+buffers (`mallopt(M_MMAP_THRESHOLD, 32 MiB)`, `mallopt(M_TRIM_THRESHOLD, 1 GiB)` when its session opens) in the
+2.x build only (`compat::kKeepFreedStepBuffers`, core/src/compat/torch.hpp): there it gains 5-13% within the memory
+bound, and the 2.x part above meets goal 2 on the GEMM-bound model (1.13x PyTorch eager; the host is faster than the
+loop there because the loop keeps glibc's default). On 1.13 here it gains nothing measurable and breaks the memory
+bound, so it stays off. jemalloc, tried first, was 6-12% slower than glibc with MKL and is not used. The earlier
+figures above (an AMD EPYC machine, OpenBLAS's Haswell/Cooperlake kernels, the allocator worth ~1.45x there) were
+not re-measured: a 1.13 host on such a machine may still want the buffers kept, with `validate --cost` counting
+them — left open.
+
 ### Data wait (goal 4)
 
 Met for every dataset since the batched reads (section 4 runs the default loader thread, `run.prefetch=4`).
