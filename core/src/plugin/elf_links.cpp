@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 namespace mmdebias::core {
 namespace {
@@ -29,7 +28,6 @@ class ElfFile {
     in_.seekg(static_cast<std::streamoff>(offset));
     return static_cast<bool>(in_.read(out, static_cast<std::streamsize>(n)));
   }
-  uint64_t size() const { return size_; }
 
  private:
   std::ifstream in_;

@@ -42,9 +42,12 @@ std::mutex kept_mutex;
 
 }  // namespace
 
+std::string PluginInfo::torch_version() const {
+  return std::to_string(torch_major) + "." + std::to_string(torch_minor) + "." + std::to_string(torch_patch);
+}
+
 std::string PluginInfo::fingerprint_text() const {
-  return "SDK " + std::to_string(abi_major) + "." + std::to_string(abi_minor) + ", LibTorch " +
-         std::to_string(torch_major) + "." + std::to_string(torch_minor) + "." + std::to_string(torch_patch) +
+  return "SDK " + std::to_string(abi_major) + "." + std::to_string(abi_minor) + ", LibTorch " + torch_version() +
          ", CXX11 ABI " + std::to_string(cxx11_abi) + ", " + cuda_text(cuda_version) + ", " + compiler;
 }
 
@@ -105,11 +108,8 @@ std::optional<std::string> handshake_refusal(const PluginInfo& p, const PluginIn
   if (p.abi_minor > h.abi_minor)
     return head + "built against SDK ABI " + sdk(p.abi_major, p.abi_minor) + ", newer than this host's SDK ABI " +
            sdk(h.abi_major, h.abi_minor) + "; upgrade mmdebias or rebuild the plugin against SDK " + sdk(h.abi_major, h.abi_minor);
-  auto torch = [](const PluginInfo& i) {
-    return std::to_string(i.torch_major) + "." + std::to_string(i.torch_minor) + "." + std::to_string(i.torch_patch);
-  };
-  if (torch(p) != torch(h))
-    return head + "built with LibTorch " + torch(p) + ", this host has LibTorch " + torch(h) +
+  if (p.torch_version() != h.torch_version())
+    return head + "built with LibTorch " + p.torch_version() + ", this host has LibTorch " + h.torch_version() +
            "; rebuild the plugin against the host's LibTorch (configure it with -DCMAKE_PREFIX_PATH=" MMDEBIAS_TORCH_PREFIX ")";
   if (p.cxx11_abi != h.cxx11_abi)
     return head + "built with _GLIBCXX_USE_CXX11_ABI=" + std::to_string(p.cxx11_abi) + ", this host has _GLIBCXX_USE_CXX11_ABI=" +
@@ -126,13 +126,9 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
   std::filesystem::path path = std::filesystem::absolute(file).lexically_normal();
   // Before dlopen: a plugin linking another LibTorch would bring a second one into this process (and crash in its
   // constructors, or worse); the handshake below cannot be reached safely.
-  if (const auto links = read_elf_links(path)) {
-    const PluginInfo host = host_build_info();
-    const std::string version = std::to_string(host.torch_major) + "." + std::to_string(host.torch_minor) + "." +
-                                std::to_string(host.torch_patch);
-    if (auto refusal = foreign_torch_refusal(path, *links, loaded_torch(), version, MMDEBIAS_TORCH_PREFIX))
+  if (const auto links = read_elf_links(path))
+    if (auto refusal = foreign_torch_refusal(path, *links, loaded_torch(), host_build_info().torch_version(), MMDEBIAS_TORCH_PREFIX))
       throw InputError(*refusal);
-  }
   auto* library = new boost::dll::shared_library();
   boost::dll::fs::error_code ec;
   // rtld_now: a missing symbol fails here, not in the middle of training. rtld_local: plugins cannot see each other.

@@ -30,6 +30,8 @@ struct PluginInfo {
 
   /// "SDK 1.0, LibTorch 1.13.0, CXX11 ABI 1, CPU, gcc".
   std::string fingerprint_text() const;
+  /// The LibTorch version, "major.minor.patch".
+  std::string torch_version() const;
 };
 
 /// What became of one plugin file found on the search path.
