@@ -1,5 +1,6 @@
 # Data parallel over c10d/Gloo with 2 processes on 127.0.0.1 (a free port each time):
-# 2 ranks x 32 equal 1 rank x 64 within 1e-5 after 20 steps, ranks end bitwise equal, evaluation from
+# 2 ranks x 32 equal 1 rank x 64 within 1e-5 after 20 steps (also with 10 KB buckets reduced during backward and 2
+# micro-batches a step), ranks end bitwise equal, evaluation from
 # 2 ranks equals one process's, a killed rank is named by the survivor, and a 2-rank run killed and
 # resumed matches the uninterrupted one, a NaN loss on one rank stops both at once, and a loss term that one
 # rank adds on some steps only is logged on those steps by name.
@@ -31,6 +32,16 @@ expect_code 0
 expect_params_close "$work/two" "$work/one" "2 ranks x 32 and 1 rank x 64"
 r0=$(grep params_sha256 "$work/two.rank0.out" | awk '{print $NF}'); r1=$(grep params_sha256 "$work/two.rank1.out" | awk '{print $NF}')
 [[ -n "$r0" && "$r0" == "$r1" ]] || fail "rank 0 and rank 1 hold different parameters: '$r0' vs '$r1'"
+
+# Many small buckets, most of them reduced while backward still runs, and two micro-batches per step (only the second
+# backward reduces): still what one process computes, and the ranks still end equal.
+launch buckets "$manifest" --out "$work/buckets" run.bucket_mb=0.01 train.accumulate=2
+wait_all || { cat "$work"/buckets.rank*.err; fail "the 2-rank run with small buckets failed"; }
+run run "$manifest" --out "$work/one_acc" train.batch_size=64 train.accumulate=2
+expect_code 0
+expect_params_close "$work/buckets" "$work/one_acc" "2 ranks x 32 and 1 rank x 64 with 10 KB buckets and 2 micro-batches a step"
+b0=$(grep params_sha256 "$work/buckets.rank0.out" | awk '{print $NF}'); b1=$(grep params_sha256 "$work/buckets.rank1.out" | awk '{print $NF}')
+[[ -n "$b0" && "$b0" == "$b1" ]] || fail "with small buckets, rank 0 and rank 1 hold different parameters"
 
 # torchrun of the PyTorch whose LibTorch the host runs (the tests' Python: Debian's for 1.13, the wheel's for 2.x; a
 # torchrun of another version hosts a store the host's TCPStore client cannot talk to) launches the same run; its

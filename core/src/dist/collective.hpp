@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -9,7 +10,8 @@
 
 namespace mmdebias::core {
 
-/// Reductions across data-parallel processes. The local one is the identity (a world of one).
+/// Reductions across data-parallel processes. The local one is the identity (a world of one). Tensors may live on any
+/// device: each implementation moves them to where its backend reduces and back.
 class Collective {
  public:
   virtual ~Collective() = default;
@@ -23,9 +25,11 @@ class Collective {
   virtual at::Tensor all_gather(const at::Tensor& tensor) { return tensor; }
   /// Overwrites tensor on every rank with rank 0's.
   virtual void broadcast(at::Tensor& tensor) {}
-  /// Averages gradients over ranks in buckets of about bucket_bytes (SUM, then divide by the world size) and
-  /// sums extra_sum (1-D, floating) over ranks in the same collective: one round trip per step.
-  virtual void average_gradients(const std::vector<at::Tensor>& parameters, size_t bucket_bytes, at::Tensor& extra_sum) {}
+  /// Starts summing tensor in place over all ranks and returns at once; the returned function waits until it is done
+  /// (and throws as all_reduce_sum would). Reductions started on every rank in the same order overlap what follows.
+  virtual std::function<void()> start_all_reduce_sum(at::Tensor& tensor) {
+    return [] {};
+  }
   /// Rank 0's string on every rank.
   virtual std::string broadcast_string(const std::string& text) { return text; }
 };

@@ -1,10 +1,12 @@
-// Data-parallel processes joined through LibTorch's c10d (Gloo): rendezvous from the launcher's
+// Data-parallel processes joined through LibTorch's c10d (Gloo or NCCL): rendezvous from the launcher's
 // environment, and the Collective the engine and components reduce through.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
+
+#include <c10/core/Device.h>
 
 #include "dist/collective.hpp"
 
@@ -28,9 +30,11 @@ struct DistributedConfig {
 /// and TORCHELASTIC_USE_AGENT_STORE. A world of one when none is set; InputError on inconsistent values.
 DistributedConfig distributed_config_from_env();
 
-/// Joins the process group (Gloo, devices on GLOO_SOCKET_IFNAME when set). Every collective that a peer
-/// does not complete within timeout, or that fails because a peer died, ends with a RunError naming the
-/// rank that stopped. A world of one gives the local (identity) collective.
-std::shared_ptr<Collective> join_process_group(const DistributedConfig& config, std::chrono::milliseconds timeout);
+/// Joins the process group: backend "gloo" (devices on GLOO_SOCKET_IFNAME when set; tensors reduce on the CPU) or
+/// "nccl" (tensors reduce on device, the rank's GPU). Every collective that a peer does not complete within timeout,
+/// or that fails because a peer died, ends with a RunError naming the rank that stopped. A world of one gives the
+/// local (identity) collective.
+std::shared_ptr<Collective> join_process_group(const DistributedConfig& config, std::chrono::milliseconds timeout,
+                                               const std::string& backend, c10::Device device);
 
 }  // namespace mmdebias::core

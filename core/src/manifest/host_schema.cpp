@@ -111,7 +111,11 @@ HostSection run() {
   s.options.add_int("seed", 0, "Seed of every random stream (data, initialisation, components).").at_least(0);
   s.options.add_int("threads", 0, "CPU threads for compute; 0 = all cores, shared among the processes of a machine; "
                    "more than the cores are capped to the cores.").range(0, 4096);
-  s.options.add_string("device", "cpu", "Device: cpu, cuda, cuda:N.");
+  s.options.add_string("device", "cpu", "Device: cpu; cuda (each process the GPU of its local rank: LOCAL_RANK, "
+                      "SLURM_LOCALID); cuda:N (GPU N, whatever the rank).");
+  s.options.add_enum("backend", "auto", {"auto", "gloo", "nccl"}, "What ranks reduce through: auto = nccl on GPUs, gloo on the CPU.");
+  s.options.add_bool("deterministic", false, "Deterministic algorithms only: cuDNN deterministic, no TF32, cuBLAS's fixed "
+                    "workspace; what a bitwise-exact resume on a GPU needs (slower).");
   s.options.add_string("out", "runs", "Directory that holds run directories.");
   s.options.add_int("prefetch", 4, "Batches a loader thread prepares ahead of the training step; 0 = no loader thread, the step reads each batch itself.").at_least(0);
   s.options.add_float("dist_timeout", 300, "Seconds a collective may wait for a peer before the run ends naming the rank that stopped.").range(1, 86400);

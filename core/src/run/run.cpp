@@ -14,6 +14,7 @@
 #include "mmdebias/core/stop_request.hpp"
 #include "run/checkpoint.hpp"
 #include "run/checkpoint_choice.hpp"
+#include "run/device.hpp"
 #include "run/disk_space.hpp"
 #include "run/logging.hpp"
 #include "run/out_directory.hpp"
@@ -326,7 +327,8 @@ RunOutcome run_pipeline(const RunRequest& request) {
   const sdk::Options& run = session->section("run");
   {
     ActivityNote activity(rendezvous_activity(dist));
-    state.collective = join_process_group(dist, std::chrono::milliseconds(static_cast<int64_t>(run.number("dist_timeout") * 1000)));
+    state.collective = join_process_group(dist, std::chrono::milliseconds(static_cast<int64_t>(run.number("dist_timeout") * 1000)),
+                                          resolve_backend(run.string("backend"), state.device), state.device);
   }
   Collective& collective = *state.collective;
   if (writer) setup.run([&] {

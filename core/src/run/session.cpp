@@ -9,6 +9,7 @@
 #include "mmdebias/core/errors.hpp"
 #include "plugin/guard.hpp"
 #include "plugin/registry.hpp"
+#include "run/device.hpp"
 #include "run/threads.hpp"
 
 namespace mmdebias::core {
@@ -83,13 +84,9 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
 
   RunState& state = session->state;
   state.seed = static_cast<uint64_t>(seed);
-  try {
-    state.device = c10::Device(run.string("device"));
-  } catch (const c10::Error&) {
-    throw InputError("run.device: '" + run.string("device") + "' is not a device (cpu, cuda, cuda:1)");
-  }
-  if (state.device.is_cuda() && !at::hasCUDA())
-    throw InputError("run.device is '" + run.string("device") + "' but this LibTorch has no CUDA (use cpu)");
+  state.device = resolve_device(run.string("device"), dist);
+  set_deterministic(run.boolean("deterministic"));
+  use_device(state.device);
 
   const Instance<sdk::Dataset> data = validated.pipeline.dataset;
   const sdk::DatasetInfo info = validated.pipeline.dataset_info;

@@ -53,31 +53,46 @@ TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimi
   if (settings_.check_replicas && state_.collective->world_size() > 1 && model_.edits_gradients())
     for (const auto& p : model_.root().named_parameters())
       if (p.value().requires_grad()) checked_parameters_.emplace_back(p.key(), p.value());
+  if (state_.collective->world_size() > 1)
+    reducer_ = std::make_unique<GradientReducer>(parameters(), settings_.bucket_bytes, *state_.collective);
 }
 
-int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step) {
+int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step, bool last) {
   model_.root().train();
   state_.phase = sdk::Phase::Train;
   batch = to_device(std::move(batch), state_.device);
-  // The inputs as read (hook 1 may replace them), kept to tell a non-finite loss caused by the data: a few pointers.
-  const std::map<std::string, at::Tensor> read = batch.inputs;
-  const at::Tensor index = batch.index;
+  PendingLoss pending{{}, {}, batch.inputs, batch.index};  // the inputs as read: a few pointers
   StepOutput out = model_.train_forward(batch);
   if (model_.edits_gradients()) records_.micro_batches.push_back(detached(batch, out));
-  const double total = out.loss.total.item<double>();
-  std::vector<std::pair<std::string, double>> values;
-  for (const auto& [name, value] : out.loss.parts) values.emplace_back(name, value.item<double>());
-  terms_.add(total, values);
-  if (!std::isfinite(total) && bad_input_.empty()) bad_input_ = first_non_finite_input(read, index);
-  // Alone, a non-finite loss stops before its backward; several ranks stop at the step boundary, where every
-  // rank learns it at once (a rank stopping alone would leave its peers waiting in the collective).
-  if (state_.collective->world_size() == 1) {
-    throw_if_bad_input(total, bad_input_, step, model_.pipeline().dataset.type);
-    throw_if_not_finite(total, values, step);
+  // The values stay where they are computed: reading them back here would make the host wait for the device before
+  // every backward. finish() reads the whole step's at once.
+  std::vector<at::Tensor> values{out.loss.total.detach().to(at::kDouble).reshape({})};
+  for (const auto& [name, value] : out.loss.parts) {
+    pending.names.push_back(name);
+    values.push_back(value.detach().to(at::kDouble).reshape({}));
   }
+  pending.values = at::stack(values);
+  pending_.push_back(std::move(pending));
+  if (last && reducer_) reducer_->arm();
   // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
   (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
   return batch.size();
+}
+
+void TrainStep::add_pending_terms() {
+  if (pending_.empty()) return;
+  std::vector<at::Tensor> all;
+  for (const auto& p : pending_) all.push_back(p.values);
+  const at::Tensor host = at::cat(all).cpu();  // the step's one wait for the device
+  const double* v = host.data_ptr<double>();
+  for (const auto& p : pending_) {
+    const double total = *v++;
+    std::vector<std::pair<std::string, double>> terms;
+    for (const auto& name : p.names) terms.emplace_back(name, *v++);
+    terms_.add(total, terms);
+    if (!std::isfinite(total) && bad_input_.empty()) bad_input_ = first_non_finite_input(p.read, p.index);
+  }
+  pending_.clear();
 }
 
 void TrainStep::edit_gradients(int64_t step) {
@@ -105,11 +120,11 @@ std::vector<at::Tensor> TrainStep::parameters() const {
 
 StepTotals TrainStep::finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor) {
   const std::vector<at::Tensor> params = parameters();
-  Collective& collective = *state_.collective;
-  StepTotals totals = terms_.reduce(stop_signal_received(), collective, [&](std::vector<double>& values) {
-    if (collective.world_size() == 1) return;
+  add_pending_terms();
+  StepTotals totals = terms_.reduce(stop_signal_received(), *state_.collective, [&](std::vector<double>& values) {
+    if (!reducer_) return;
     at::Tensor reduced = at::tensor(values, at::kDouble);
-    collective.average_gradients(params, settings_.bucket_bytes, reduced);
+    reducer_->finish(reduced);
     std::copy_n(reduced.data_ptr<double>(), values.size(), values.begin());
   });
   // Before clipping, hooks and the optimizer: a non-finite loss never reaches the weights or a checkpoint.

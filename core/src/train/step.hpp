@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "pipeline/context.hpp"
 #include "mmdebias/sdk/step.hpp"
 #include "pipeline/model.hpp"
+#include "train/gradient_reducer.hpp"
 #include "train/replica_check.hpp"
 #include "train/step_terms.hpp"
 
@@ -31,15 +34,15 @@ class TrainStep {
   TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings);
 
   /// Moves batch to the device, runs the forward and hooks 1-6, and backpropagates loss / accumulate; returns
-  /// the batch's size after hook 1 (which may add samples). Alone (world of one), a non-finite loss throws
-  /// before its backward: InputError naming the input and sample when the batch as read held a NaN or infinity,
-  /// else RunError naming step and term.
-  int64_t micro_batch(sdk::Batch batch, int64_t step);
+  /// the batch's size after hook 1 (which may add samples). last: this is the step's last micro-batch, whose
+  /// backward starts reducing gradients across ranks as they become ready. Nothing is read back to the host here.
+  int64_t micro_batch(sdk::Batch batch, int64_t step, bool last);
 
-  /// The step boundary: ranks agree (gradients averaged, terms and stop request summed); a non-finite loss
-  /// throws (as micro_batch() says) before anything touches the weights; then the after_backward hooks (each
-  /// followed by the replica check when it is on), clipping, the learning rates (base_lrs x lr_factor), the
-  /// optimizer step, state.step = step, on_step_end.
+  /// The step boundary: ranks agree (gradients averaged, terms and stop request summed; the step's one read back
+  /// of values to the host); a non-finite loss throws before anything touches the weights (InputError naming the
+  /// input and sample when the batch as read held a NaN or infinity, else RunError naming step and term); then the
+  /// after_backward hooks (each followed by the replica check when it is on), clipping, the learning rates
+  /// (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
   StepTotals finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor);
 
  private:
@@ -51,8 +54,19 @@ class TrainStep {
   torch::optim::Optimizer& optimizer_;
   StepSettings settings_;
   StepTerms terms_;
-  sdk::StepRecords records_;
-  std::vector<NamedParameter> checked_parameters_;  // what run.check_replicas compares; empty when it is off  // this step's micro-batches, kept only when some intervention edits gradients
+  // One micro-batch's loss values, still on the device until finish() reads the step's at once.
+  struct PendingLoss {
+    std::vector<std::string> names;         // the terms' names, in the order of values after the total
+    at::Tensor values;                      // [total, terms...], double
+    std::map<std::string, at::Tensor> read; // the inputs as read (hook 1 may replace them), to tell a bad input
+    at::Tensor index;
+  };
+  void add_pending_terms();
+
+  sdk::StepRecords records_;  // this step's micro-batches, kept only when some intervention edits gradients
+  std::vector<NamedParameter> checked_parameters_;  // what run.check_replicas compares; empty when it is off
+  std::unique_ptr<GradientReducer> reducer_;        // with more than one rank
+  std::vector<PendingLoss> pending_;
   std::string bad_input_;  // this step's first non-finite input, looked for only once a micro-batch's loss is not finite
 };
 

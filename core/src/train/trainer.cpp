@@ -70,11 +70,12 @@ TrainResult Trainer::run() {
         position_.next_batch = 0;
         break;
       }
-      const int64_t samples = step.micro_batch(std::move(*next), position_.step + 1) * state_.collective->world_size();
       position_.next_batch = loader.next_batch();
+      const bool last = ++micro % accumulate_ == 0 || position_.next_batch >= batches_per_epoch_;  // of the step
+      const int64_t samples = step.micro_batch(std::move(*next), position_.step + 1, last) * state_.collective->world_size();
       position_.samples_seen += samples;
       meter.samples_since_log += samples;
-      if (++micro % accumulate_ != 0 && position_.next_batch < batches_per_epoch_) continue;
+      if (!last) continue;
       micro = 0;
       StepTotals totals = step.finish(position_.step + 1, base_lrs_, schedule_->factor(position_.step));
       ++position_.step;
