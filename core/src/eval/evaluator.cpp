@@ -6,6 +6,7 @@
 #include "eval/metrics.hpp"
 #include "plugin/guard.hpp"
 #include "train/data_loader.hpp"
+#include "train/device_copy.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -16,6 +17,7 @@ LoaderOptions loader_options(const RunState& state, const EvalOptions& options) 
                                              state.collective->world_size(), options.threads);
   lo.shuffle = false;
   lo.drop_last = false;
+  lo.device = state.device;
   return lo;
 }
 

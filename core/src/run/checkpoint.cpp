@@ -66,11 +66,12 @@ std::string checkpoint_write_failed(const fs::path& dir, const fs::path& file, i
   return message + "the run has no earlier checkpoint; free some space and start it again";
 }
 
-// Reads the archive after verifying the sidecar digest; every failure names the file.
-void open_archive(const fs::path& file, torch::serialize::InputArchive& archive) {
+// Reads the archive after verifying the sidecar digest, its tensors onto device (where they were saved may be a GPU
+// this process does not have, or another one); every failure names the file.
+void open_archive(const fs::path& file, torch::serialize::InputArchive& archive, c10::Device device) {
   if (std::string problem = checkpoint_problem(file); !problem.empty()) throw InputError(problem);
   try {
-    archive.load_from(file.string());
+    archive.load_from(file.string(), device);
   } catch (const c10::Error& e) {
     throw InputError("checkpoint " + file.string() + " cannot be read: " + e.what_without_backtrace());
   } catch (const std::exception& e) {  // LibTorch's unpickler also throws std::out_of_range and the like
@@ -244,13 +245,14 @@ std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
 
 CheckpointMeta read_checkpoint_meta(const fs::path& file) {
   torch::serialize::InputArchive archive;
-  open_archive(file, archive);
+  open_archive(file, archive, c10::kCPU);
   return read_meta(archive, file);
 }
 
 CheckpointMeta load_checkpoint(const fs::path& file, torch::nn::Module& model, torch::optim::Optimizer& optimizer) {
   torch::serialize::InputArchive archive;
-  open_archive(file, archive);
+  const std::vector<at::Tensor> params = model.parameters();
+  open_archive(file, archive, params.empty() ? c10::Device(c10::kCPU) : params.front().device());  // the optimizer's state too
   CheckpointMeta meta = read_meta(archive, file);
   torch::serialize::InputArchive model_archive, optimizer_archive;
   try {

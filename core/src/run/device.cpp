@@ -32,6 +32,10 @@ std::string local_rank_text(const DistributedConfig& dist) {
 }  // namespace
 
 c10::Device resolve_device(const std::string& text, const DistributedConfig& dist) {
+  return resolve_device(text, dist, build_has_cuda(), visible_gpus());
+}
+
+c10::Device resolve_device(const std::string& text, const DistributedConfig& dist, bool has_cuda, int gpus) {
   c10::Device device(c10::kCPU);
   try {
     device = c10::Device(text);
@@ -41,11 +45,10 @@ c10::Device resolve_device(const std::string& text, const DistributedConfig& dis
   if (device.is_cpu()) return device;
   if (!device.is_cuda())
     throw InputError("run.device: '" + text + "' is not supported (cpu, cuda, cuda:N)");
-  if (!build_has_cuda())
+  if (!has_cuda)
     throw InputError("run.device is '" + text + "' but " + kBuild + " without CUDA: set run.device=cpu, or build against "
                      "a CUDA-enabled LibTorch (scripts/setup --torch pip, or -DCMAKE_PREFIX_PATH=<a CUDA PyTorch's "
                      "torch.utils.cmake_prefix_path>)");
-  const int gpus = visible_gpus();
   if (gpus == 0)
     throw InputError("run.device is '" + text + "' but no GPU is visible to this process" + visible_devices_text() + "; " +
                      kBuild + " with CUDA: check nvidia-smi and CUDA_VISIBLE_DEVICES, or set run.device=cpu");
@@ -63,16 +66,22 @@ c10::Device resolve_device(const std::string& text, const DistributedConfig& dis
   return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index));
 }
 
+bool nccl_available() {
+#ifdef MMDEBIAS_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::string resolve_backend(const std::string& backend, c10::Device device) {
-  if (backend == "auto") return device.is_cuda() ? "nccl" : "gloo";
+  if (backend == "auto") return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
   if (backend == "nccl" && !device.is_cuda())
     throw InputError("run.backend is 'nccl' but run.device is '" + device.str() + "': NCCL reduces between GPUs; set "
                      "run.device=cuda, or run.backend=gloo (or auto) for the CPU");
-#ifndef MMDEBIAS_WITH_NCCL
-  if (backend == "nccl")
+  if (backend == "nccl" && !nccl_available())
     throw InputError("run.backend is 'nccl' but " + kBuild + " without NCCL: build against a CUDA-enabled LibTorch, or set "
                      "run.backend=gloo");
-#endif
   return backend;
 }
 

@@ -16,6 +16,12 @@ namespace mmdebias::core {
 /// text is no device, the build has no CUDA, no GPU is visible, or the index does not exist.
 c10::Device resolve_device(const std::string& text, const DistributedConfig& dist);
 
+/// resolve_device for a build with or without CUDA (has_cuda) on a machine where gpus GPUs are visible.
+c10::Device resolve_device(const std::string& text, const DistributedConfig& dist, bool has_cuda, int gpus);
+
+/// Whether this build can reduce through NCCL (it was built against a CUDA LibTorch).
+bool nccl_available();
+
 /// run.backend for device: "auto" -> nccl on a GPU, gloo on the CPU. InputError for nccl on the CPU or in a build
 /// without NCCL.
 std::string resolve_backend(const std::string& backend, c10::Device device);

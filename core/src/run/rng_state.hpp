@@ -11,7 +11,8 @@
 
 namespace mmdebias::core {
 
-/// This process's streams: the named component streams and LibTorch's default CPU generator ("default").
+/// This process's streams: the named component streams, LibTorch's default CPU generator ("default") and, on a GPU,
+/// the default generator of the rank's device ("device").
 std::map<std::string, at::Tensor> rng_states(const RunState& state);
 
 /// Every rank's streams, packed, in rank order (each rank's blob may differ in size).

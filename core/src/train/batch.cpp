@@ -1,5 +1,5 @@
 // collate(): stacks samples into a sdk::Batch, refusing samples that disagree on their modalities; and the
-// checks of a batch a dataset filled itself (Dataset::get_batch); and the one move of a batch to the device; and where
+// checks of a batch a dataset filled itself (Dataset::get_batch); and where
 // a batch's inputs are not finite.
 #include <cstring>
 #include <optional>
@@ -149,14 +149,6 @@ sdk::Batch empty_like(const sdk::Batch& batch) {
   out.ood = none(batch.ood);
   out.index = none(batch.index);
   return out;
-}
-
-sdk::Batch to_device(sdk::Batch batch, c10::Device device) {
-  if (device.is_cpu()) return batch;
-  for (auto& kv : batch.inputs) kv.second = kv.second.to(device);
-  for (at::Tensor* t : {&batch.label, &batch.group, &batch.environment, &batch.ood, &batch.index})
-    if (t->defined()) *t = t->to(device);
-  return batch;
 }
 
 std::string first_non_finite_input(const std::map<std::string, at::Tensor>& inputs, const at::Tensor& index) {

@@ -1,5 +1,6 @@
 // Batches as the loader makes them and the step consumes them: collated from samples, completed after
-// Dataset::get_batch, emptied for a rank without samples, and moved to the run's device (every field, once).
+// Dataset::get_batch, and emptied for a rank without samples
+// (train/device_copy.hpp moves them to the run's device).
 #pragma once
 
 #include <cstdint>
@@ -26,9 +27,6 @@ sdk::Batch empty_like(const sdk::Batch& batch);
 /// than indices, or label/group/environment are not int64 or ood not bool.
 void complete_batch(sdk::Batch& batch, const std::vector<int64_t>& indices);
 
-/// The batch with every tensor (inputs, label, group, environment, ood, index) on device; the same batch on the CPU.
-/// Training and evaluation both move batches through here, so components find every field where the model is.
-sdk::Batch to_device(sdk::Batch batch, c10::Device device);
 
 /// The first NaN or infinity among a batch's floating-point inputs, as "input 'x' of sample 17 holds nan" (the sample
 /// by its index in the split: index[row], or the row when index is undefined) plus how many such values the batch

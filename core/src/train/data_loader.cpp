@@ -24,6 +24,7 @@
 
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/sdk/components.hpp"
+#include "train/device_copy.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -132,9 +133,9 @@ std::vector<int64_t> batch_indices(const std::vector<int64_t>& order, const Load
   return {order.begin() + begin, order.begin() + begin + count};
 }
 
-// One produced item: a batch, or the error that ended the epoch.
+// One produced item: a batch (its copy to the device perhaps still running), or the error that ended the epoch.
 struct Item {
-  sdk::Batch batch;
+  InFlightBatch batch;
   std::exception_ptr error;
 };
 
@@ -245,7 +246,7 @@ struct DataLoader::State {
       Item item;
       const auto t0 = Clock::now();
       try {
-        item.batch = produce(order, b);
+        item.batch = start_copy(produce(order, b), options.device);
       } catch (...) {
         item.error = std::current_exception();
       }
@@ -345,7 +346,7 @@ std::optional<sdk::Batch> DataLoader::next() {
     std::rethrow_exception(item.error);
   }
   ++s.next_batch;
-  return std::move(item.batch);
+  return wait_for_copy(std::move(item.batch));
 }
 
 // prefetch 0: the batch is read now, on this thread; the whole read is time the consumer waits for data.

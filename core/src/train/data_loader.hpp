@@ -27,12 +27,18 @@
 // the prefetch depth. The loader does not
 // touch LibTorch's intra-op thread count (a process-wide setting left to the trainer); collation
 // (at::stack) runs on the producer thread with whatever intra-op threads the process has.
+//
+// Device. With a producer thread and a GPU as options.device, the producer also pins each batch and starts its copy to
+// the GPU on a side stream (train/device_copy.hpp); next() returns it on the device, the step's stream waiting for the
+// copy. Otherwise batches come on the CPU and the step moves them.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
+
+#include <c10/core/Device.h>
 
 #include "mmdebias/sdk/data.hpp"
 #include "train/batch.hpp"
@@ -53,6 +59,7 @@ struct LoaderOptions {
   int world_size = 1;      ///< Number of ranks sharing each global batch.
   int prefetch = 4;        ///< Batches produced ahead of the consumer (queue capacity); 0 = read in line, no thread.
   int threads = 1;         ///< Threads of the arena that reads samples in parallel (>= 1).
+  c10::Device device{c10::kCPU};  ///< Where the producer copies each batch ahead (a GPU); the CPU copies nothing.
 
   /// What every loader of a run shares: B, the run's seed, this rank's place and at least one thread;
   /// the caller sets shuffle, drop_last and prefetch.

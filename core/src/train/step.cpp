@@ -9,6 +9,7 @@
 #include "mmdebias/core/stop_request.hpp"
 #include "mmdebias/sdk/detach.hpp"
 #include "train/batch.hpp"
+#include "train/device_copy.hpp"
 #include "train/optimization.hpp"
 
 namespace mmdebias::core {

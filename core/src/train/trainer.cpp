@@ -23,6 +23,7 @@ LoaderOptions loader_options(const RunState& state, const sdk::Options& train, i
   lo.shuffle = train.boolean("shuffle");
   lo.drop_last = train.boolean("drop_last");
   lo.prefetch = prefetch;
+  lo.device = state.device;
   return lo;
 }
 
