@@ -121,6 +121,8 @@ HostSection run() {
   s.options.add_float("dist_timeout", 300, "Seconds a collective may wait for a peer before the run ends naming the rank that stopped.").range(1, 86400);
   s.options.add_bool("check_replicas", false, "After each after_backward hook, check that every rank's gradients are still "
                     "identical (one all_gather per hook and step); on in plugins' tests, off for speed.");
+  s.options.add_bool("overlap_reduce", true, "Start each gradient bucket's reduction as soon as its gradients are ready, "
+                    "during backward; false: all after backward (the same sums; for measuring the overlap).");
   s.options.add_float("bucket_mb", 25, "Size of the gradient buckets reduced together in data-parallel training (MiB).").range(0.01, 4096);
   return s;
 }

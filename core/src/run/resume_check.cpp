@@ -30,7 +30,8 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 // Settings that change how a run is watched or how long it goes on, not what it computes.
 bool may_change(const std::string& path, bool for_eval) {
   static const char* free_keys[] = {"train.epochs", "train.steps", "train.log_every", "train.eval_every",
-                                    "train.checkpoint_every", "run.threads", "run.prefetch", "run.out", "run.name"};
+                                    "train.checkpoint_every", "run.threads", "run.prefetch", "run.out", "run.name",
+                                    "run.overlap_reduce"};
   for (const char* k : free_keys) if (path == k) return true;
   if (starts_with(path, "eval.") || starts_with(path, "provenance.hooks") || starts_with(path, "provenance.host")) return true;
   if (starts_with(path, "provenance.data.") && path != "provenance.data.train") return true;  // evaluation splits

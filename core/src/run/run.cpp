@@ -237,6 +237,7 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
   const int loader_threads = session.threads > 2 ? session.threads / 2 : 1;
   StepSettings ranks;
   ranks.bucket_bytes = static_cast<size_t>(run.number("bucket_mb") * 1024 * 1024);
+  ranks.overlap_reduce = run.boolean("overlap_reduce");
   ranks.check_replicas = run.boolean("check_replicas");
   return std::make_unique<Trainer>(model, state, train, session.train_data, loader_threads,
                                    static_cast<int>(run.integer("prefetch")), ranks, callbacks);

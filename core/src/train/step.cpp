@@ -74,7 +74,7 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step, bool last) {
   }
   pending.values = at::stack(values);
   pending_.push_back(std::move(pending));
-  if (last && reducer_) reducer_->arm();
+  if (last && reducer_ && settings_.overlap_reduce) reducer_->arm();
   // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
   (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
   return batch.size();

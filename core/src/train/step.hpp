@@ -24,6 +24,7 @@ struct StepSettings {
   int64_t accumulate = 1;   ///< Micro-batches per optimizer step (the loss is divided by it).
   double grad_clip = 0;     ///< Max global gradient norm; 0 = no clipping.
   size_t bucket_bytes = 0;  ///< Size of the gradient buckets reduced over ranks.
+  bool overlap_reduce = true;  ///< run.overlap_reduce: buckets start reducing during the step's last backward.
   bool check_replicas = false;  ///< run.check_replicas: compare gradients across ranks after each hook 7.
 };
 
