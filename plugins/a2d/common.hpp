@@ -17,7 +17,7 @@ namespace mmdebias::a2d {
 /// replaces a buffer's storage without converting).
 inline void assign(at::Tensor& buffer, const at::Tensor& value) {
   torch::NoGradGuard no_grad;
-  buffer.set_(value.detach().to(buffer.scalar_type()).contiguous().clone());
+  buffer.set_(value.detach().to(buffer.device(), buffer.scalar_type()).contiguous().clone());
 }
 
 /// The host's model lent through the context; throws naming the component when none is lent.

@@ -107,7 +107,8 @@ class ConfounderEstimator : public sdk::BiasEstimator {
   /// The mean of a per-rank mean over every rank's rows (κ is a decision made from the whole batch).
   static double global_mean(const at::Tensor& local_mean, int64_t rows, sdk::Context& ctx) {
     if (ctx.world_size() <= 1) return local_mean.item<double>();
-    at::Tensor t = at::tensor({local_mean.item<double>() * static_cast<double>(rows), static_cast<double>(rows)}, at::kDouble);
+    at::Tensor t = at::tensor({local_mean.item<double>() * static_cast<double>(rows), static_cast<double>(rows)}, at::kDouble)
+                       .to(local_mean.device());  // a collective's tensor lives on the device (NCCL takes no CPU tensor)
     ctx.all_reduce_sum(t);
     return t[1].item<double>() > 0 ? t[0].item<double>() / t[1].item<double>() : 0.0;
   }

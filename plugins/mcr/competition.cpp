@@ -92,7 +92,7 @@ class Competition : public sdk::Intervention {
 
     if (s_.lambda > 0) {
       const at::Tensor base = globalize(ctx, shard, record.logits);
-      const at::Tensor perms = from_rank0(ctx, draw_permutations(ctx.rng("permutations"), labels, s_.samples, s_.shuffle));
+      const at::Tensor perms = from_rank0(ctx, draw_permutations(ctx.rng("permutations"), labels, s_.samples, s_.shuffle).to(labels.device()));
       const GameResult game = play(model.fusion(), features, base, pair_rows(perms, labels, s_.shuffle), s_.game);
       terms.add("competition", game.value, s_.lambda);
       for (const auto& [name, j] : game.divergence) ctx.metric("js_" + name, j.item<double>());

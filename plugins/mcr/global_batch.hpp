@@ -22,7 +22,7 @@ struct Shard {
 inline Shard locate_shard(sdk::Context& ctx, int64_t local_rows) {
   Shard s{0, local_rows, local_rows};
   if (ctx.world_size() == 1) return s;
-  const at::Tensor counts = ctx.all_gather(at::full({1}, local_rows, at::kLong));
+  const at::Tensor counts = ctx.all_gather(at::full({1}, local_rows, at::TensorOptions().dtype(at::kLong).device(ctx.device())));
   s.total = counts.sum().item<int64_t>();
   for (int r = 0; r < ctx.rank(); ++r) s.offset += counts[r].item<int64_t>();
   return s;

@@ -71,12 +71,15 @@ inline Pairing pair_rows(const at::Tensor& perms, const at::Tensor& labels, Shuf
 inline at::Tensor draw_permutations(at::Generator& gen, const at::Tensor& labels, int64_t samples, Shuffle type,
                                     int max_tries = 100) {
   const int64_t batch = labels.size(0);
+  // The generator is the host's (CPU), and the rejection test reads the labels: both on the host, the labels copied
+  // there once; the caller moves the permutations to the labels' device.
+  const at::Tensor host_labels = type == Shuffle::Rsl ? labels.to(at::kCPU) : labels;
   at::Tensor out = at::empty({samples, batch}, at::kLong);
   for (int64_t s = 0; s < samples; ++s) {
     at::Tensor perm;
     for (int tries = 0; tries < max_tries; ++tries) {
       perm = at::randperm(batch, gen, at::TensorOptions().dtype(at::kLong));
-      if (type == Shuffle::Rand ? batch > 1 : kept_rows(perm, labels, type).sum().item<int64_t>() > 1) break;
+      if (type == Shuffle::Rand ? batch > 1 : kept_rows(perm, host_labels, type).sum().item<int64_t>() > 1) break;
     }
     out[s].copy_(perm);
   }
