@@ -212,7 +212,8 @@ except Exception as e:
 d.update(torch=torch.__version__, cuda=torch.version.cuda, cmake_prefix=torch.utils.cmake_prefix_path,
          package=os.path.dirname(os.path.realpath(torch.__file__)),
          cxx11_abi=bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", True)),
-         has_compile=hasattr(torch, "compile"))
+         has_compile=hasattr(torch, "compile"),
+         python_h=os.path.isfile(os.path.join(sysconfig.get_paths().get("include") or "", "Python.h")))
 try:
     d["cuda_available"] = torch.cuda.is_available()
     d["device_count"] = torch.cuda.device_count() if d["cuda_available"] else 0
@@ -275,6 +276,9 @@ def preflight(a, clock, info):
                         f"2.7): Debian's libraries in the deps folder use the C++11 ABI and cannot link with it; use torch >= 2.7")
     if not os.path.isdir(t["cmake_prefix"]):
         problems.append(f"torch.utils.cmake_prefix_path {t['cmake_prefix']} does not exist: this PyTorch has no LibTorch CMake package")
+    if not t.get("python_h"):
+        notes.append(f"no Python.h for {a.python}: torch.compile on the GPU (Triton compiles a small C launcher against "
+                     f"it) will likely fail; its column then says why (install the python3-dev of this Python)")
     # Tools.
     for tool, why in (("cmake", "CMake >= 3.18"), (a.cxx, "a C++20 compiler (GCC >= 10) for LibTorch 2.x")):
         if not shutil.which(tool):
@@ -473,7 +477,8 @@ def cache_entries(build):
 def configure(a, clock, info, prefix, build, runner):
     mode = info["cuda_mode"]
     tried = []
-    for m in ([mode, "shim"] if mode == "toolkit" and a.cuda == "auto" else [mode]):
+    modes = [mode, "shim"] if mode == "toolkit" and a.cuda == "auto" else [mode]
+    for i, m in enumerate(modes):
         shutil.rmtree(build / "CMakeFiles", ignore_errors=True)
         (build / "CMakeCache.txt").unlink(missing_ok=True)
         try:
@@ -482,8 +487,8 @@ def configure(a, clock, info, prefix, build, runner):
             break
         except Failure as e:
             tried.append(f"{m}: {str(e)[-1200:]}")
-            if m != "shim" and "timed out" not in str(e):
-                say(clock, f"  configure with the CUDA toolkit failed; trying again with the wheel's runtime (scripts/gpu-check.cmake)")
+            if i + 1 < len(modes) and "timed out" not in str(e):
+                say(clock, "  configure with the CUDA toolkit failed; trying again with the wheel's runtime (scripts/gpu-check.cmake)")
                 continue
             raise Failure("configure failed:\n" + "\n".join(tried))
     cache = cache_entries(build)
@@ -564,7 +569,7 @@ def resume(a, clock, info, build, work, runner):
     target = random.randint(300, 1500)
     say(clock, f"  $ {q([host, 'run', manifest, '--out', killed] + over)} &  # SIGKILL at step >= {target}, after a checkpoint")
     if a.dry_run:
-        runner([host, "run", "--resume", killed, "run.device=cuda"], "resume", 1)
+        runner([host, "run", "--resume", killed], "resume", 1)
         return {"status": "dry run"}
     log = runner.log_path("resume-killed")
     with open(log, "w") as f:
@@ -868,8 +873,10 @@ def main():
     if a.dry_run and "configure" not in steps:
         say(clock, "dry run stopped before configuring: nothing rendered")
     elif "build" in steps:  # a build happened (or was planned): there is something to report
+        if not a.dry_run and not a.out and steps["build"]["status"] != "passed":
+            out = work / "benchmarks-failed.md"  # a failed build does not replace the page's figures
         text = section(info, steps, a, a.dry_run)
-        base = SRC / "docs" / "benchmarks.md" if a.dry_run and not a.out else out
+        base = out if a.out and Path(out).exists() else SRC / "docs" / "benchmarks.md"
         page = Path(base).read_text() if Path(base).exists() else ""
         write_section(text, page, out)
         (work / "results.json").write_text(json.dumps({"info": info, "steps": steps}, indent=1, default=str) + "\n")
