@@ -16,6 +16,22 @@ def _error(section):
 
 PARTS = ("torch1", "torch2")
 MARK = "<!-- bench/run part {part}: {edge} (a run against this LibTorch rewrites what is between these lines) -->"
+# The GPU block: written by scripts/gpu-check on a GPU machine; bench/run keeps it as it stands.
+GPU_MARK = "<!-- gpu-check: {edge} (scripts/gpu-check rewrites what is between these lines; bench/run keeps it) -->"
+ANALYSIS_HEADING = "## Where a goal is missed"
+GPU_PLACEHOLDER = """## GPU (scripts/gpu-check)
+
+**Not yet run on a GPU**: no GPU figures. `scripts/gpu-check`, on a machine with NVIDIA GPU(s), PyTorch 2.x, CMake and
+a C++ compiler (no network needed), builds mmdebias against that PyTorch with the Debian packages `scripts/gpu-deps`
+gathered beforehand and writes this block: the demo on cuda, a train / SIGKILL / resume / compare on one GPU, 2 ranks
+on 2 GPUs against 1 rank, the data wait with the step on the GPU, and the host against PyTorch eager and
+`torch.compile` on the same GPU (bench/run sections 1-3 with `--device cuda`), within 10 minutes on 16 cores:
+
+```sh
+scripts/gpu-deps                 # here (Debian 12 with apt): third_party/debs/, 19 packages, 16.5 MiB; carry it along
+scripts/gpu-check                # there: writes this block (scripts/gpu-check --help; --dry-run checks the script anywhere)
+```
+"""
 _HOW_TO = {"torch1": "`bench/run --build build` (Debian's LibTorch 1.13, the Python `/usr/bin/python3` with Debian's python3-torch)",
            "torch2": "`bench/run --build build-torch2` (the LibTorch inside the torch 2.x wheel that `scripts/setup --torch pip` "
                      "installs, the Python of that wheel's venv)"}
@@ -30,7 +46,9 @@ given and rewrites that build's part only; the other part stays as its own run w
 command, date, machine and load). Every figure of a part was measured in that part's one invocation. Do not edit
 by hand: change `bench/render.py` (text) or `bench/sections.py` (what is measured) and run it again:
 """ + "\n".join(f"- {_TITLE[p]}: {_HOW_TO[p]};" for p in PARTS) + """
-- `--quick` (3 rounds, fewer steps) is for development: its figures are noisier.
+- `--quick` (3 rounds, fewer steps) is for development: its figures are noisier;
+- GPU: `scripts/gpu-check` on a GPU machine writes the block "GPU (scripts/gpu-check)" after the two parts, which
+  `bench/run` keeps as it stands.
 
 How it measures: arms of one comparison run **alternately** (A B C A B C ...), so a change of machine load
 hits them alike; each ratio is taken within a round and the table gives the **median over rounds with
@@ -374,24 +392,10 @@ infomin; mcr is loaded by `plugins`).
 GPU = """
 ### 8. GPU
 
-No GPU was available to the machine that wrote this page: **no GPU figures were measured**. Debian's LibTorch is
-CPU-only; the LibTorch 2.x part's build (`build-torch2/`, the torch wheel's LibTorch) is CUDA-enabled. What keeps
-that path open: the host, the plugins and `bench/baseline_train.cpp` use only
-device-neutral LibTorch calls (`run.device` / `--device` pick the device; tensors move with `.to(device)`),
-and the build finds LibTorch through `find_package(Torch)`, so pointing CMake at an upstream CUDA LibTorch
-is the whole change. Every plugin must be built against that same LibTorch (the plugin ABI fingerprint
-records its CUDA version and the host refuses a mismatch). On a CUDA machine:
-
-```sh
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=/path/to/libtorch-cuda
-cmake --build build-cuda
-bench/run --build build-cuda --device cuda --only 1-3,4,5,7 --out docs/benchmarks-cuda.md
-```
-
-`--device cuda` passes `run.device=cuda` to the host and `--device cuda` to the baseline and the PyTorch
-script (which then needs a CUDA build of PyTorch); both read the loss (`item()`) before reading the clock,
-which drains the stream. Section 6 stays CPU-only: data-parallel training uses Gloo, and NCCL selection is
-not implemented yet (docs/distributed.md, "CUDA").
+Debian's LibTorch is CPU-only: no GPU figures in this part. The host, the plugins and `bench/baseline_train.cpp` use
+only device-neutral LibTorch calls (`run.device` / `--device` pick the device), so a build against a CUDA LibTorch
+runs on a GPU; the block "GPU (scripts/gpu-check)" below is measured that way, against a torch 2.x install on a GPU
+machine (`scripts/gpu-check`; docs/distributed.md, "GPU").
 """
 
 
@@ -404,9 +408,9 @@ def gpu_torch2(m):
     return f"""
 ### 8. GPU
 
-No GPU was available to the machine that measured this part: **no GPU figures**. {what}:
-`bench/run --build {m.get('build', 'build-torch2')} --device cuda --only 1-3,4,5,7 --out docs/benchmarks-cuda.md` on a CUDA
-machine (`torch.compile` then generates Triton kernels; the wheel depends on the `triton` package, which pip installs with it).
+This part ran on the CPU: **no GPU figures** here. {what}; the block "GPU (scripts/gpu-check)" below holds the
+figures of a GPU machine: `scripts/gpu-check` builds there against that machine's torch 2.x and runs
+`bench/run --device cuda` sections 1-3 among its checks (`torch.compile` then generates Triton kernels).
 """
 
 
@@ -422,6 +426,17 @@ def extract(text, part):
     if not text:
         return None
     begin, end = MARK.format(part=part, edge="begin"), MARK.format(part=part, edge="end")
+    i, j = text.find(begin), text.find(end)
+    if i < 0 or j < i:
+        return None
+    return text[i + len(begin):j].strip("\n") + "\n"
+
+
+def extract_gpu(text):
+    """scripts/gpu-check's block of an existing page, or None."""
+    if not text:
+        return None
+    begin, end = GPU_MARK.format(edge="begin"), GPU_MARK.format(edge="end")
     i, j = text.find(begin), text.find(end)
     if i < 0 or j < i:
         return None
@@ -449,5 +464,6 @@ def document(r, existing=None):
     out = [INTRO]
     for p in PARTS:
         out += ["", MARK.format(part=p, edge="begin"), body[p] or placeholder(p), MARK.format(part=p, edge="end")]
+    out += ["", GPU_MARK.format(edge="begin"), extract_gpu(existing) or GPU_PLACEHOLDER, GPU_MARK.format(edge="end")]
     out.append(ANALYSIS)
     return "\n".join(out)

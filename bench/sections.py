@@ -24,7 +24,7 @@ class Bench:
     """What every section shares: binaries, the LibTorch they run on and the Python with the same torch, the scratch
     directory, threads, sizes for --quick or full."""
 
-    def __init__(self, build, work, threads, quick, device, python=None):
+    def __init__(self, build, work, threads, quick, device, python=None, rounds=None):
         self.build = Path(build)
         self.host = self.build / "bin" / "mmdebias"
         self.baseline_bin = self.build / "bin" / "mmdebias-bench-baseline"
@@ -35,7 +35,7 @@ class Bench:
         self.threads = threads
         self.quick = quick
         self.device = device
-        self.repeats = 3 if quick else 5
+        self.repeats = rounds or (3 if quick else 5)
         self.counter = 0
         # The LibTorch the host loads and the Python whose torch is that same library (bench/libtorch.py).
         self.libtorch = libtorch.host_libtorch(self.build, self.host)
@@ -232,6 +232,11 @@ def overhead_and_python(b):
     GEMM-bound model, and the GEMM-bound step's FLOP/s against a measured torch.mm peak."""
     small_steps, small_warm = (1000, 200) if b.quick else (3000, 500)
     gemm_steps, gemm_warm = (10, 3) if b.quick else (25, 5)
+    gemm_log = 1
+    if b.device != "cpu":
+        # A GPU runs the GEMM-bound step in about a millisecond: more steps to time, and the host logs (reads the loss,
+        # a device sync) every 10 steps like the baseline and the PyTorch script, not every step.
+        gemm_steps, gemm_warm, gemm_log = (300, 50, 10) if b.quick else (1000, 100, 10)
     out = {}
     v, cmds, compiled = _three_way(b, MODELS / "small.yaml", SMALL, small_steps, small_warm, "small")
     out["small"] = {"values": v, "commands": cmds,
@@ -239,8 +244,10 @@ def overhead_and_python(b):
                     "host": spreads(v["host"]), "baseline": spreads(v["baseline"]), "python": spreads(v["python"]),
                     "compiled": _compiled_figures(b, compiled, v)}
     mm_size = 1024 if b.quick else 2048
+    if b.device != "cpu":
+        mm_size = 8192  # ~1.1 TFLOP per product: long enough to time on a GPU
     mm_cmd = [b.baseline_bin, "mm", "--size", mm_size, "--repeats", 5, "--threads", b.threads, "--device", b.device]
-    overrides = [f"train.steps={gemm_steps}", "train.log_every=1"] + size_overrides(GEMM)
+    overrides = [f"train.steps={gemm_steps}", f"train.log_every={gemm_log}"] + size_overrides(GEMM)
     arms = {
         "host": lambda: b.host_steady(MODELS / "gemm.yaml", overrides, gemm_warm, "gemm"),
         "baseline": lambda: b.baseline(GEMM, gemm_steps, gemm_warm),
