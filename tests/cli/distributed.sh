@@ -42,6 +42,11 @@ expect_code 0
 expect_params_close "$work/buckets" "$work/one_acc" "2 ranks x 32 and 1 rank x 64 with 10 KB buckets and 2 micro-batches a step"
 b0=$(grep params_sha256 "$work/buckets.rank0.out" | awk '{print $NF}'); b1=$(grep params_sha256 "$work/buckets.rank1.out" | awk '{print $NF}')
 [[ -n "$b0" && "$b0" == "$b1" ]] || fail "with small buckets, rank 0 and rank 1 hold different parameters"
+# The same buckets all reduced after backward (run.overlap_reduce=false): the same sums, so the same bits.
+launch after "$manifest" --out "$work/after" run.bucket_mb=0.01 train.accumulate=2 run.overlap_reduce=false
+wait_all || { cat "$work"/after.rank*.err; fail "the 2-rank run reducing after backward failed"; }
+a0=$(grep params_sha256 "$work/after.rank0.out" | awk '{print $NF}')
+[[ -n "$a0" && "$a0" == "$b0" ]] || fail "reducing during and after backward ended with different parameters: '$b0' vs '$a0'"
 
 # torchrun of the PyTorch whose LibTorch the host runs (the tests' Python: Debian's for 1.13, the wheel's for 2.x; a
 # torchrun of another version hosts a store the host's TCPStore client cannot talk to) launches the same run; its

@@ -80,6 +80,19 @@ TEST_CASE("gradient reducer: buckets start during backward in one order, the las
   for (size_t i = 0; i < params.size(); ++i) CHECK(at::allclose(params[i].grad(), expected[i], 1e-6, 1e-7));
   CHECK(extra[0].item<double>() == doctest::Approx(3.0));
   CHECK(extra[1].item<double>() == doctest::Approx(-4.0));
+
+  // A second armed step starts the same buckets in the same order, again during backward.
+  const std::vector<int64_t> first = world.started;
+  world.started.clear();
+  world.started_in_backward.clear();
+  for (const auto& p : params) p.mutable_grad() = at::Tensor();
+  reducer.arm();
+  in_backward = true;
+  loss_of().backward();
+  in_backward = false;
+  reducer.finish(extra);
+  CHECK(world.started == first);
+  CHECK(reducer.started_during_backward() == first.size() - 1);
 }
 
 TEST_CASE("gradient reducer: without arm() every bucket starts at finish; unused parameters follow the other rank") {
@@ -108,4 +121,12 @@ TEST_CASE("gradient reducer: without arm() every bucket starts at finish; unused
   CHECK(params[2].grad().defined());    // used by the other rank: its gradient averaged with our zeros
   CHECK(at::allclose(params[2].grad(), at::full_like(params[2], 1.5)));
   CHECK_FALSE(params[3].grad().defined());  // used by no rank: no gradient, as in one process
+
+  // The next step starts afresh: every bucket again (here, at finish), none left over from the last step.
+  for (auto& p : params) p.mutable_grad() = at::Tensor();
+  world.started.clear();
+  used->forward(at::randn({2, 8})).sum().backward();
+  reducer.finish(extra);
+  CHECK(world.started.size() == 1);
+  CHECK(params[0].grad().defined());
 }

@@ -56,6 +56,14 @@ struct GradientReducer::State {
 
   State(std::vector<at::Tensor> p, Collective& c) : params(std::move(p)), collective(c) {}
 
+  // Ready for the next step: no bucket started, every gradient pending.
+  void reset() {
+    for (Bucket& b : buckets) b.pending = b.members.size();
+    std::fill(ready.begin(), ready.end(), 0);
+    next = 0;
+    early = 0;
+  }
+
   void on_ready(size_t i) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!armed || ready[i]) return;
@@ -111,6 +119,7 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, size_t buck
     for (size_t i : b.members) s.bucket_of[i] = s.buckets.size();
     s.buckets.push_back(std::move(b));
   }
+  s.reset();
   std::weak_ptr<State> weak = state_;
   for (size_t i = 0; i < n; ++i) {
     if (!s.params[i].requires_grad()) continue;
@@ -130,10 +139,6 @@ GradientReducer::~GradientReducer() {
 void GradientReducer::arm() {
   State& s = *state_;
   std::lock_guard<std::mutex> lock(s.mutex);
-  for (Bucket& b : s.buckets) b.pending = b.members.size();
-  std::fill(s.ready.begin(), s.ready.end(), 0);
-  s.next = 0;
-  s.early = 0;
   s.armed = true;
 }
 
@@ -194,6 +199,7 @@ void GradientReducer::finish(at::Tensor& extra) {
   for (size_t i = 0; i < s.params.size(); ++i)
     if (zero_filled[i] && used_anywhere[static_cast<int64_t>(i)] == 0.0) s.params[i].mutable_grad() = at::Tensor();
   extra.copy_(host.narrow(0, count, extra.numel()).view_as(extra));
+  s.reset();
 }
 
 size_t GradientReducer::started_during_backward() const { return state_->early_last; }
