@@ -11,6 +11,7 @@
 //
 // Exempt: datasets (std.gaussian, data.*) produce CPU batches by design; the host moves them to the device.
 #include "mmdebias/sdk/testing.hpp"
+#include "mmdebias/sdk/device_check.hpp"
 
 #include <map>
 #include <memory>
