@@ -77,8 +77,8 @@ class ReweightIntervention : public sdk::Intervention {
                                  "'; use a fusion that gives them (e.g. std.concat)");
       at::Tensor ce = at::cross_entropy_loss(it->second, batch.label);
       bias = bias.defined() ? bias + ce : ce;
-      ctx.metric("ce/" + modalities_[i], ce.item<double>());
-      ctx.metric("scale/" + modalities_[i], factors_[static_cast<int64_t>(i)].item<double>());
+      ctx.metric("ce/" + modalities_[i], ce);
+      ctx.metric("scale/" + modalities_[i], factors_[static_cast<int64_t>(i)]);
     }
     ctx.metric("active", active ? 1.0 : 0.0);
     terms.add("bias", bias, active ? gamma_ : warmup_gamma_);

@@ -85,9 +85,9 @@ class UncertaintyEstimator : public sdk::BiasEstimator {
     weights_.copy_(inverse_weights(normalized_));
     for (size_t i = 0; i < modalities_.size(); ++i) {
       const auto k = static_cast<int64_t>(i);
-      ctx.metric("uncertainty/" + modalities_[i], u_[k].item<double>());
-      ctx.metric("normalized/" + modalities_[i], normalized_[k].item<double>());
-      ctx.metric("weight/" + modalities_[i], weights_[k].item<double>());
+      ctx.metric("uncertainty/" + modalities_[i], u_[k]);
+      ctx.metric("normalized/" + modalities_[i], normalized_[k]);
+      ctx.metric("weight/" + modalities_[i], weights_[k]);
     }
   }
 
@@ -99,7 +99,7 @@ class UncertaintyEstimator : public sdk::BiasEstimator {
     for (const auto& name : modalities_) {
       auto it = record.modality_logits.find(name);
       if (it == record.modality_logits.end() || it->second.size(0) < 2) return;
-      ctx.metric("spread/" + name, it->second.to(at::kDouble).std(0, /*unbiased=*/false).mean().item<double>());
+      ctx.metric("spread/" + name, it->second.to(at::kDouble).std(0, /*unbiased=*/false).mean());
     }
   }
 

@@ -99,21 +99,21 @@ class CounterfactualAttention : public sdk::Intervention {
       CounterfactualOutcome o = run_counterfactuals(batch, model, level.sites, c_.edit, c_.samples, gen, record.logits);
       cf.push_back(o.mean_logits);
       if (level.sites.size() == 1) {
-        ctx.metric("ace/" + level.sites.front(), o.effect.item<double>());
+        ctx.metric("ace/" + level.sites.front(), o.effect);
         measured.insert(level.sites.front());
       } else {
-        ctx.metric("ace_level/" + level.name, o.effect.item<double>());
+        ctx.metric("ace_level/" + level.name, o.effect);
       }
     }
     if (c_.site_effects)  // sites sharing a level: one more pass each, that site alone
       for (const auto& site : c_.sites)
         if (!measured.count(site))
-          ctx.metric("ace/" + site, run_counterfactuals(batch, model, {site}, c_.edit, c_.samples, gen, record.logits).effect.item<double>());
+          ctx.metric("ace/" + site, run_counterfactuals(batch, model, {site}, c_.edit, c_.samples, gen, record.logits).effect);
     if (!c_.sweep.empty())
       log_sweep(c_.sweep, c_.levels, c_.samples, record, logits, batch, model, ctx.rng(kSweepStream),
-                [&](const std::string& name, double value) { ctx.metric(name, value); });
+                [&](const std::string& name, const at::Tensor& value) { ctx.metric(name, value); });
     at::Tensor s = contrastive_prediction(logits, record.logits, cf, c_.gamma, c_.epsilon);
-    ctx.metric("changed", s.argmax(-1).ne(logits.argmax(-1)).to(at::kDouble).mean().item<double>());
+    ctx.metric("changed", s.argmax(-1).ne(logits.argmax(-1)).to(at::kDouble).mean());
     return s;
   }
 

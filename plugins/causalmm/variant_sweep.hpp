@@ -35,10 +35,11 @@ inline std::string number_text(double v) {
 /// overall (`sweep/<variant>/correct`) and per group (`sweep/<variant>/correct/group<g>`), and the counts they
 /// are out of (`sweep/count`, `sweep/count/group<g>`). A correct count and its count are logged in the same
 /// batches (per group: the batches holding the group), so with the host's mean over batches,
-/// accuracy = mean(correct) / mean(count) exactly.
+/// accuracy = mean(correct) / mean(count) exactly. The counts are tensors (read by the host when it flushes metrics); the
+/// groups present are read here, as they name the metrics.
 inline void log_sweep(const SweepGrid& grid, const std::vector<Level>& levels, int64_t samples,
                       const sdk::ForwardRecord& record, const at::Tensor& logits, const sdk::Batch& batch, sdk::Model& model,
-                      at::Generator& gen, const std::function<void(const std::string&, double)>& metric) {
+                      at::Generator& gen, const std::function<void(const std::string&, const at::Tensor&)>& metric) {
   const at::Tensor id = batch.ood.defined() ? batch.ood.to(at::kBool).logical_not().to(logits.device())
                                             : at::ones({batch.size()}, logits.options().dtype(at::kBool));
   const at::Tensor label = batch.label.to(logits.device());
@@ -47,8 +48,8 @@ inline void log_sweep(const SweepGrid& grid, const std::vector<Level>& levels, i
   std::vector<int64_t> groups;  // the groups present among the batch's in-distribution samples
   const at::Tensor present = std::get<0>(at::_unique(group.masked_select(id.logical_and(group.ge(0))).to(at::kCPU)));
   for (int64_t i = 0; i < present.numel(); ++i) groups.push_back(present[i].item<int64_t>());
-  metric("sweep/count", id.sum().item<double>());
-  for (int64_t g : groups) metric("sweep/count/group" + std::to_string(g), in_group(g).sum().item<double>());
+  metric("sweep/count", id.sum());
+  for (int64_t g : groups) metric("sweep/count/group" + std::to_string(g), in_group(g).sum());
   for (Edit edit : grid.edits) {
     std::vector<at::Tensor> cf;
     for (const auto& level : levels) cf.push_back(run_counterfactuals(batch, model, level.sites, edit, samples, gen, record.logits).mean_logits);
@@ -56,9 +57,9 @@ inline void log_sweep(const SweepGrid& grid, const std::vector<Level>& levels, i
       for (double epsilon : grid.epsilons) {
         const at::Tensor correct = contrastive_prediction(logits, record.logits, cf, gamma, epsilon).argmax(-1).eq(label);
         const std::string name = "sweep/" + edit_names()[static_cast<size_t>(edit)] + "/g" + number_text(gamma) + "/e" + number_text(epsilon);
-        metric(name + "/correct", correct.logical_and(id).sum().item<double>());
+        metric(name + "/correct", correct.logical_and(id).sum());
         for (int64_t g : groups)
-          metric(name + "/correct/group" + std::to_string(g), correct.logical_and(in_group(g)).sum().item<double>());
+          metric(name + "/correct/group" + std::to_string(g), correct.logical_and(in_group(g)).sum());
       }
   }
 }

@@ -95,7 +95,7 @@ class Competition : public sdk::Intervention {
       const at::Tensor perms = from_rank0(ctx, draw_permutations(ctx.rng("permutations"), labels, s_.samples, s_.shuffle).to(labels.device()));
       const GameResult game = play(model.fusion(), features, base, pair_rows(perms, labels, s_.shuffle), s_.game);
       terms.add("competition", game.value, s_.lambda);
-      for (const auto& [name, j] : game.divergence) ctx.metric("js_" + name, j.item<double>());
+      for (const auto& [name, j] : game.divergence) ctx.metric("js_" + name, j);
       ctx.metric("permuted_rows", static_cast<double>(game.rows));
     }
     if (s_.contrastive > 0) {

@@ -39,19 +39,18 @@ constexpr int64_t kRows = 12, kClasses = 3;  // 12 rows: infomin.backdoor fits 8
 /// Host reads the shipped plugins make on purpose, each with its reason. A reviewer reads this list; a host read
 /// not on it fails the test.
 void declare_host_reads(DeviceCheck& check) {
-  const std::string metric = "a per-step metric: Context::metric takes a double, so its value is read back";
+  // Metrics are no reason: Context::metric(name, tensor) keeps a tensor unread until the host flushes metrics, so a
+  // component that reads a metric's value back in the step fails here. (causalmm.counterfactual_attention's variant
+  // sweep, off by default and so not run here, reads the groups present in the batch: they name its metrics.)
   check.allow_host_read("std.tokens", "*",
                         "one sync per batch on purpose: the token-id range check (an id out of range is otherwise a "
                         "fatal device-side assert on CUDA)");
   check.allow_host_read("arl.uncertainty", "*",
-                        "Û and w are M-vectors computed on the host in double (normalisation branches on Σ U > 0); "
-                        "their metrics are read anyway");
-  check.allow_host_read("arl.reweight", "loss", "checks the published weights are finite before using them; " + metric);
-  check.allow_host_read("a2d.disagree", "loss", "drops the ground-truth column with masked_select; " + metric);
+                        "Û and w are M-vectors computed on the host in double (normalisation branches on Σ U > 0)");
+  check.allow_host_read("arl.reweight", "loss", "checks the published weights are finite before using them");
   check.allow_host_read("a2d.npmix", "loss", "per-class FIFO queues filled by a host loop over classes, as released");
   check.allow_host_read("mcr.competition", "loss",
                         "permutations redrawn by rejection on the labels (as released), kept pairs by masked_select");
-  check.allow_host_read("causalmm.counterfactual_attention", "*", metric + " (ACE, changed predictions, sweeps)");
   check.allow_host_read("infomin.confounder", "loss", "the dynamic κ and the coding rate's sample count are host scalars");
   for (const char* scorer : {"a2d.knn", "a2d.mahalanobis", "a2d.vim"})
     check.allow_host_read(scorer, "fit", "fitting pass, outside the step: keeps the in-distribution rows (boolean index)");

@@ -17,6 +17,7 @@ class NullContext : public sdk::Context {
   at::Generator& rng(const std::string&) override { throw std::logic_error("NullContext has no RNG streams"); }
   at::Generator& shared_rng(const std::string&) override { throw std::logic_error("NullContext has no RNG streams"); }
   void metric(const std::string&, double) override {}
+  void metric_tensor(const std::string&, const at::Tensor&) override {}
   c10::Device device() const override { return c10::Device(c10::kCPU); }
   sdk::Phase phase() const override { return phase_; }
   int64_t step() const override { return 0; }

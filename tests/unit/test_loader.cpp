@@ -91,8 +91,8 @@ TEST_CASE("the refusal matrix: each altered handshake field is refused in one li
   };
   const std::string host_cxx = std::to_string(MMDEBIAS_CXX11_ABI), other_cxx = std::to_string(!MMDEBIAS_CXX11_ABI);
   std::vector<Case> cases = {
-      {"fixture_abi_major", {"built against SDK ABI 2.0", "this host has SDK ABI 1.0", "rebuild the plugin against SDK 1.x"}},
-      {"fixture_abi_minor", {"built against SDK ABI 1.1", "newer than this host's SDK ABI 1.0"}},
+      {"fixture_abi_major", {"built against SDK ABI 2.1", "this host has SDK ABI 1.1", "rebuild the plugin against SDK 1.x"}},
+      {"fixture_abi_minor", {"built against SDK ABI 1.2", "newer than this host's SDK ABI 1.1"}},
       {"fixture_torch", {"built with LibTorch " + torch_version(1), "this host has LibTorch " + torch_version(0)}},
       {"fixture_cxx11", {"_GLIBCXX_USE_CXX11_ABI=" + other_cxx, "this host has _GLIBCXX_USE_CXX11_ABI=" + host_cxx}},
       {"fixture_garbage", {"no name (null pointer)"}},

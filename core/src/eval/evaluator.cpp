@@ -27,13 +27,13 @@ at::Tensor gather(RunState& state, const at::Tensor& t) { return state.collectiv
 // Components publish a value per batch; at evaluation the result is the mean over every batch of every rank.
 class MetricAverages {
  public:
-  void fold(std::map<std::string, double>& metrics) {
-    for (const auto& kv : metrics) {
+  // One read of the batch's tensor metrics (a single transfer), then summed in double as before.
+  void fold(MetricStore& metrics) {
+    for (const auto& kv : metrics.take()) {
       auto& [sum, count] = totals_[kv.first];
       sum += kv.second;
       count += 1;
     }
-    metrics.clear();
   }
   nlohmann::json mean(RunState& state) const {
     nlohmann::json out = nlohmann::json::object();

@@ -40,6 +40,33 @@ uint64_t stable_hash(const std::string& text, uint64_t seed = 0);
 /// The instance name of an instance path: "interventions.reweight" -> "reweight" (unique within its section).
 std::string instance_name(const std::string& path);
 
+/// Metrics components recorded since the last flush: doubles as given, tensors kept on their device unread until
+/// take(), which reads every pending tensor back in one transfer per device (in practice one: the model's). A name
+/// holds its last value whichever form recorded it.
+class MetricStore {
+ public:
+  /// Records a value read on the host already.
+  void record(const std::string& name, double value);
+  /// Records a 0-dim or 1-element tensor: a detached float64 copy is kept (a kernel launch, no sync), so later in-place
+  /// changes to value do not change what is logged. Throws std::invalid_argument for another size or a complex dtype.
+  void record(const std::string& name, const at::Tensor& value);
+  /// Every metric as a double (tensors read now, in one at::stack(...).cpu() per device), then empty.
+  std::map<std::string, double> take();
+  /// Drops every metric without reading any tensor.
+  void clear();
+  /// Nothing recorded since the last take() or clear().
+  bool empty() const { return values_.empty() && tensors_.empty(); }
+  /// Tensors recorded and not yet read back.
+  size_t pending() const { return tensors_.size(); }
+  /// Device-to-host transfers made by take() so far (one per device per flush that had tensors off the CPU).
+  int64_t transfers() const { return transfers_; }
+
+ private:
+  std::map<std::string, double> values_;
+  std::map<std::string, at::Tensor> tensors_;
+  int64_t transfers_ = 0;
+};
+
 /// Everything about the run that contexts read; owned by the engine and updated as it goes.
 struct RunState {
   sdk::Phase phase = sdk::Phase::Train;  ///< Current phase.
@@ -49,7 +76,7 @@ struct RunState {
   uint64_t seed = 0;                     ///< Run seed.
   std::shared_ptr<Collective> collective = std::make_shared<Collective>();  ///< Reductions.
   std::shared_ptr<Logger> logger;          ///< The run's logger.
-  std::map<std::string, double> metrics;   ///< Metrics recorded by components since the last flush.
+  MetricStore metrics;                     ///< Metrics recorded by components since the last flush.
   RngStreams rngs{0};                      ///< Every component's streams ("<component>/<stream>"), per rank.
   RngStreams shared_rngs{0};               ///< Every component's rank-shared streams, seeded alike on every rank.
 };
@@ -64,7 +91,10 @@ class ComponentContext : public sdk::Context {
   at::Generator& shared_rng(const std::string& stream) override { return state_.shared_rngs.get(name_ + "/" + stream); }
   /// Logged as "<instance path>/<name>": an instance name is unique within its section only (an estimator and an
   /// intervention may share one), so the path is what tells two components' metrics apart.
-  void metric(const std::string& name, double value) override { state_.metrics[name_ + "/" + name] = value; }
+  void metric(const std::string& name, double value) override { state_.metrics.record(name_ + "/" + name, value); }
+  using sdk::Context::metric;
+  /// Kept on its device, unread, until the trainer or the evaluator flushes the run's metrics.
+  void metric_tensor(const std::string& name, const at::Tensor& value) override { state_.metrics.record(name_ + "/" + name, value); }
   c10::Device device() const override { return state_.device; }
   sdk::Phase phase() const override { return state_.phase; }
   int64_t step() const override { return state_.step; }

@@ -109,7 +109,8 @@ void Trainer::report_step(const StepTotals& totals, Meter& meter, TrainResult& r
                            {"samples", position_.samples_seen}};
     line["terms"] = totals.terms;
     line["model_forward_calls"] = model_.train_forward_calls();  // components' extra passes so far
-    for (const auto& kv : state_.metrics) line["metrics"][kv.first] = kv.second;
+    // The one read of the step's tensor metrics (a single transfer); steps that log nothing never read theirs.
+    for (const auto& kv : state_.metrics.take()) line["metrics"][kv.first] = kv.second;
     result.last = line["terms"];
     callbacks_.log(line);
     meter.last_log = Clock::now();

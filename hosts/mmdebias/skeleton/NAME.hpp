@@ -31,7 +31,8 @@ class LogitPenalty : public Intervention {
   void loss(const ForwardRecord& record, const Batch&, const Estimates&, Model&, LossTerms& terms, Context& ctx) override {
     at::Tensor penalty = record.logits.pow(2).mean();
     terms.add("logit_penalty", penalty, weight_);  // logged unweighted as <instance name>/logit_penalty
-    ctx.metric("mean_sq_logit", penalty.item<double>());  // logged as <instance path>/mean_sq_logit
+    // A tensor, not penalty.item<double>(): the host reads metrics back when it logs them, not once per step (SDK 1.1).
+    ctx.metric("mean_sq_logit", penalty);  // logged as <instance path>/mean_sq_logit
   }
 
  private:

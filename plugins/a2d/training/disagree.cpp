@@ -65,7 +65,7 @@ class Disagree : public sdk::Intervention {
       for (const auto& v : logits) probs.push_back(at::softmax(drop_ground_truth(v, batch.label), 1));
       gap = mean_pairwise_discrepancy(kind_, probs);
     }
-    ctx.metric("discrepancy", gap.item<double>());
+    ctx.metric("discrepancy", gap);
     terms.add("a2d", -gap, ratio_);
   }
 

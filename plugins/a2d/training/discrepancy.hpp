@@ -50,12 +50,14 @@ inline at::Tensor safe_sqrt(const at::Tensor& x) {
   return at::where(positive, at::sqrt(at::where(positive, x, at::ones_like(x))), at::zeros_like(x));
 }
 
-/// Logits [B, C] without each row's ground-truth column: [B, C - 1], other columns in their order.
+/// Logits [B, C] without each row's ground-truth column: [B, C - 1], other columns in their order. A gather of
+/// the kept columns (j for j < y, j + 1 from y on; labels in [0, C), as the task loss requires): the same values and
+/// gradients as selecting them with a mask, without masked_select's read of the mask's count back to the host.
 inline at::Tensor drop_ground_truth(const at::Tensor& logits, const at::Tensor& labels) {
   const int64_t b = logits.size(0), c = logits.size(1);
-  at::Tensor keep = at::ones({b, c}, logits.options().dtype(at::kBool));
-  keep.scatter_(1, labels.to(at::kLong).view({b, 1}), false);
-  return logits.masked_select(keep).view({b, c - 1});
+  const at::Tensor j = at::arange(c - 1, logits.options().dtype(at::kLong)).view({1, c - 1});
+  const at::Tensor columns = j + j.ge(labels.to(at::kLong).view({b, 1})).to(at::kLong);
+  return logits.gather(1, columns);
 }
 
 /// Discrepancy between probability rows p, q [B, K], reduced to a scalar as the release does:

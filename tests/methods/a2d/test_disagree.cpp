@@ -162,3 +162,24 @@ TEST_CASE("a rank left without samples adds no a2d.disagree term (terms are kept
   CHECK(run.terms.terms().empty());
   CHECK(run.terms.task_weight() == doctest::Approx(1.0 / 3));  // the same objective's weights on every rank
 }
+
+TEST_CASE("drop_ground_truth (a gather, no host read) equals selecting the kept columns with a mask: values and gradients") {
+  at::manual_seed(5);
+  for (int64_t classes : {2, 3, 7}) {
+    CAPTURE(classes);
+    const int64_t rows = 9;
+    const at::Tensor labels = at::randint(classes, {rows}, at::kLong);
+    const at::Tensor x = at::randn({rows, classes}, at::kDouble).requires_grad_(true);
+    const at::Tensor y = x.detach().clone().requires_grad_(true);
+    // The former implementation: a boolean mask without each row's label column, masked_select.
+    at::Tensor keep = at::ones({rows, classes}, at::kBool);
+    keep.scatter_(1, labels.view({rows, 1}), false);
+    const at::Tensor expected = y.masked_select(keep).view({rows, classes - 1});
+    const at::Tensor got = a2d::drop_ground_truth(x, labels);
+    CHECK(at::equal(got, expected));
+    const at::Tensor weights = at::randn({rows, classes - 1}, at::kDouble);
+    (got * weights).sum().backward();
+    (expected * weights).sum().backward();
+    CHECK(at::equal(x.grad(), y.grad()));
+  }
+}

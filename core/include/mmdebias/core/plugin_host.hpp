@@ -28,7 +28,7 @@ struct PluginInfo {
   std::string compiler;     ///< Compiler family.
   std::string sdk_version;  ///< SDK release the plugin was built against ("1.0.0").
 
-  /// "SDK 1.0, LibTorch 1.13.0, CXX11 ABI 1, CPU, gcc".
+  /// "SDK 1.1, LibTorch 1.13.0, CXX11 ABI 1, CPU, gcc".
   std::string fingerprint_text() const;
   /// The LibTorch version, "major.minor.patch".
   std::string torch_version() const;

@@ -29,6 +29,8 @@ class Context {
   virtual at::Generator& rng(const std::string& stream) = 0;
   /// Records a scalar metric for the current step (written to metrics.jsonl under the component's name).
   virtual void metric(const std::string& name, double value) = 0;
+  /// Records a 0-dim or 1-element tensor metric (copied, detached) read back only when the host flushes metrics: no sync in the step (SDK 1.1).
+  void metric(const std::string& name, const at::Tensor& value) { metric_tensor(name, value); }
   /// Device the model lives on.
   virtual c10::Device device() const = 0;
   /// Current phase.
@@ -53,6 +55,9 @@ class Context {
   /// draws, so 2 ranks reproduce 1. For decisions all ranks must share: noise added to averaged gradients, a mixing
   /// coefficient, a permutation of the global batch.
   virtual at::Generator& shared_rng(const std::string& stream) = 0;
+  /// What metric(name, tensor) calls (SDK 1.1); the host keeps the tensor and reads every pending one in one transfer
+  /// when it flushes metrics. This default reads it at once, for hand-written test doubles written against SDK 1.0.
+  virtual void metric_tensor(const std::string& name, const at::Tensor& value) { metric(name, value.item<double>()); }
 };
 
 }  // namespace mmdebias::sdk

@@ -39,7 +39,8 @@ class FakeContext : public Context {
   uint64_t seed = 0;                 ///< Seed of the first stream; each new stream takes the next.
   Model* model_value = nullptr;      ///< What model() lends.
   c10::Device device_value{c10::kCPU};  ///< What device() answers (meta for a DeviceCheck).
-  std::map<std::string, double> metrics;                      ///< Last value of each metric().
+  std::map<std::string, double> metrics;                      ///< Last value of each metric(); a tensor's only on the CPU.
+  std::map<std::string, at::Tensor> tensor_metrics;           ///< Last tensor of each metric(name, tensor), unread.
   std::vector<std::pair<LogLevel, std::string>> logs;         ///< Every log() line.
   int reductions = 0;                                         ///< Number of all_reduce_sum / all_gather calls.
 
@@ -48,7 +49,21 @@ class FakeContext : public Context {
   void log(LogLevel level, const std::string& message) override { logs.emplace_back(level, message); }
   at::Generator& rng(const std::string& stream) override { return stream_of("rank/" + stream); }
   at::Generator& shared_rng(const std::string& stream) override { return stream_of("shared/" + stream); }
-  void metric(const std::string& name, double value) override { metrics[name] = value; }
+  void metric(const std::string& name, double value) override {
+    tensor_metrics.erase(name);
+    metrics[name] = value;
+  }
+  using Context::metric;
+  /// Kept detached in tensor_metrics; on the CPU its value also lands in metrics (no device sync), on another device
+  /// (meta in a DeviceCheck, a GPU) it is never read here, as the host reads it only when it flushes.
+  void metric_tensor(const std::string& name, const at::Tensor& value) override {
+    TORCH_CHECK(value.numel() == 1, "metric ", name, ": a tensor metric must have one element, got shape ", value.sizes());
+    tensor_metrics[name] = value.detach().reshape({}).clone();
+    if (value.device().is_cpu())
+      metrics[name] = value.item<double>();
+    else
+      metrics.erase(name);
+  }
   c10::Device device() const override { return device_value; }
   Phase phase() const override { return phase_value; }
   int64_t step() const override { return step_value; }
