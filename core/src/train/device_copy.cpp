@@ -16,9 +16,10 @@ void each_tensor(sdk::Batch& batch, const std::function<void(at::Tensor&)>& f) {
     if (t->defined()) f(*t);
 }
 
-}  // namespace
-
+// Whether batches bound for device are worth copying ahead (pinned, asynchronous): a GPU, not the CPU.
 bool copies_ahead(c10::Device device) { return device.is_cuda(); }
+
+}  // namespace
 
 InFlightBatch start_copy(sdk::Batch batch, c10::Device device) {
   if (!copies_ahead(device)) return {to_device(std::move(batch), device), nullptr};

@@ -18,9 +18,6 @@ struct InFlightBatch {
   std::shared_ptr<c10::Event> copied;  ///< Recorded after the copies on their stream; null when nothing is in flight.
 };
 
-/// Whether batches bound for device are worth copying ahead (pinned, asynchronous): a GPU, not the CPU.
-bool copies_ahead(c10::Device device);
-
 /// On a loader thread: the batch pinned and copied to device on a side stream of that device, asynchronously.
 InFlightBatch start_copy(sdk::Batch batch, c10::Device device);
 

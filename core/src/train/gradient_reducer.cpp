@@ -94,8 +94,8 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, size_t buck
   // Gradients become ready roughly in the reverse of registration: buckets of one dtype over the reversed list, except
   // that the parameters registered first (ready last) form the last bucket, kept small.
   std::vector<std::vector<size_t>> groups;
-  auto fill = [&](size_t i, size_t cap, size_t& bytes) {
-    const bool fresh = groups.empty() || s.params[groups.back().front()].scalar_type() != s.params[i].scalar_type() || bytes >= cap;
+  auto fill = [&](size_t i, size_t& bytes) {
+    const bool fresh = groups.empty() || s.params[groups.back().front()].scalar_type() != s.params[i].scalar_type() || bytes >= bucket_bytes;
     if (fresh) {
       groups.emplace_back();
       bytes = 0;
@@ -108,7 +108,7 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, size_t buck
                                             s.params[tail_end].scalar_type() == s.params[0].scalar_type())))
     bytes += bytes_of(s.params[tail_end++]);
   bytes = 0;
-  for (size_t i = n; i-- > tail_end;) fill(i, bucket_bytes, bytes);
+  for (size_t i = n; i-- > tail_end;) fill(i, bytes);
   if (tail_end > 0) {
     groups.emplace_back();
     for (size_t i = tail_end; i-- > 0;) groups.back().push_back(i);
@@ -161,10 +161,10 @@ void GradientReducer::finish(at::Tensor& extra) {
     }
   }
   // The tail rides in the last bucket when that bucket is float or double (flags stay exact, sums keep at least float
-  // precision); otherwise it goes alone, in double.
+  // precision); otherwise (or without parameters) it goes alone, in double.
   const c10::Device device = s.params.empty() ? extra.device() : s.params.front().device();
-  const at::ScalarType last_type = s.buckets.empty() ? at::kHalf : s.params[s.buckets.back().members.front()].scalar_type();
-  const bool rides = last_type == at::kFloat || last_type == at::kDouble;
+  const at::ScalarType last_type = s.buckets.empty() ? at::kDouble : s.params[s.buckets.back().members.front()].scalar_type();
+  const bool rides = !s.buckets.empty() && (last_type == at::kFloat || last_type == at::kDouble);
   at::Tensor tail = at::cat({at::tensor(used, at::kDouble), extra.to(at::kDouble).reshape({-1})})
                         .to(at::TensorOptions(rides ? last_type : at::kDouble).device(device));
   for (size_t k = s.next; k < s.buckets.size(); ++k) s.start(k, rides && k + 1 == s.buckets.size() ? tail : at::Tensor());
@@ -188,10 +188,6 @@ void GradientReducer::finish(at::Tensor& extra) {
   }
   if (tail_wait) {
     tail_wait();
-    reduced_tail = tail;
-  }
-  if (!reduced_tail.defined()) {  // no parameters at all
-    s.collective.all_reduce_sum(tail);
     reduced_tail = tail;
   }
   const at::Tensor host = reduced_tail.to(at::kDouble).cpu();  // the step's one read back: flags and extra
