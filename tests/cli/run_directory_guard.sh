@@ -172,11 +172,14 @@ kill -9 $slow; wait $slow 2>/dev/null; slow=
 [[ ! -e "$work/setup-a/manifest.yaml" ]] || fail "(a) was killed too late to test a kill during setup"
 restart_ok "$work/setup-a"
 cases=$((cases + 1))
-"$MMDEBIAS" run "$manifest" --out "$work/setup-b" >/dev/null 2>&1 &
+# The first checkpoint write is held (2 s a stage) so the kill lands before any checkpoint exists even when
+# this machine is loaded: unheld, a 256-step run can finish between the marker and the kill.
+MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=2000 "$MMDEBIAS" run "$manifest" --out "$work/setup-b" >/dev/null 2>&1 &
 slow=$!
 wait_for "$work/setup-b/.mmdebias-run"
 kill -9 $slow; wait $slow 2>/dev/null; slow=
 echo "(b) killed with: $(ls -A "$work/setup-b" | tr '\n' ' ')"
+[[ ! -e "$work/setup-b/checkpoints/latest" ]] || fail "(b) was killed after its first checkpoint: it tested nothing"
 restart_ok "$work/setup-b"
 cases=$((cases + 1))
 MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=3000 "$MMDEBIAS" run "$manifest" --out "$work/setup-c" >/dev/null 2>&1 &
