@@ -78,6 +78,7 @@ void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sd
   state.phase = sdk::Phase::Fit;
   DataLoader loader(train_data, loader_options(state, options));
   loader.start_epoch(0);
+  Autocast autocast(state.precision, state.device);  // the forward and the fit hooks, as in training
   while (auto batch = loader.next()) {
     if (batch->size() == 0) continue;
     sdk::Batch b = to_device(std::move(*batch), state.device);
@@ -107,6 +108,7 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
   std::map<std::string, std::vector<at::Tensor>> modality_logits, scores;
   const int64_t calls_before = model.other_forward_calls();
   int64_t batches = 0;
+  Autocast autocast(state.precision, state.device);  // the forward, hook 8 and the scorers, as in training
   while (auto batch = loader.next()) {
     if (batch->size() == 0) continue;
     ++batches;

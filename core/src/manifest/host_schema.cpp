@@ -114,6 +114,12 @@ HostSection run() {
   s.options.add_string("device", "cpu", "Device: cpu; cuda (each process the GPU of its local rank: LOCAL_RANK, "
                       "SLURM_LOCALID); cuda:N (GPU N, whatever the rank).");
   s.options.add_enum("backend", "auto", {"auto", "gloo", "nccl"}, "What ranks reduce through: auto = nccl on GPUs, gloo on the CPU.");
+  s.options.add_enum("precision", "fp32", {"fp32", "bf16", "fp16"}, "What the forward and the loss hooks compute in "
+                    "(autocast): fp32; bf16 (CPU and GPU); fp16 (GPU only, with a dynamic loss scale). Parameters, "
+                    "gradients and optimizer state stay fp32.");
+  s.options.add_enum("loss_scale", "auto", {"auto", "dynamic", "none"}, "Loss scaling: auto = dynamic under fp16, none "
+                    "otherwise; dynamic: scale the loss, skip steps whose gradients overflow (halving the scale), "
+                    "double it after 2000 good steps (PyTorch's GradScaler).");
   s.options.add_bool("deterministic", false, "Deterministic algorithms only: cuDNN deterministic, no TF32, cuBLAS's fixed "
                     "workspace; what a bitwise-exact resume on a GPU needs (slower).");
   s.options.add_string("out", "runs", "Directory that holds run directories.");

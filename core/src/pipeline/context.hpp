@@ -14,6 +14,7 @@
 #include "dist/collective.hpp"
 #include "log/logger.hpp"
 #include "mmdebias/sdk/context.hpp"
+#include "pipeline/precision.hpp"
 
 namespace mmdebias::core {
 
@@ -73,6 +74,7 @@ struct RunState {
   int64_t step = 0;                      ///< Optimizer steps completed.
   int64_t epoch = 0;                     ///< Current epoch.
   c10::Device device{c10::kCPU};         ///< The model's device.
+  Precision precision = Precision::fp32; ///< run.precision: what the forward and the loss hooks compute in.
   uint64_t seed = 0;                     ///< Run seed.
   std::shared_ptr<Collective> collective = std::make_shared<Collective>();  ///< Reductions.
   std::shared_ptr<Logger> logger;          ///< The run's logger.

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "mmdebias/core/errors.hpp"
+#include "mmdebias/sdk/precision.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -62,10 +63,12 @@ sdk::Encoder& PipelineModel::encoder(const std::string& modality) {
 
 sdk::ForwardRecord PipelineModel::forward(const sdk::Batch& batch, const sdk::AttentionSites& sites) {
   ++(state_.phase == sdk::Phase::Train ? train_forward_calls_ : other_forward_calls_);
+  Autocast autocast(state_.precision, state_.device);  // a component's own pass, wherever it is made
   return run_forward(batch, sites, nullptr);
 }
 
 StepOutput PipelineModel::train_forward(sdk::Batch& batch) {
+  Autocast autocast(state_.precision, state_.device);
   on_batch(batch);
   StepOutput out;
   out.record = forward_step(batch, out.estimates);
@@ -113,10 +116,12 @@ sdk::ForwardRecord PipelineModel::run_forward(const sdk::Batch& batch, const sdk
       if (has(s.instance->object->hooks(), sdk::kOnFused))
         record.fused = guarded(s.label, "on_fused", [&] { return s.instance->object->on_fused(record.fused, *estimates, *s.context); });
   }
-  record.logits = guarded(fusion_.label, "head", [&] { return fusion.head(record.fused); });
+  // Logits are fp32 under every precision (sdk/precision.hpp): every softmax, entropy and divergence a hook takes of
+  // them, and the task loss, are then fp32 without each component casting.
+  record.logits = sdk::fp32(guarded(fusion_.label, "head", [&] { return fusion.head(record.fused); }));
   if (fusion.has_modality_heads() && (state_.phase != sdk::Phase::Train || pipeline_.training_needs_modality_logits))
     for (const auto& m : modalities_)
-      record.modality_logits[m] = guarded(fusion_.label, "modality_head", [&] { return fusion.modality_head(m, record.features.at(m)); });
+      record.modality_logits[m] = sdk::fp32(guarded(fusion_.label, "modality_head", [&] { return fusion.modality_head(m, record.features.at(m)); }));
   record.attention = sites.recorded();
   if (hooks) observe(record, *estimates, /*fused_only=*/false);  // 5
   return record;

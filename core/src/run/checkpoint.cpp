@@ -154,6 +154,12 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const fs::path
   c10::IValue ranks;
   if (archive.try_read("rng_ranks", ranks) && ranks.isInt())
     for (int64_t r = 0; r < ranks.toInt(); ++r) meta.rng_by_rank.push_back(read_rng(archive, r, file));
+  c10::IValue scale;
+  if (archive.try_read("loss_scale", scale)) {
+    if (!scale.isDouble() || !(scale.toDouble() > 0))
+      throw InputError("checkpoint " + file.string() + ": 'loss_scale' is not a positive number");
+    meta.loss_scale = LossScaleState{scale.toDouble(), read_int("loss_scale_good_steps"), read_int("loss_scale_skipped")};
+  }
   return meta;
 }
 
@@ -189,6 +195,11 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
   archive.write("next_batch", c10::IValue(meta.position.next_batch));
   archive.write("samples_seen", c10::IValue(meta.position.samples_seen));
   archive.write("manifest", c10::IValue(meta.resolved_manifest));
+  if (meta.loss_scale) {
+    archive.write("loss_scale", c10::IValue(meta.loss_scale->scale));
+    archive.write("loss_scale_good_steps", c10::IValue(meta.loss_scale->good_steps));
+    archive.write("loss_scale_skipped", c10::IValue(meta.loss_scale->skipped));
+  }
   torch::serialize::OutputArchive model_archive, optimizer_archive;
   model.save(model_archive);
   optimizer.save(optimizer_archive);

@@ -13,6 +13,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "common/atomic_file.hpp"
+#include "train/loss_scaler.hpp"
 #include "train/position.hpp"
 
 namespace mmdebias::core {
@@ -22,6 +23,7 @@ struct CheckpointMeta {
   RunPosition position;                       ///< Where to continue.
   std::string resolved_manifest;              ///< The resolved manifest (YAML) the run was started with.
   std::vector<std::string> rng_by_rank;       ///< Each rank's RNG streams, packed by pack_rng (index = rank).
+  std::optional<LossScaleState> loss_scale;   ///< The loss scale, where the run has one (run.loss_scale).
 };
 
 /// Writes model, optimizer and meta to dir/ckpt-<step>.pt atomically (temp file, fsync, rename) with a

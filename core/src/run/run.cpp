@@ -218,8 +218,9 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
   const bool writer = state.collective->rank() == 0;
   TrainerCallbacks callbacks;
   if (writer) callbacks.log = [&run_dir](const nlohmann::json& line) { run_dir.append_metrics(line); };
-  callbacks.checkpoint = [&session, &run_dir, writer](const RunPosition& position, torch::optim::Optimizer& optimizer) {
-    CheckpointMeta meta{position, session.resolved_text, gather_rng(session.state)};
+  callbacks.checkpoint = [&session, &run_dir, writer](const RunPosition& position, torch::optim::Optimizer& optimizer,
+                                                      const std::optional<LossScaleState>& loss_scale) {
+    CheckpointMeta meta{position, session.resolved_text, gather_rng(session.state), loss_scale};
     if (writer) save_checkpoint(run_dir.checkpoints(), session.model->root(), optimizer, meta);
   };
   callbacks.evaluate = [&session, &run_dir, writer](int64_t step) {
@@ -239,6 +240,7 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
   ranks.bucket_bytes = static_cast<size_t>(run.number("bucket_mb") * 1024 * 1024);
   ranks.overlap_reduce = run.boolean("overlap_reduce");
   ranks.check_replicas = run.boolean("check_replicas");
+  ranks.loss_scale = loss_scale_enabled(run.string("loss_scale"), state.precision == Precision::fp16);
   return std::make_unique<Trainer>(model, state, train, session.train_data, loader_threads,
                                    static_cast<int>(run.integer("prefetch")), ranks, callbacks);
 }
@@ -254,7 +256,7 @@ void resume_trainer(Trainer& trainer, const fs::path& checkpoint, Session& sessi
     state.logger->warn("the checkpoint was written by " + std::to_string(meta.rng_by_rank.size()) + " ranks and is resumed by " +
                        std::to_string(collective.world_size()) +
                        ": random streams of the new ranks start afresh, so the run will not match an uninterrupted one bit for bit");
-  trainer.resume_from(meta.position);
+  trainer.resume_from(meta.position, meta.loss_scale);
   state.step = meta.position.step;
   if (collective.rank() == 0) run_dir.truncate_metrics_after(meta.position.step, meta.position.step >= trainer.total_steps());
   state.logger->info("resumed " + checkpoint.string() + " at step " + std::to_string(meta.position.step) + " (epoch " +
@@ -282,11 +284,16 @@ nlohmann::json finish_run(Session& session, RunDirectory& run_dir, const TrainRe
                             {"train", {{"seconds", trained.seconds},
                                        {"samples_per_s", trained.samples_per_second},
                                        {"data_wait_fraction", trained.data_wait_fraction},
+                                       {"precision", precision_name(state.precision)},
                                        {"last_terms", trained.last}}},
                             {"eval", final_eval},
                             {"world_size", state.collective->world_size()},
                             {"threads", session.threads},
                             {"device", state.device.str()}};
+  if (trained.loss_scale) {
+    summary["train"]["loss_scale"] = trained.loss_scale->scale;
+    summary["train"]["skipped_steps"] = trained.loss_scale->skipped;
+  }
   if (writer) {
     run_dir.append_metrics(final_eval);
     run_dir.write_summary(summary);

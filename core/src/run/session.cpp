@@ -85,6 +85,7 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   RunState& state = session->state;
   state.seed = static_cast<uint64_t>(seed);
   state.device = resolve_device(run.string("device"), dist);
+  state.precision = resolve_precision(run.string("precision"), state.device);
   set_deterministic(run.boolean("deterministic"));
   use_device(state.device);
 

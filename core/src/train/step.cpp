@@ -1,6 +1,9 @@
 #include "train/step.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -18,7 +21,7 @@ namespace {
 // Throws when the total or a term (name, value pairs) is not finite, naming the first such term ("total" when only
 // the sum is).
 template <class Terms>
-void throw_if_not_finite(double total, const Terms& terms, int64_t step) {
+void throw_if_not_finite(double total, const Terms& terms, int64_t step, Precision precision) {
   if (std::isfinite(total)) return;
   std::string offender = "total";
   for (const auto& [name, value] : terms)
@@ -27,7 +30,8 @@ void throw_if_not_finite(double total, const Terms& terms, int64_t step) {
       break;
     }
   throw RunError("step " + std::to_string(step) + ": the loss is not finite (term '" + offender + "' = " + std::to_string(total) +
-                 "); the last good checkpoint is kept — lower train.lr or set train.grad_clip");
+                 "); the last good checkpoint is kept — lower train.lr or set train.grad_clip" +
+                 (precision == Precision::fp16 ? ", or use run.precision=bf16 (an fp16 activation overflows past 65504)" : ""));
 }
 
 // Throws, when the loss is not finite and the batch's inputs were not either (bad_input: first_non_finite_input's
@@ -39,6 +43,27 @@ void throw_if_bad_input(double total, const std::string& bad_input, int64_t step
                    "e.g. np.isfinite(x).all() in NumPy); train.lr and train.grad_clip cannot help");
 }
 
+// Test-only fault hook (tests/cli/precision.sh): MMDEBIAS_TEST_INF_GRADIENT_AT_STEP=N writes an infinity into the
+// first gradient at step N, before the loss scale looks at it, as an fp16 overflow would. Never set in real runs.
+void inject_gradient_fault_for_test(int64_t step, const std::vector<at::Tensor>& params) {
+  static const long at_step = [] {
+    const char* value = std::getenv("MMDEBIAS_TEST_INF_GRADIENT_AT_STEP");
+    return value ? std::atol(value) : 0L;
+  }();
+  if (at_step <= 0 || step != at_step) return;
+  for (const auto& p : params)
+    if (p.grad().defined()) {
+      p.grad().view({-1})[0].fill_(std::numeric_limits<double>::infinity());
+      return;
+    }
+}
+
+std::string format_scale(double scale) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", scale);
+  return text;
+}
+
 // A micro-batch as hook 7 receives it: the graph is gone after backward, so nothing needs to keep it.
 sdk::MicroBatch detached(const sdk::Batch& batch, const StepOutput& out) {
   sdk::MicroBatch m{batch, sdk::detached(out.record), {}};
@@ -48,8 +73,9 @@ sdk::MicroBatch detached(const sdk::Batch& batch, const StepOutput& out) {
 
 }  // namespace
 
-TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings)
-    : model_(model), state_(state), optimizer_(optimizer), settings_(settings) {
+TrainStep::TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings,
+                     LossScaler* scaler)
+    : model_(model), state_(state), optimizer_(optimizer), settings_(settings), scaler_(scaler) {
   // The parameters run.check_replicas compares, named once for the run rather than at every step.
   if (settings_.check_replicas && state_.collective->world_size() > 1 && model_.edits_gradients())
     for (const auto& p : model_.root().named_parameters())
@@ -76,7 +102,8 @@ int64_t TrainStep::micro_batch(sdk::Batch batch, int64_t step, bool last) {
   pending_.push_back(std::move(pending));
   if (last && reducer_ && settings_.overlap_reduce) reducer_->arm();
   // No division when nothing accumulates: x / 1 is x, and the op and its backward cost ~1% of a small step.
-  (settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate)).backward();
+  at::Tensor objective = settings_.accumulate == 1 ? out.loss.total : out.loss.total / static_cast<double>(settings_.accumulate);
+  (scaler_ ? scaler_->scale(objective) : objective).backward();
   return batch.size();
 }
 
@@ -94,6 +121,19 @@ void TrainStep::add_pending_terms() {
     if (!std::isfinite(total) && bad_input_.empty()) bad_input_ = first_non_finite_input(p.read, p.index);
   }
   pending_.clear();
+}
+
+bool TrainStep::unscale_overflowed(int64_t step, const std::vector<at::Tensor>& params) {
+  if (!scaler_) return false;
+  inject_gradient_fault_for_test(step, params);
+  const bool overflowed = scaler_->unscale(params);
+  const double before = scaler_->state().scale;
+  scaler_->update(overflowed);
+  if (overflowed && state_.collective->rank() == 0)  // gradients are reduced: every rank found the same
+    state_.logger->warn("step " + std::to_string(step) + ": gradients overflowed under the loss scale (inf or NaN); the "
+                        "step is skipped and the scale lowered from " + format_scale(before) + " to " +
+                        format_scale(scaler_->state().scale));
+  return overflowed;
 }
 
 void TrainStep::edit_gradients(int64_t step) {
@@ -130,13 +170,18 @@ StepTotals TrainStep::finish(int64_t step, const std::vector<double>& base_lrs, 
   });
   // Before clipping, hooks and the optimizer: a non-finite loss never reaches the weights or a checkpoint.
   throw_if_bad_input(totals.loss, bad_input_, step, model_.pipeline().dataset.type);
-  throw_if_not_finite(totals.loss, totals.terms, step);
+  throw_if_not_finite(totals.loss, totals.terms, step, state_.precision);
   bad_input_.clear();  // the next step looks afresh
-  edit_gradients(step);
-  // After the hooks: a clip norm bounds the gradient the optimizer applies, whatever a hook added.
-  if (settings_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, settings_.grad_clip);
-  set_learning_rates(optimizer_, base_lrs, lr_factor);
-  optimizer_.step();
+  totals.skipped = unscale_overflowed(step, params);
+  if (totals.skipped) {
+    records_.micro_batches.clear();  // hooks never see gradients that overflowed
+  } else {
+    edit_gradients(step);
+    // After the hooks: a clip norm bounds the gradient the optimizer applies, whatever a hook added.
+    if (settings_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, settings_.grad_clip);
+    set_learning_rates(optimizer_, base_lrs, lr_factor);
+    optimizer_.step();
+  }
   optimizer_.zero_grad();
   state_.step = step;
   model_.on_step_end();

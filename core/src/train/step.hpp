@@ -14,6 +14,7 @@
 #include "mmdebias/sdk/step.hpp"
 #include "pipeline/model.hpp"
 #include "train/gradient_reducer.hpp"
+#include "train/loss_scaler.hpp"
 #include "train/replica_check.hpp"
 #include "train/step_terms.hpp"
 
@@ -26,13 +27,16 @@ struct StepSettings {
   size_t bucket_bytes = 0;  ///< Size of the gradient buckets reduced over ranks.
   bool overlap_reduce = true;  ///< run.overlap_reduce: buckets start reducing during the step's last backward.
   bool check_replicas = false;  ///< run.check_replicas: compare gradients across ranks after each hook 7.
+  bool loss_scale = false;      ///< run.loss_scale resolved: a dynamic loss scale (fp16).
 };
 
 /// The training step of a PipelineModel: call micro_batch() for each micro-batch, then finish() once.
 class TrainStep {
  public:
-  /// Steps model with optimizer; state gives the device, the collective and the phase.
-  TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings);
+  /// Steps model with optimizer; state gives the device, the collective and the phase. scaler: the run's loss scale
+  /// (null without one); the step scales each backward by it and skips steps whose gradients overflow.
+  TrainStep(PipelineModel& model, RunState& state, torch::optim::Optimizer& optimizer, StepSettings settings,
+            LossScaler* scaler = nullptr);
 
   /// Moves batch to the device, runs the forward and hooks 1-6, and backpropagates loss / accumulate; returns
   /// the batch's size after hook 1 (which may add samples). last: this is the step's last micro-batch, whose
@@ -41,19 +45,22 @@ class TrainStep {
 
   /// The step boundary: ranks agree (gradients averaged, terms and stop request summed; the step's one read back
   /// of values to the host); a non-finite loss throws before anything touches the weights (InputError naming the
-  /// input and sample when the batch as read held a NaN or infinity, else RunError naming step and term); then the
-  /// after_backward hooks (each followed by the replica check when it is on), clipping, the learning rates
-  /// (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
+  /// input and sample when the batch as read held a NaN or infinity, else RunError naming step and term); with a
+  /// loss scale, gradients are unscaled, and a step whose gradients overflowed skips the hooks and the optimizer
+  /// (totals.skipped); then the after_backward hooks (each followed by the replica check when it is on), clipping,
+  /// the learning rates (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
   StepTotals finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor);
 
  private:
   std::vector<at::Tensor> parameters() const;
   void edit_gradients(int64_t step);
+  bool unscale_overflowed(int64_t step, const std::vector<at::Tensor>& params);
 
   PipelineModel& model_;
   RunState& state_;
   torch::optim::Optimizer& optimizer_;
   StepSettings settings_;
+  LossScaler* scaler_;
   StepTerms terms_;
   // One micro-batch's loss values, still on the device until finish() reads the step's at once.
   struct PendingLoss {

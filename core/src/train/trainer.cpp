@@ -51,13 +51,24 @@ Trainer::Trainer(PipelineModel& model, RunState& state, const sdk::Options& trai
   int64_t steps_per_epoch = (batches_per_epoch_ + accumulate_ - 1) / accumulate_;
   total_steps_ = train_.integer("steps") > 0 ? train_.integer("steps") : train_.integer("epochs") * steps_per_epoch;
   schedule_ = std::make_unique<LrSchedule>(train_, total_steps_);
+  if (step_settings_.loss_scale) scaler_.emplace();
+}
+
+void Trainer::resume_from(const RunPosition& position, const std::optional<LossScaleState>& loss_scale) {
+  position_ = position;
+  if (scaler_ && loss_scale) scaler_.emplace(*loss_scale);
+}
+
+std::optional<LossScaleState> Trainer::loss_scale() const {
+  if (!scaler_) return std::nullopt;
+  return scaler_->state();
 }
 
 Trainer::~Trainer() = default;
 
 TrainResult Trainer::run() {
   TrainResult result;
-  TrainStep step(model_, state_, *optimizer_, step_settings_);
+  TrainStep step(model_, state_, *optimizer_, step_settings_, scaler_ ? &*scaler_ : nullptr);
   DataLoader loader(data_, loader_options(state_, train_, loader_threads_, prefetch_));
   Meter meter{Clock::now(), position_.samples_seen};
   while (position_.step < total_steps_ && result.stop_signal == 0) {
@@ -90,6 +101,7 @@ TrainResult Trainer::run() {
   result.seconds = std::chrono::duration<double>(Clock::now() - meter.start).count();
   result.samples_per_second = result.seconds > 0 ? static_cast<double>(position_.samples_seen - meter.samples_at_start) / result.seconds : 0;
   result.data_wait_fraction = result.seconds > 0 ? loader.wait_seconds() / result.seconds : 0;
+  result.loss_scale = loss_scale();
   return result;
 }
 
@@ -108,6 +120,10 @@ void Trainer::report_step(const StepTotals& totals, Meter& meter, TrainResult& r
                            {"cpu_seconds", process_cpu_seconds()},  // all threads: robust to other processes' load
                            {"samples", position_.samples_seen}};
     line["terms"] = totals.terms;
+    if (scaler_) {
+      line["loss_scale"] = scaler_->state().scale;
+      line["skipped_steps"] = scaler_->state().skipped;
+    }
     line["model_forward_calls"] = model_.train_forward_calls();  // components' extra passes so far
     // The one read of the step's tensor metrics (a single transfer); steps that log nothing never read theirs.
     for (const auto& kv : state_.metrics.take()) line["metrics"][kv.first] = kv.second;
@@ -132,7 +148,7 @@ bool Trainer::after_step(int stop_signal, TrainResult& result) {
     callbacks_.evaluate(position_.step);
   if (callbacks_.checkpoint && ((checkpoint_every_ > 0 && position_.step % checkpoint_every_ == 0) ||
                                 (checkpoint_every_ == 0 && epoch_done) || last || stop_signal != 0))
-    callbacks_.checkpoint(position_, *optimizer_);
+    callbacks_.checkpoint(position_, *optimizer_, loss_scale());
   result.stop_signal = stop_signal;  // every rank saved this step above
   return stop_signal != 0 || epoch_done;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <torch/optim/optimizer.h>
@@ -21,7 +22,8 @@ namespace mmdebias::core {
 /// What the loop reports to its owner (the engine writes files; the trainer only computes).
 struct TrainerCallbacks {
   std::function<void(const nlohmann::json&)> log;             ///< A train metrics line (every log_every steps).
-  std::function<void(const RunPosition&, torch::optim::Optimizer&)> checkpoint;  ///< Save now, with the optimizer (at step boundaries).
+  /// Save now, with the optimizer and the loss scale where the run has one (at step boundaries).
+  std::function<void(const RunPosition&, torch::optim::Optimizer&, const std::optional<LossScaleState>&)> checkpoint;
   std::function<void(int64_t step)> evaluate;                 ///< Evaluate now.
   std::function<void(int64_t step, int64_t total, double loss, double samples_per_s)> progress;  ///< After each step.
 };
@@ -34,6 +36,7 @@ struct TrainResult {
   double seconds = 0;               ///< Wall time of this process's loop.
   double samples_per_second = 0;    ///< Over this process's loop.
   double data_wait_fraction = 0;    ///< Share of the loop spent waiting for the data loader.
+  std::optional<LossScaleState> loss_scale;  ///< The loss scale at the end, where the run has one.
   nlohmann::json last = nlohmann::json::object();  ///< The last logged loss parts.
   int stop_signal = 0;              ///< SIGTERM/SIGINT when a stop request ended the loop early (step `steps` was checkpointed).
 };
@@ -51,8 +54,10 @@ class Trainer {
 
   /// The optimizer (checkpoints save and load it).
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
-  /// Continues from a checkpoint's position.
-  void resume_from(const RunPosition& position) { position_ = position; }
+  /// Continues from a checkpoint's position and loss scale (a checkpoint without one starts the scale afresh).
+  void resume_from(const RunPosition& position, const std::optional<LossScaleState>& loss_scale);
+  /// The loss scale's state, where the run has one.
+  std::optional<LossScaleState> loss_scale() const;
   /// Where the loop stands.
   const RunPosition& position() const { return position_; }
   /// Optimizer steps the whole run takes (train.steps, or epochs x steps per epoch).
@@ -84,6 +89,7 @@ class Trainer {
   StepSettings step_settings_;
   TrainerCallbacks callbacks_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::optional<LossScaler> scaler_;  // run.loss_scale
   std::vector<double> base_lrs_;
   std::unique_ptr<LrSchedule> schedule_;
   int64_t batches_per_epoch_ = 0, total_steps_ = 0;

@@ -1,0 +1,56 @@
+#include "pipeline/precision.hpp"
+
+#include "compat/autocast.hpp"
+#include "mmdebias/core/errors.hpp"
+
+namespace mmdebias::core {
+
+Precision resolve_precision(const std::string& text, c10::Device device) {
+  Precision p;
+  if (text == "fp32") p = Precision::fp32;
+  else if (text == "bf16") p = Precision::bf16;
+  else if (text == "fp16") p = Precision::fp16;
+  else throw InputError("run.precision: '" + text + "' is not a precision; expected fp32, bf16 or fp16");
+  if (p == Precision::fp16 && device.is_cpu())
+    throw InputError("run.precision=fp16 needs a GPU (run.device=cuda): on the CPU use run.precision=bf16, which "
+                     "autocast supports there and which needs no loss scale");
+  return p;
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+    default: return "fp32";
+  }
+}
+
+at::ScalarType compute_dtype(Precision precision) {
+  switch (precision) {
+    case Precision::bf16: return at::kBFloat16;
+    case Precision::fp16: return at::kHalf;
+    default: return at::kFloat;
+  }
+}
+
+int activation_bytes(Precision precision) { return precision == Precision::fp32 ? 4 : 2; }
+
+Autocast::Autocast(Precision precision, c10::Device device) {
+  if (precision == Precision::fp32) return;
+  active_ = true;
+  type_ = device.type();
+  was_enabled_ = compat::autocast_enabled(type_);
+  was_dtype_ = compat::autocast_dtype(type_);
+  compat::set_autocast_dtype(type_, compute_dtype(precision));
+  compat::set_autocast_enabled(type_, true);
+  at::autocast::increment_nesting();
+}
+
+Autocast::~Autocast() {
+  if (!active_) return;
+  compat::set_autocast_enabled(type_, was_enabled_);
+  compat::set_autocast_dtype(type_, was_dtype_);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+}
+
+}  // namespace mmdebias::core
