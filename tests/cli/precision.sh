@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# run.precision and run.loss_scale through the host: fp16 on the CPU is refused before any compute; bf16 trains and
+# says so in summary.json; the dynamic loss scale (run.loss_scale=dynamic, the scaler fp16 uses, on the CPU here)
+# skips a step whose gradients hold an injected infinity (the weights stay as they were), halves the scale and logs
+# it; a run stopped after that step and resumed goes on with the halved scale and ends where the uninterrupted run
+# ends, bit for bit.
+source "$(dirname "$0")/lib.bash"
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$out" "$err"' EXIT
+manifest=$SRC/examples/default.yaml
+short=(train.steps=8 train.log_every=1 run.threads=1)
+
+# 1. fp16 on the CPU: exit 2, naming the key and what to use instead; nothing is made.
+run run "$manifest" run.precision=fp16 --out "$work/fp16"
+expect_code 2
+expect_err "run.precision=fp16 needs a GPU (run.device=cuda): on the CPU use run.precision=bf16"
+[[ ! -e "$work/fp16/summary.json" ]] || fail "the refused fp16 run wrote a summary"
+run run "$manifest" run.precision=fp8
+expect_code 2
+expect_err "run.precision"
+
+# 2. bf16 trains, and the summary says in what.
+run run "$manifest" "${short[@]}" run.precision=bf16 --out "$work/bf16"
+expect_code 0
+"$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]))["train"]; assert t["precision"]=="bf16" and "loss_scale" not in t, t' \
+  "$work/bf16/summary.json" || fail "summary.json of the bf16 run: $(cat "$work/bf16/summary.json")"
+
+# 3. An infinity in step 3's gradients: the step is skipped, the scale halves, the log says so.
+MMDEBIAS_TEST_INF_GRADIENT_AT_STEP=3 run run "$manifest" "${short[@]}" run.loss_scale=dynamic train.checkpoint_every=1 --out "$work/inf"
+expect_code 0
+expect_err "step 3: gradients overflowed under the loss scale (inf or NaN); the step is skipped and the scale lowered from 65536 to 32768"
+"$PYTHON" - "$work/inf" <<'PY' || fail "the loss scale's record in metrics.jsonl or summary.json is wrong"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if '"train"' in l]
+scale = {l["step"]: (l["loss_scale"], l["skipped_steps"]) for l in lines}
+assert scale[2] == (65536.0, 0) and scale[3] == (32768.0, 1) and scale[8] == (32768.0, 1), scale
+train = json.load(open(sys.argv[1] + "/summary.json"))["train"]
+assert train["loss_scale"] == 32768.0 and train["skipped_steps"] == 1, train
+PY
+# The skipped step left the weights as step 2 had them (checkpoints 2 and 3 kept: the run keeps two, stop at 3).
+MMDEBIAS_TEST_INF_GRADIENT_AT_STEP=3 run run "$manifest" "${short[@]}" train.steps=3 run.loss_scale=dynamic train.checkpoint_every=1 --out "$work/skip"
+expect_code 0
+"$PYTHON" - "$work/skip/checkpoints" <<'PY' || fail "step 3 was skipped but the weights changed"
+import sys, torch
+d = sys.argv[1]
+p = [dict(torch.jit.load(f"{d}/ckpt-00000000{s}.pt").model.named_parameters()) for s in (2, 3)]
+assert p[0].keys() == p[1].keys() and len(p[0]) > 0
+assert all(torch.equal(p[0][k], p[1][k]) for k in p[0]), "weights differ"
+PY
+
+# 4. Stopped after the overflow (steps 1-5), resumed to 8: the scale is the checkpoint's (32768, not a fresh 65536)
+#    and the run ends where the uninterrupted one ends.
+MMDEBIAS_TEST_INF_GRADIENT_AT_STEP=3 run run "$manifest" "${short[@]}" train.steps=5 run.loss_scale=dynamic --out "$work/part"
+expect_code 0
+run run --resume "$work/part" train.steps=8
+expect_code 0
+"$PYTHON" - "$work/part" "$work/inf" <<'PY' || fail "the resumed run did not continue the loss scale or its weights differ"
+import json, sys
+def read(d):
+    lines = [json.loads(l) for l in open(d + "/metrics.jsonl") if '"train"' in l]
+    return {l["step"]: (l["loss_scale"], l["skipped_steps"]) for l in lines}, json.load(open(d + "/summary.json"))
+part, whole = read(sys.argv[1]), read(sys.argv[2])
+assert part[0][6] == (32768.0, 1) and part[0][8] == (32768.0, 1), part[0]
+assert part[1]["params_sha256"] == whole[1]["params_sha256"], (part[1]["params_sha256"], whole[1]["params_sha256"])
+PY
+finish
