@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run.precision and run.loss_scale through the host: fp16 on the CPU is refused before any compute; bf16 trains and
-# says so in summary.json; the dynamic loss scale (run.loss_scale=dynamic, the scaler fp16 uses, on the CPU here)
-# skips a step whose gradients hold an injected infinity (the weights stay as they were), halves the scale and logs
-# it; a run stopped after that step and resumed goes on with the halved scale and ends where the uninterrupted run
-# ends, bit for bit.
+# says so in summary.json; validate --cost counts the weight casts; the dynamic loss scale (run.loss_scale=dynamic,
+# the scaler fp16 uses, here on the CPU) skips a step whose gradients hold an injected infinity (the weights stay as
+# they were), halves the scale and logs it; a run stopped after that step and resumed goes on with the halved scale
+# and ends where the uninterrupted run ends, bit for bit.
 source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
@@ -25,7 +25,17 @@ expect_code 0
 "$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]))["train"]; assert t["precision"]=="bf16" and "loss_scale" not in t, t' \
   "$work/bf16/summary.json" || fail "summary.json of the bf16 run: $(cat "$work/bf16/summary.json")"
 
-# 3. An infinity in step 3's gradients: the step is skipped, the scale halves, the log says so.
+# 3. validate --cost: under bf16 the estimate adds autocast's bf16 copy of every trained weight (2 bytes each).
+"$MMDEBIAS" validate --cost --json "$manifest" >"$work/fp32.json" || fail "validate --cost"
+"$MMDEBIAS" validate --cost --json "$manifest" run.precision=bf16 >"$work/bf16.json" || fail "validate --cost bf16"
+"$PYTHON" - "$work/fp32.json" "$work/bf16.json" <<'PY' || fail "validate --cost does not count bf16's weight casts"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a["precision"] == "fp32" and a["cast_bytes"] == 0 and b["precision"] == "bf16", (a["precision"], b["precision"])
+assert b["cast_bytes"] == 2 * b["parameters"] and b["memory_bytes"] - a["memory_bytes"] == b["cast_bytes"], (a, b)
+PY
+
+# 4. An infinity in step 3's gradients: the step is skipped, the scale halves, the log says so.
 MMDEBIAS_TEST_INF_GRADIENT_AT_STEP=3 run run "$manifest" "${short[@]}" run.loss_scale=dynamic train.checkpoint_every=1 --out "$work/inf"
 expect_code 0
 expect_err "step 3: gradients overflowed under the loss scale (inf or NaN); the step is skipped and the scale lowered from 65536 to 32768"
@@ -48,7 +58,7 @@ assert p[0].keys() == p[1].keys() and len(p[0]) > 0
 assert all(torch.equal(p[0][k], p[1][k]) for k in p[0]), "weights differ"
 PY
 
-# 4. Stopped after the overflow (steps 1-5), resumed to 8: the scale is the checkpoint's (32768, not a fresh 65536)
+# 5. Stopped after the overflow (steps 1-5), resumed to 8: the scale is the checkpoint's (32768, not a fresh 65536)
 #    and the run ends where the uninterrupted one ends.
 MMDEBIAS_TEST_INF_GRADIENT_AT_STEP=3 run run "$manifest" "${short[@]}" train.steps=5 run.loss_scale=dynamic --out "$work/part"
 expect_code 0

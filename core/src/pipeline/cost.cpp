@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmdebias/core/validate.hpp"
+#include "pipeline/precision.hpp"
 #include "pipeline/validate.hpp"
 #include "plugin/guard.hpp"
 
@@ -15,8 +16,9 @@ namespace mmdebias::core {
 namespace {
 
 /// Sizes of one module tree; `trained` says whether its parameters get gradients and optimizer state.
+/// cast_element: bytes autocast's copy of a trained parameter element takes for a step (0 under fp32).
 template <class T>
-ComponentCost sized(const Instance<T>& inst, bool trained, int64_t optimizer_slots) {
+ComponentCost sized(const Instance<T>& inst, bool trained, int64_t optimizer_slots, int64_t cast_element, int64_t& cast_bytes) {
   ComponentCost c;
   c.instance = inst.name;
   c.type = inst.type;
@@ -26,6 +28,12 @@ ComponentCost sized(const Instance<T>& inst, bool trained, int64_t optimizer_slo
     c.parameters += p.numel();
     // The value, then (when trained) its gradient and the optimizer's per-parameter state, all of its dtype.
     bytes += p.numel() * static_cast<int64_t>(p.element_size()) * (trained ? 2 + optimizer_slots : 1);
+    // Under bf16/fp16 the forward casts each weight it multiplies once and keeps the cast until the step ends (an
+    // upper bound: weights only elementwise ops use are not cast).
+    if (trained && p.is_floating_point()) {
+      bytes += p.numel() * cast_element;
+      cast_bytes += p.numel() * cast_element;
+    }
   }
   for (const auto& b : inst.object->buffers()) {
     c.buffer_scalars += b.numel();
@@ -51,11 +59,14 @@ CostEstimate estimate_cost(const BuiltPipeline& p, const ResolvedManifest& resol
   out.eval_batch = eval.integer("batch_size");
   const std::string opt = train.string("optimizer");
   out.optimizer_slots = optimizer_state_slots(opt, train.number("momentum"));
-  for (const auto& e : p.encoders) out.components.push_back(sized(e, true, out.optimizer_slots));
-  out.components.push_back(sized(p.fusion, true, out.optimizer_slots));
-  for (const auto& e : p.estimators) out.components.push_back(sized(e, true, out.optimizer_slots));
-  for (const auto& i : p.interventions) out.components.push_back(sized(i, true, out.optimizer_slots));
-  for (const auto& s : p.scorers) out.components.push_back(sized(s, false, 0));
+  const Precision precision = parse_precision(resolved.sections.at("run").string("precision"));
+  out.precision = precision_name(precision);
+  const int64_t cast = precision == Precision::fp32 ? 0 : static_cast<int64_t>(c10::elementSize(compute_dtype(precision)));
+  for (const auto& e : p.encoders) out.components.push_back(sized(e, true, out.optimizer_slots, cast, out.cast_bytes));
+  out.components.push_back(sized(p.fusion, true, out.optimizer_slots, cast, out.cast_bytes));
+  for (const auto& e : p.estimators) out.components.push_back(sized(e, true, out.optimizer_slots, cast, out.cast_bytes));
+  for (const auto& i : p.interventions) out.components.push_back(sized(i, true, out.optimizer_slots, cast, out.cast_bytes));
+  for (const auto& s : p.scorers) out.components.push_back(sized(s, false, 0, 0, out.cast_bytes));
   // The step's own pass: one forward; the head sees B rows, each modality head B more when the fusion has them.
   const int64_t heads = 1 + (p.fusion.object->has_modality_heads() ? static_cast<int64_t>(p.encoders.size()) : 0);
   out.train_forwards = 1;
@@ -78,7 +89,7 @@ CostEstimate estimate_cost(const BuiltPipeline& p, const ResolvedManifest& resol
 std::string format_cost(const CostEstimate& c) {
   std::ostringstream out;
   out << "cost estimate (built, not run; train batch " << c.train_batch << ", eval batch " << c.eval_batch
-      << ", optimizer state " << c.optimizer_slots << " tensor(s) per parameter)\n";
+      << ", optimizer state " << c.optimizer_slots << " tensor(s) per parameter, precision " << c.precision << ")\n";
   size_t wi = 10, wt = 5;  // column widths: the longest instance and type, plus a gap
   for (const auto& k : c.components) wi = std::max(wi, k.instance.size() + 2), wt = std::max(wt, k.type.size() + 2);
   const int iw = static_cast<int>(wi), tw = static_cast<int>(wt);
@@ -94,7 +105,9 @@ std::string format_cost(const CostEstimate& c) {
         << ("+" + std::to_string(k.extra.eval_forwards)) << "\n";
   }
   out << "total: " << c.parameters << " parameters, " << std::fixed << std::setprecision(1) << c.memory_bytes / 1048576.0
-      << " MiB parameters + gradients + optimizer state + buffers; per training step " << c.train_forwards
+      << " MiB parameters + gradients + optimizer state + buffers"
+      << (c.cast_bytes ? " + " + std::to_string(c.cast_bytes / 1024) + " KiB of " + c.precision + " weight casts" : std::string())
+      << "; per training step " << c.train_forwards
       << " model pass(es), " << c.train_head_rows << " head rows; per evaluation batch " << c.eval_forwards
       << " model pass(es), " << c.eval_head_rows << " head rows\n";
   return out.str();
@@ -105,6 +118,8 @@ std::string cost_json(const CostEstimate& c) {
   j["train_batch"] = c.train_batch;
   j["eval_batch"] = c.eval_batch;
   j["optimizer_slots"] = c.optimizer_slots;
+  j["precision"] = c.precision;
+  j["cast_bytes"] = c.cast_bytes;
   j["parameters"] = c.parameters;
   j["memory_bytes"] = c.memory_bytes;
   j["train_forwards"] = c.train_forwards;

@@ -17,7 +17,7 @@ struct ComponentCost {
   std::string type;          ///< Component type ("std.concat").
   int64_t parameters = 0;    ///< Trainable scalars (scorers: fitted buffers are not counted).
   int64_t buffer_scalars = 0;  ///< Scalars held in buffers (queues, running statistics).
-  int64_t memory_bytes = 0;  ///< Parameters + gradients + optimizer state + buffers, in bytes.
+  int64_t memory_bytes = 0;  ///< Parameters + gradients + optimizer state + buffers (+ autocast's casts), in bytes.
   sdk::ComputeCost extra;    ///< What the component declares it adds (sdk::*::cost()).
 };
 
@@ -27,6 +27,8 @@ struct CostEstimate {
   int64_t train_batch = 0;         ///< train.batch_size.
   int64_t eval_batch = 0;          ///< eval.batch_size.
   int64_t optimizer_slots = 0;     ///< Optimizer state tensors per parameter (adam/adamw 2, sgd with momentum 1).
+  std::string precision = "fp32";  ///< run.precision.
+  int64_t cast_bytes = 0;          ///< Of memory_bytes: the bf16/fp16 copies of trained weights autocast keeps for a step.
   int64_t parameters = 0;          ///< Sum of components' parameters.
   int64_t memory_bytes = 0;        ///< Sum of components' memory.
   int64_t train_forwards = 0;      ///< Whole-model passes per training step (1 + extras).

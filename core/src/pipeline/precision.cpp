@@ -5,12 +5,15 @@
 
 namespace mmdebias::core {
 
+Precision parse_precision(const std::string& text) {
+  if (text == "fp32") return Precision::fp32;
+  if (text == "bf16") return Precision::bf16;
+  if (text == "fp16") return Precision::fp16;
+  throw InputError("run.precision: '" + text + "' is not a precision; expected fp32, bf16 or fp16");
+}
+
 Precision resolve_precision(const std::string& text, c10::Device device) {
-  Precision p;
-  if (text == "fp32") p = Precision::fp32;
-  else if (text == "bf16") p = Precision::bf16;
-  else if (text == "fp16") p = Precision::fp16;
-  else throw InputError("run.precision: '" + text + "' is not a precision; expected fp32, bf16 or fp16");
+  const Precision p = parse_precision(text);
   if (p == Precision::fp16 && device.is_cpu())
     throw InputError("run.precision=fp16 needs a GPU (run.device=cuda): on the CPU use run.precision=bf16, which "
                      "autocast supports there and which needs no loss scale");
@@ -32,8 +35,6 @@ at::ScalarType compute_dtype(Precision precision) {
     default: return at::kFloat;
   }
 }
-
-int activation_bytes(Precision precision) { return precision == Precision::fp32 ? 4 : 2; }
 
 Autocast::Autocast(Precision precision, c10::Device device) {
   if (precision == Precision::fp32) return;

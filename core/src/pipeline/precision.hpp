@@ -12,6 +12,9 @@ namespace mmdebias::core {
 /// What run.precision names.
 enum class Precision { fp32, bf16, fp16 };
 
+/// run.precision's text: InputError for a name that is none.
+Precision parse_precision(const std::string& text);
+
 /// run.precision on device: InputError for a name that is none, and for fp16 on the CPU (autocast has no fp16 there
 /// in Debian's LibTorch, and where it has one it is slower than bf16 and needs a loss scale for nothing).
 Precision resolve_precision(const std::string& text, c10::Device device);
@@ -21,10 +24,6 @@ const char* precision_name(Precision precision);
 
 /// The dtype autocast computes matmuls and convolutions in (fp32 for Precision::fp32).
 at::ScalarType compute_dtype(Precision precision);
-
-/// Bytes one activation element takes in the forward under precision: 4, or 2 under bf16/fp16 (autocast keeps
-/// elementwise results in their inputs' dtype, so most activations after the first matmul are half as large).
-int activation_bytes(Precision precision);
 
 /// Autocast on device's type in precision's dtype for its scope, and as it was after (a no-op for fp32). Nests: the
 /// outermost scope drops the cache of cast weights on exit, so a cast never outlives the optimizer step that
