@@ -18,6 +18,9 @@ PARTS = ("torch1", "torch2")
 MARK = "<!-- bench/run part {part}: {edge} (a run against this LibTorch rewrites what is between these lines) -->"
 # The GPU block: written by scripts/gpu-check on a GPU machine; bench/run keeps it as it stands.
 GPU_MARK = "<!-- gpu-check: {edge} (scripts/gpu-check rewrites what is between these lines; bench/run keeps it) -->"
+# Section 9 (run.precision) has a block of its own in each part, so that `bench/run --only 9` rewrites only it.
+PRECISION_MARK = "<!-- bench/run part {part}, section 9: {edge} (a run of section 9 rewrites what is between these lines) -->"
+MAIN_SECTIONS = ("1-3", "4", "5", "6", "7")
 ANALYSIS_HEADING = "## Where a goal is missed"
 GPU_PLACEHOLDER = """## GPU (scripts/gpu-check)
 
@@ -454,16 +457,65 @@ def render_part(r, part):
     return "\n".join(parts)
 
 
+def section_9(s, m):
+    if "error" in s:
+        return "\n### 9. Mixed precision: run.precision\n" + _error(s)
+    rows = "\n".join(f"| {k} | {_pair(s['rates'][k], 0)} | {_pair(s['speedup'][k], 2, 'x') if k in s['speedup'] else '1 | 1'} | {_code(s['commands'][k])} |"
+                     for k in s["rates"])
+    kernels = ""
+    if "kernels" in s:
+        def listed(counts):
+            return ", ".join(f"`{k}` x{n} ({ms:.1f} ms)" for k, (n, ms) in sorted(counts.items(), key=lambda kv: -kv[1][1])) \
+                or "none (no oneDNN primitive ran: the BLAS library's GEMMs)"
+        lines = "\n".join(f"- {k}: {listed(c)}" for k, c in s["kernels"].items())
+        kernels = f"""
+Which kernels run the matmuls: oneDNN's own log (`ONEDNN_VERBOSE=1`), calls and summed time over 3 steps (the first
+step includes oneDNN's kernel generation). Command: {_code(s['kernels_command'])} (and the other model / precision).
+
+{lines}
+"""
+    return f"""
+### 9. Mixed precision: run.precision
+
+Steady samples/s of the same runs with `run.precision` fp32 and in lower precision (autocast around the forward and the
+loss hooks; parameters, gradients and Adam stay fp32), alternating; speed-up = lower precision / fp32 of the same round.
+Models as in sections 1-3 (`bench/models/small.yaml`, `bench/models/gemm.yaml`).
+
+| arm | samples/s, wall | samples/s, CPU | speed-up, wall | speed-up, CPU | command |
+|---|---|---|---|---|---|
+{rows}
+{kernels}"""
+
+
 def document(r, existing=None):
     """The whole page: the part of the LibTorch `r` was measured on, rendered from `r`, and the other part taken
-    as it stands from `existing` (the page being replaced), or a note that it was not measured."""
+    as it stands from `existing` (the page being replaced), or a note that it was not measured. Section 9 has a
+    block of its own: a run of it alone keeps the part's other sections, and a run without it keeps the block."""
     part = r["machine"].get("torch_part", "torch1")
     body = {p: extract(existing, p) for p in PARTS}
-    body[part] = render_part(r, part)
+    prec = {p: _between(existing, PRECISION_MARK.format(part=p, edge="begin"), PRECISION_MARK.format(part=p, edge="end"))
+            for p in PARTS}
+    if any(k in r for k in MAIN_SECTIONS) or not body[part]:
+        body[part] = render_part(r, part)
+    if "9" in r:
+        prec[part] = section_9(r["9"], r["machine"]) + f"\nMeasured by `{r.get('command', 'bench/run --only 9')}` on {r['machine'].get('cpu', 'this machine')}.\n"
     from analysis import ANALYSIS
     out = [INTRO]
     for p in PARTS:
         out += ["", MARK.format(part=p, edge="begin"), body[p] or placeholder(p), MARK.format(part=p, edge="end")]
+        out += ["", PRECISION_MARK.format(part=p, edge="begin"),
+                prec[p] or f"\n### 9. Mixed precision: run.precision\n\nNot measured in this file: `bench/run --only 9` with {_HOW_TO[p]}.\n",
+                PRECISION_MARK.format(part=p, edge="end")]
     out += ["", GPU_MARK.format(edge="begin"), extract_gpu(existing) or GPU_PLACEHOLDER, GPU_MARK.format(edge="end")]
     out.append(ANALYSIS)
     return "\n".join(out)
+
+
+def _between(text, begin, end):
+    """What lies between two marker lines of an existing page, or None."""
+    if not text:
+        return None
+    i, j = text.find(begin), text.find(end)
+    if i < 0 or j < i:
+        return None
+    return text[i + len(begin):j].strip("\n") + "\n"

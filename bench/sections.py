@@ -444,3 +444,46 @@ def startup(b):
                          "plugins (list)": f"{rel(b.host)} plugins",
                          "first step: std.gaussian": host_line(b, MODELS / "small.yaml", ["train.log_every=1", "train.steps=3"]),
                          "first step: fashion-captions, all plugins": host_line(b, composed, ["train.log_every=1", "train.steps=3", "data.train_size=3000"])}}
+
+
+def _dnnl_kernels(b, manifest, overrides):
+    """Which oneDNN implementations a few steps run, from ONEDNN_VERBOSE's exec lines: {"primitive implementation":
+    [calls, milliseconds]} ({} when none ran: fp32 GEMMs go to the BLAS library, which logs nothing)."""
+    d = b.fresh("kernels")
+    out, _ = run(b.host_cmd(manifest, d, overrides), b.threads, extra_env={"ONEDNN_VERBOSE": "1", "DNNL_VERBOSE": "1"})
+    counts = {}
+    for line in out.splitlines():
+        f = line.split(",")
+        if len(f) > 5 and f[0] in ("onednn_verbose", "dnnl_verbose") and f[1] == "exec":
+            c = counts.setdefault(f"{f[3]} {f[4]}", [0, 0.0])
+            c[0] += 1
+            try:
+                c[1] += float(f[-1])
+            except ValueError:
+                pass
+    return counts
+
+
+def precision(b):
+    """Section 9: run.precision fp32 against bf16 (and fp16 on a GPU) on the small and the GEMM-bound model,
+    alternating; and which oneDNN kernels a bf16 step of the GEMM-bound model runs."""
+    low = ["bf16"] + (["fp16"] if b.device.startswith("cuda") else [])
+    if b.device.startswith("cuda"):
+        small_steps, gemm_steps, warm, log = (300, 300, 50, 10) if b.quick else (1000, 1000, 100, 10)
+    else:
+        small_steps, gemm_steps, warm, log = (150, 15, 5, 1) if b.quick else (400, 30, 10, 1)
+    models = {"small": (MODELS / "small.yaml", small_steps), "GEMM-bound": (MODELS / "gemm.yaml", gemm_steps)}
+    overrides = {(m, p): [f"train.steps={steps}", f"train.log_every={log}", f"run.precision={p}"]
+                 for m, (_, steps) in models.items() for p in ["fp32"] + low}
+    arms = {f"{m} {p}": (lambda m=m, p=p: b.host_steady(models[m][0], overrides[(m, p)], warm, "precision"))
+            for (m, p) in overrides}
+    v = alternate(arms, b.repeats, lambda msg: say(f"precision: {msg}"))
+    out = {"rates": {k: spreads(x) for k, x in v.items()},
+           "speedup": {f"{m} {p}": both(v[f"{m} {p}"], v[f"{m} fp32"]) for m in models for p in low},
+           "commands": {f"{m} {p}": host_line(b, models[m][0], o) for (m, p), o in overrides.items()}}
+    if not b.device.startswith("cuda"):
+        short = ["train.steps=3", "train.log_every=1"]
+        out["kernels"] = {f"{m} {p}": _dnnl_kernels(b, manifest, short + [f"run.precision={p}"])
+                          for m, (manifest, _) in models.items() for p in ("fp32", "bf16")}
+        out["kernels_command"] = "ONEDNN_VERBOSE=1 " + host_line(b, MODELS / "gemm.yaml", short + ["run.precision=bf16"])
+    return out
