@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# run.precision and run.loss_scale through the host: fp16 on the CPU is refused before any compute; bf16 trains and
-# says so in summary.json; validate --cost counts the weight casts; the dynamic loss scale (run.loss_scale=dynamic,
-# the scaler fp16 uses, here on the CPU) skips a step whose gradients hold an injected infinity (the weights stay as
-# they were), halves the scale and logs it; a run stopped after that step and resumed goes on with the halved scale
-# and ends where the uninterrupted run ends, bit for bit.
+# run.precision and run.loss_scale through the host: fp16 on the CPU is refused before any compute; bf16 trains,
+# says so in summary.json and resumes bit for bit (a change of precision on resume is refused); validate --cost
+# counts the weight casts; the dynamic loss scale (run.loss_scale=dynamic, the scaler fp16 uses, here on the CPU)
+# skips a step whose gradients hold an injected infinity (the weights stay as they were), halves the scale and logs
+# it; a run stopped after that step and resumed goes on with the halved scale and ends where the uninterrupted run
+# ends, bit for bit.
 source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out" "$err"' EXIT
 manifest=$SRC/examples/default.yaml
 short=(train.steps=8 train.log_every=1 run.threads=1)
+sha() { "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1] + "/summary.json"))["params_sha256"])' "$1"; }
 
 # 1. fp16 on the CPU: exit 2, naming the key and what to use instead; nothing is made.
 run run "$manifest" run.precision=fp16 --out "$work/fp16"
@@ -24,6 +26,16 @@ run run "$manifest" "${short[@]}" run.precision=bf16 --out "$work/bf16"
 expect_code 0
 "$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]))["train"]; assert t["precision"]=="bf16" and "loss_scale" not in t, t' \
   "$work/bf16/summary.json" || fail "summary.json of the bf16 run: $(cat "$work/bf16/summary.json")"
+
+# bf16 resumes exactly too: autocast keeps no state between steps (its weight casts are dropped at each step's end).
+run run "$manifest" "${short[@]}" train.steps=5 run.precision=bf16 --out "$work/bf16-part"
+expect_code 0
+run run --resume "$work/bf16-part" train.steps=8
+expect_code 0
+[[ "$(sha "$work/bf16-part")" == "$(sha "$work/bf16")" ]] || fail "bf16 resumed: $(sha "$work/bf16-part"), uninterrupted: $(sha "$work/bf16")"
+run run --resume "$work/bf16-part" run.precision=fp32
+expect_code 2
+expect_err "run.precision"
 
 # 3. validate --cost: under bf16 the estimate adds autocast's bf16 copy of every trained weight (2 bytes each).
 "$MMDEBIAS" validate --cost --json "$manifest" >"$work/fp32.json" || fail "validate --cost"
