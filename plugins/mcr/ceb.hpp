@@ -5,6 +5,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
 
+#include "mmdebias/sdk/precision.hpp"
+
 namespace mmdebias::mcr {
 
 /// Linear(C, H, no bias) -> ReLU -> Linear(H, D, no bias): from logits to the concatenated features
@@ -27,9 +29,12 @@ class CebDecoder : public torch::nn::Module {
 };
 
 /// L_ceb / lib = MSE(decoder(sg logits), [z_1 | ... | z_M]), the mean over every element; the features
-/// keep their graph (the encoders learn from it), the prediction does not.
+/// keep their graph (the encoders learn from it), the prediction does not. The decoder runs in the run's
+/// precision like any layer; the squared error and its mean are taken in fp32.
 inline at::Tensor ceb_loss(CebDecoder& decoder, const at::Tensor& logits, const at::Tensor& concatenated_features) {
-  return at::mse_loss(decoder.forward(logits.detach()), concatenated_features);
+  const at::Tensor decoded = decoder.forward(logits.detach());
+  sdk::FullPrecision full;
+  return at::mse_loss(sdk::fp32(decoded), sdk::fp32(concatenated_features));
 }
 
 }  // namespace mmdebias::mcr

@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "mmdebias/sdk/precision.hpp"
+
 namespace mmdebias::mcr {
 
 /// NT-Xent with label positives over the embeddings of all modalities stacked along the batch
@@ -13,11 +15,14 @@ namespace mmdebias::mcr {
 /// y_i = y_j: ℓ_ij = -log(e^{s_ij} / (e^{s_ij} + Σ_{k: y_k ≠ y_i} e^{s_ik})); the loss is the mean of
 /// ℓ_ij over all positive pairs (0 when there are none). This is pytorch-metric-learning's NTXentLoss
 /// as the release calls it (positives share a label; each pair is contrasted with the anchor's negatives).
+/// Computed in fp32 under every precision (the features may be bf16): cosines near ±1 / τ and the log-sum-exp
+/// over them need more than bf16's 8 significant bits.
 inline at::Tensor supervised_nt_xent(const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, double tau) {
+  sdk::FullPrecision full;
   std::vector<at::Tensor> normed;
   std::vector<at::Tensor> label_parts;
   for (const auto& z : embeddings) {
-    at::Tensor flat = z.reshape({z.size(0), -1});
+    at::Tensor flat = sdk::fp32(z).reshape({z.size(0), -1});
     normed.push_back(flat / flat.norm(2, 1, true).clamp_min(1e-12));  // F.normalize(p=2, eps=1e-12)
     label_parts.push_back(labels);
   }

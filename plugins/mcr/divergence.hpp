@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include "mmdebias/sdk/precision.hpp"
+
 namespace mmdebias::mcr {
 
 /// Probabilities are clamped at this floor before logarithms (as in the release).
@@ -16,9 +18,13 @@ inline constexpr double kProbabilityFloor = 1e-20;
 /// J(x, base) = ½ KL(σ(x) ‖ m) + ½ KL(σ(base) ‖ m), m = ½(σ(x) + σ(base)), over logits [N, C];
 /// probabilities and m clamped to [1e-20, 1]; each KL summed over classes and averaged over the N rows
 /// ("batchmean"). 0 <= J <= ln 2, symmetric, 0 for identical rows. Gradients flow into both arguments.
-inline at::Tensor jensen_shannon(const at::Tensor& logits, const at::Tensor& base) {
-  TORCH_CHECK(logits.dim() == 2 && logits.sizes() == base.sizes(), "jensen_shannon expects two logit matrices [N, C] of one shape, got ",
-              logits.sizes(), " and ", base.sizes());
+/// Computed in fp32 (or the inputs' fp64) under every precision: the permuted passes' logits come from the head
+/// under autocast, and a bf16 softmax, log and KL sum would keep 8 significant bits of a J near 0.
+inline at::Tensor jensen_shannon(const at::Tensor& logits_in, const at::Tensor& base_in) {
+  TORCH_CHECK(logits_in.dim() == 2 && logits_in.sizes() == base_in.sizes(), "jensen_shannon expects two logit matrices [N, C] of one shape, got ",
+              logits_in.sizes(), " and ", base_in.sizes());
+  sdk::FullPrecision full;
+  const at::Tensor logits = sdk::fp32(logits_in), base = sdk::fp32(base_in);
   const int64_t rows = logits.size(0);
   if (rows == 0) return (logits.sum() + base.sum()) * 0.0;  // no rows: nothing diverges (keeps the graph and dtype)
   at::Tensor p = at::softmax(logits, 1), q = at::softmax(base, 1);
