@@ -95,6 +95,8 @@ def section(info, steps, a, dry):
                   f"the clock, which drains the stream), arms alternating within each round; steady-state samples/s by wall clock, "
                   f"median (min..max, n) over rounds, ratios taken within each round. Each process is pinned to "
                   f"{a.bench_threads} core(s) with as many intra-op threads.", "", bench_tables(res)]
+        if res.get("9"):  # run.precision on the GPU, rendered as bench/run renders it for a CPU
+            lines += [render.section_9(res["9"], res.get("machine", {}))]
     lines.append("")
     return "\n".join(lines)
 

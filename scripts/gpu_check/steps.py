@@ -165,9 +165,10 @@ def data_wait(a, clock, info, build, work, runner):
 
 def bench(a, clock, info, build, work, runner):
     """bench/run's sections 1-3 on the GPU: the host, the hand-written LibTorch loop, PyTorch eager and torch.compile,
-    alternating rounds, on the small and the GEMM-bound model; the GEMM-bound step against torch::mm's peak."""
+    alternating rounds, on the small and the GEMM-bound model; the GEMM-bound step against torch::mm's peak; and
+    section 9: run.precision fp32 vs bf16 vs fp16 on both models."""
     bw = work / "bench"
-    cmd = [a.python, SRC / "bench" / "run", "--build", build, "--device", "cuda", "--only", "1-3", "--quick",
+    cmd = [a.python, SRC / "bench" / "run", "--build", build, "--device", "cuda", "--only", "1-3,9", "--quick",
            "--rounds", a.bench_rounds, "--threads", a.bench_threads, "--work", bw, "--out", bw / "bench.md", "--python", a.python]
     _, _, secs = runner(cmd, "bench", clock.timeout_for("bench"), ok=(0, 1))
     if a.dry_run:
@@ -177,4 +178,6 @@ def bench(a, clock, info, build, work, runner):
     part = r.get("1-3", {})
     if "error" in part:
         raise Failure(f"bench/run section 1-3 failed: {part['error'][-1500:]}")
+    if "error" in r.get("9", {}):
+        raise Failure(f"bench/run section 9 (precision) failed: {r['9']['error'][-1500:]}")
     return {"status": "passed", "results": r, "detail": f"{r.get('wall_seconds', secs):.0f} s, {a.bench_rounds} alternating rounds"}
