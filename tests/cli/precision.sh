@@ -12,11 +12,15 @@ manifest=$SRC/examples/default.yaml
 short=(train.steps=8 train.log_every=1 run.threads=1)
 sha() { "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1] + "/summary.json"))["params_sha256"])' "$1"; }
 
-# 1. fp16 on the CPU: exit 2, naming the key and what to use instead; nothing is made.
+# 1. fp16 on the CPU: exit 2, naming the key (at its line in a file) and what to use instead; nothing is made.
 run run "$manifest" run.precision=fp16 --out "$work/fp16"
 expect_code 2
-expect_err "run.precision=fp16 needs a GPU (run.device=cuda): on the CPU use run.precision=bf16"
+expect_err "<override 'run.precision=fp16'>: run.precision: fp16 needs a GPU (run.device=cuda); on the CPU use run.precision=bf16"
 [[ ! -e "$work/fp16/summary.json" ]] || fail "the refused fp16 run wrote a summary"
+printf 'mmdebias: 1\ndata: {type: std.gaussian}\nmodel:\n  encoders: {m0: {type: std.mlp}, m1: {type: std.mlp}}\n  fusion: {type: std.concat}\nrun:\n  device: cpu\n  precision: fp16\n' >"$work/fp16.yaml"
+run validate "$work/fp16.yaml"
+expect_code 2
+expect_err "$work/fp16.yaml:8:14: run.precision: fp16 needs a GPU"
 run run "$manifest" run.precision=fp8
 expect_code 2
 expect_err "run.precision"

@@ -39,7 +39,7 @@ TEST_CASE("run.precision: fp32 and bf16 anywhere, fp16 only on a GPU, anything e
   CHECK(mmdebias::core::resolve_precision("bf16", c10::kCPU) == Precision::bf16);
   CHECK(mmdebias::core::resolve_precision("fp16", c10::Device("cuda:0")) == Precision::fp16);
   const std::string fp16 = refusal("fp16", c10::kCPU);
-  CHECK(fp16.find("run.precision=fp16 needs a GPU") != std::string::npos);
+  CHECK(fp16.find("run.precision: fp16 needs a GPU (run.device=cuda)") != std::string::npos);
   CHECK(fp16.find("run.precision=bf16") != std::string::npos);
   CHECK(refusal("half", c10::kCPU).find("'half' is not a precision; expected fp32, bf16 or fp16") != std::string::npos);
 }

@@ -12,11 +12,16 @@ Precision parse_precision(const std::string& text) {
   throw InputError("run.precision: '" + text + "' is not a precision; expected fp32, bf16 or fp16");
 }
 
+std::string precision_refusal(Precision precision, const std::string& device_text) {
+  if (precision != Precision::fp16 || device_text.rfind("cuda", 0) == 0) return "";
+  return "fp16 needs a GPU (run.device=cuda); on the CPU use run.precision=bf16, which autocast supports there and "
+         "which needs no loss scale";
+}
+
 Precision resolve_precision(const std::string& text, c10::Device device) {
   const Precision p = parse_precision(text);
-  if (p == Precision::fp16 && device.is_cpu())
-    throw InputError("run.precision=fp16 needs a GPU (run.device=cuda): on the CPU use run.precision=bf16, which "
-                     "autocast supports there and which needs no loss scale");
+  const std::string refusal = precision_refusal(p, device.str());
+  if (!refusal.empty()) throw InputError("run.precision: " + refusal);
   return p;
 }
 

@@ -15,6 +15,10 @@ enum class Precision { fp32, bf16, fp16 };
 /// run.precision's text: InputError for a name that is none.
 Precision parse_precision(const std::string& text);
 
+/// Why precision cannot run on a device named device_text (run.device: "cpu", "cuda", "cuda:N"), or "" when it can:
+/// fp16 on the CPU. `validate` reports it at run.precision's line; resolve_precision throws it.
+std::string precision_refusal(Precision precision, const std::string& device_text);
+
 /// run.precision on device: InputError for a name that is none, and for fp16 on the CPU (autocast has no fp16 there
 /// in Debian's LibTorch, and where it has one it is slower than bf16 and needs a loss scale for nothing).
 Precision resolve_precision(const std::string& text, c10::Device device);

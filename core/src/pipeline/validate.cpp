@@ -6,13 +6,32 @@
 
 #include "manifest/parsed.hpp"
 #include "pipeline/build.hpp"
+#include "pipeline/precision.hpp"
 #include "plugin/registry.hpp"
 
 namespace mmdebias::core {
+namespace {
+
+// A precision the named device cannot run (fp16 on the CPU), at run.precision's line; run.device itself is resolved
+// when a run starts (the machine that validates may have no GPU).
+void check_precision(const Manifest& manifest, const detail::ParsedManifest& parsed, Diagnostics& diag) {
+  const auto& run = parsed.sections.at("run").values;
+  auto precision = run.find("precision"), device = run.find("device");
+  if (precision == run.end() || device == run.end()) return;  // already reported
+  const std::string refusal = precision_refusal(parse_precision(std::get<std::string>(precision->second)),
+                                                std::get<std::string>(device->second));
+  if (refusal.empty()) return;
+  auto section = yaml_child(manifest.root(), "run");
+  auto node = section ? yaml_child(*section, "precision") : std::nullopt;
+  diag.error("run.precision", node ? *node : manifest.root(), refusal);
+}
+
+}  // namespace
 
 ValidatedPipeline validate_and_build(const Manifest& manifest, const Registry& registry) {
   Diagnostics diag(manifest);
   detail::ParsedManifest parsed = detail::parse_manifest(manifest, registry, diag);
+  check_precision(manifest, parsed, diag);
   ValidatedPipeline out;
   if (detail::build_pipeline(parsed, registry, manifest, diag, out.pipeline))
     detail::check_pipeline(parsed, out.pipeline, registry, diag);
