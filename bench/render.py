@@ -474,6 +474,24 @@ step includes oneDNN's kernel generation). Command: {_code(s['kernels_command'])
 
 {lines}
 """
+    if "profile" in s:
+        for m, d in s["profile"].items():
+            names = []
+            for p in ("bf16", "fp32"):
+                names += [o["op"] for o in d[p]["ops"][:6] if o["op"] not in names]
+            by = {p: {o["op"]: o for o in d[p]["ops"]} for p in ("fp32", "bf16")}
+            def cell(p, n):
+                o = by[p].get(n)
+                return f"{o['calls_per_step']:.0f} / {o['self_us_per_step']:.0f}" if o else "-"
+            rows_p = "\n".join(f"| {n} | {cell('fp32', n)} | {cell('bf16', n)} |" for n in names)
+            kernels += f"""
+Where a step's time goes, {m} model (torch.profiler on the same LibTorch, PyTorch {d['torch']}, self CPU time; calls / µs
+per step; whole step fp32 {d['fp32']['us_per_step']:.0f} µs, bf16 {d['bf16']['us_per_step']:.0f} µs): {_code(s['profile_commands'][m])}
+
+| op | fp32 | bf16 |
+|---|---|---|
+{rows_p}
+"""
     return f"""
 ### 9. Mixed precision: run.precision
 

@@ -486,4 +486,11 @@ def precision(b):
         out["kernels"] = {f"{m} {p}": _dnnl_kernels(b, manifest, short + [f"run.precision={p}"])
                           for m, (manifest, _) in models.items() for p in ("fp32", "bf16")}
         out["kernels_command"] = "ONEDNN_VERBOSE=1 " + host_line(b, MODELS / "gemm.yaml", short + ["run.precision=bf16"])
+        if not b.python_problem:  # the same LibTorch's profiler on the same models: where a bf16 step's time goes
+            out["profile"], out["profile_commands"] = {}, {}
+            for m in ("small", "gemm"):
+                cmd = [b.python_exe, SRC / "bench" / "precision_profile.py", "--model", m, "--threads", str(b.threads),
+                       "--steps", "20" if b.quick else "50"]
+                out["profile"][m] = json_line(run(cmd, b.threads)[0])
+                out["profile_commands"][m] = " ".join([rel(b.python_exe)] + [rel(c) if isinstance(c, Path) else c for c in cmd[1:]])
     return out
