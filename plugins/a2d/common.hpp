@@ -61,6 +61,10 @@ inline std::vector<int64_t> block_widths(const sdk::ForwardRecord& record, const
   return widths;
 }
 
+/// The dtype a scorer returns for features x: x's, but fp32 for bf16/fp16 features (under run.precision=bf16 a score
+/// rounded to 8 significant bits would tie samples that the ranking metrics must tell apart).
+inline at::ScalarType score_dtype(const at::Tensor& x) { return at::promote_types(x.scalar_type(), at::kFloat); }
+
 /// The fused features [B, D] a scorer reads: record.fused, the head's input; throws when absent.
 inline const at::Tensor& fused_of(const sdk::ForwardRecord& record, const std::string& component) {
   if (!record.fused.defined() || record.fused.dim() != 2)

@@ -1,6 +1,6 @@
 // a2d.gen: Generalized ENtropy (Liu et al., CVPR 2023) of the (adjusted) logits, as MultiOOD evaluates it:
 // p = softmax(logits), score = -sum over the M largest p_c of p_c^gamma (1 - p_c)^gamma. The release
-// passes M = number of classes, which `top_m: 0` (the default) means.
+// passes M = number of classes, which `top_m: 0` (the default) means. Computed in fp32 for bf16/fp16 logits.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
@@ -35,7 +36,8 @@ class Gen : public sdk::Scorer {
   at::Tensor score(const sdk::ForwardRecord&, const at::Tensor& logits, sdk::Context&) override {
     if (!logits.defined() || logits.dim() != 2 || !at::isFloatingType(logits.scalar_type()))
       throw std::invalid_argument(std::string(kName) + " scores floating-point logits [B, C]");
-    at::Tensor p = at::softmax(logits, 1);
+    sdk::FullPrecision full;
+    at::Tensor p = at::softmax(sdk::fp32(logits), 1);
     const int64_t m = top_m_ == 0 ? p.size(1) : std::min(top_m_, p.size(1));
     at::Tensor top = std::get<0>(p.topk(m, 1));
     return -(top.pow(gamma_) * (1 - top).pow(gamma_)).sum(1);

@@ -2,7 +2,8 @@
 // test features are L2-normalised; score(x) = -|x - b_(K)|, the distance to the K-th nearest training
 // feature (the release's FAISS index returns the squared distance; the ranking is the same). The search
 // walks the bank in blocks of `chunk` rows for blocks of `chunk` queries, keeping the K best so far, so
-// memory is O(chunk^2 + chunk K) whatever the bank size N (never N x N).
+// memory is O(chunk^2 + chunk K) whatever the bank size N (never N x N). Normalisation and search are in fp32 under
+// every precision: ||q||² + ||b||² − 2 q·b of unit vectors cancels to a small distance that bf16 would not resolve.
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
@@ -61,7 +63,7 @@ class Knn : public sdk::Scorer {
   void fit(const sdk::ForwardRecord& record, const sdk::Batch& batch, sdk::Context&) override {
     at::Tensor x = fused_of(record, kName).detach();
     if (batch.ood.defined()) x = x.index({batch.ood.to(x.device()).logical_not()});
-    parts_.push_back(normalized(x).to(at::kFloat));
+    parts_.push_back(normalized(sdk::fp32(x)).to(at::kFloat));
   }
 
   void finish_fit(sdk::Context& ctx) override {
@@ -77,8 +79,9 @@ class Knn : public sdk::Scorer {
   at::Tensor score(const sdk::ForwardRecord& record, const at::Tensor&, sdk::Context&) override {
     if (bank_.size(0) == 0) throw std::runtime_error(std::string(kName) + " has not been fitted (no training features)");
     const at::Tensor& fused = fused_of(record, kName);
+    sdk::FullPrecision full;  // the search's q.mm(rows^T) in fp32, not autocast's bf16
     at::Tensor q = normalized(fused.detach().to(bank_.scalar_type()));
-    return (-kth_distance(q, bank_, k_, chunk_)).to(fused.scalar_type());
+    return (-kth_distance(q, bank_, k_, chunk_)).to(score_dtype(fused));
   }
 
  private:

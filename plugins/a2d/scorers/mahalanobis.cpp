@@ -1,7 +1,8 @@
 // a2d.mahalanobis: class-conditional Gaussians with a shared covariance (Lee et al., 2018), as MultiOOD
 // evaluates it: class means mu_c and the pooled within-class covariance S (maximum likelihood, divided by N)
 // of the training fused features, precision P = pinv(S); score(x) = max_c -(x - mu_c)^T P (x - mu_c).
-// Statistics are accumulated in float64 per rank (count, sum and sum x x^T per class) and summed over ranks.
+// Statistics are accumulated in float64 per rank (count, sum and sum x x^T per class) and summed over ranks; the
+// score is returned in the features' dtype (fp32 for bf16 features).
 #include <limits>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include "common.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
@@ -42,6 +44,7 @@ class Mahalanobis : public sdk::Scorer {
   }
 
   void finish_fit(sdk::Context& ctx) override {
+    sdk::FullPrecision full;  // float64 throughout (autocast would lower linalg_pinv's inner matmuls of fp32 inputs)
     start(at::TensorOptions().dtype(at::kDouble).device(ctx.device()));
     ctx.all_reduce_sum(counts_);
     ctx.all_reduce_sum(sums_);
@@ -63,7 +66,7 @@ class Mahalanobis : public sdk::Scorer {
     at::Tensor x = fused.to(at::kDouble);
     at::Tensor diff = x.unsqueeze(1) - means_.unsqueeze(0);  // [B, C, D]
     at::Tensor distance = (at::matmul(diff, precision_) * diff).sum(2);
-    return std::get<0>((-distance).max(1)).to(fused.scalar_type());
+    return std::get<0>((-distance).max(1)).to(score_dtype(fused));
   }
 
  private:

@@ -16,6 +16,7 @@
 
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
@@ -26,6 +27,13 @@ std::vector<int64_t> blocks_of(const sdk::ForwardRecord& record, sdk::Model& mod
   if (!per_modality) return {fused_of(record, component).size(1)};
   require_concatenated(record, model.modalities(), component, "set blocks: whole");
   return block_widths(record, model.modalities(), component);
+}
+
+/// The energy score logsumexp(logits) (T = 1) of the head's logits, in fp32 under every precision (the head itself
+/// runs in the run's precision, as in the forward).
+at::Tensor energy(const at::Tensor& logits) {
+  sdk::FullPrecision full;
+  return at::logsumexp(sdk::fp32(logits), {1});
 }
 
 /// numpy.percentile(values, q) with its default linear interpolation, in float64.
@@ -80,7 +88,7 @@ class React : public sdk::Scorer {
       parts.push_back(x.narrow(1, offset, widths_[i]).clamp_max(thresholds_[static_cast<int64_t>(i)].item<double>()));
       offset += widths_[i];
     }
-    return at::logsumexp(lent_model(ctx, kName).fusion().head(at::cat(parts, 1)), {1});
+    return energy(lent_model(ctx, kName).fusion().head(at::cat(parts, 1)));
   }
 
  private:
@@ -122,7 +130,7 @@ class Ash : public sdk::Scorer {
       parts.push_back(ash_binarize(x.narrow(1, offset, w), q_));
       offset += w;
     }
-    return at::logsumexp(model.fusion().head(at::cat(parts, 1)), {1});
+    return energy(model.fusion().head(at::cat(parts, 1)));
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "affine_head.hpp"
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::a2d {
@@ -48,11 +49,14 @@ class Vim : public sdk::Scorer {
   void fit(const sdk::ForwardRecord& record, const sdk::Batch& batch, sdk::Context&) override {
     at::Tensor x = fused_of(record, kName).detach();
     if (batch.ood.defined()) x = x.index({batch.ood.to(x.device()).logical_not()});
-    if (!dtype_.has_value()) dtype_ = x.scalar_type();
+    if (!dtype_.has_value()) dtype_ = score_dtype(x);  // the head is probed in fp32 for bf16 features
     parts_.push_back(x.to(at::kDouble));
   }
 
   void finish_fit(sdk::Context& ctx) override {
+    // The head probed in fp32 (under autocast its bf16 logits would fail the affine check and round W and b to 8
+    // bits); the statistics in float64.
+    sdk::FullPrecision full;
     const at::TensorOptions doubles = at::TensorOptions().dtype(at::kDouble).device(ctx.device());
     at::Tensor x = ctx.all_gather(parts_.empty() ? at::empty({0, fused_dim_}, doubles) : at::cat(parts_));
     parts_.clear();
@@ -79,7 +83,7 @@ class Vim : public sdk::Scorer {
     at::Tensor x = fused.to(at::kDouble);
     at::Tensor energy = at::logsumexp(x.mm(weight_.t()) + bias_, {1});
     at::Tensor virtual_logit = (x - origin_).mm(residual_).norm(2, {1}) * alpha_;
-    return (energy - virtual_logit).to(fused.scalar_type());
+    return (energy - virtual_logit).to(score_dtype(fused));
   }
 
  private:

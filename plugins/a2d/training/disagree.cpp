@@ -62,7 +62,7 @@ class Disagree : public sdk::Intervention {
       gap = logits[0].sum() * 0.0;  // with C = 2 one column is left: every modality predicts it with probability 1
     } else {
       std::vector<at::Tensor> probs;
-      for (const auto& v : logits) probs.push_back(at::softmax(drop_ground_truth(v, batch.label), 1));
+      for (const auto& v : logits) probs.push_back(probabilities(drop_ground_truth(v, batch.label)));
       gap = mean_pairwise_discrepancy(kind_, probs);
     }
     ctx.metric("discrepancy", gap);

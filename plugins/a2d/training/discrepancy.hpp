@@ -5,6 +5,10 @@
 // logits (clamped at 1e-20, KL summed per row and averaged) is none of these A2D discrepancies between
 // probability rows (Hellinger with a 1e-6 clamp, mean L1 / L2, 1-Wasserstein on the class line), and each
 // reproduces its own paper's release bitwise (tests/methods/{a2d,mcr}); there is no common function to hoist.
+//
+// Every function here computes in fp32 (or the inputs' fp64) under every run.precision (sdk/precision.hpp): NP-Mix's
+// outlier logits come from the modality heads under autocast, and a bf16 softmax, square root or entropy keeps only
+// 8 significant bits of a discrepancy that the loss pushes on.
 #pragma once
 
 #include <cmath>
@@ -15,6 +19,7 @@
 #include <ATen/ATen.h>
 
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 
 namespace mmdebias::a2d {
 
@@ -66,7 +71,9 @@ inline at::Tensor drop_ground_truth(const at::Tensor& logits, const at::Tensor& 
 ///   l2          mean over all B*K entries of (p - q)^2         (torch.nn.MSELoss);
 ///   wasserstein mean_b sum_{k<K-1} |F_p(k) - F_q(k)|, the 1-Wasserstein distance between p and q on the
 ///               class index line 0..K-1 with unit spacing (F the cumulative sum).
-inline at::Tensor discrepancy(Discrepancy kind, const at::Tensor& p, const at::Tensor& q) {
+inline at::Tensor discrepancy(Discrepancy kind, const at::Tensor& p_in, const at::Tensor& q_in) {
+  sdk::FullPrecision full;
+  const at::Tensor p = sdk::fp32(p_in), q = sdk::fp32(q_in);
   switch (kind) {
     case Discrepancy::Hellinger: {
       at::Tensor d = at::sqrt(p.clamp_min(1e-6)) - at::sqrt(q.clamp_min(1e-6));
@@ -82,6 +89,12 @@ inline at::Tensor discrepancy(Discrepancy kind, const at::Tensor& p, const at::T
     }
   }
   throw std::logic_error("unreachable discrepancy kind");
+}
+
+/// softmax(logits) over classes (dim 1) [B, C], in fp32 under every precision.
+inline at::Tensor probabilities(const at::Tensor& logits) {
+  sdk::FullPrecision full;
+  return at::softmax(sdk::fp32(logits), 1);
 }
 
 /// The mean discrepancy over every unordered pair of modalities' probability rows (one pair for two).
@@ -101,7 +114,8 @@ inline at::Tensor mean_pairwise_discrepancy(Discrepancy kind, const std::vector<
 /// Entropy of softmax(logits) per row divided by log C (1 for uniform rows), with the release's
 /// log(p + 1e-9) guard: [B].
 inline at::Tensor normalized_entropy(const at::Tensor& logits) {
-  at::Tensor p = at::softmax(logits, 1);
+  sdk::FullPrecision full;
+  at::Tensor p = at::softmax(sdk::fp32(logits), 1);
   at::Tensor h = -(p * at::log(p + 1e-9)).sum(1);
   return h / std::log(static_cast<double>(logits.size(1)));
 }

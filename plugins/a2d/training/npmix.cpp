@@ -108,7 +108,7 @@ class Npmix : public sdk::Intervention {
     for (size_t i = 0; i < modalities.size(); ++i) {
       const int64_t width = features[i].size(1);
       logits.push_back(model.fusion().modality_head(modalities[i], outliers.narrow(1, offset, width).contiguous()));
-      probs.push_back(at::softmax(logits.back(), 1));
+      probs.push_back(probabilities(logits.back()));
       offset += width;
     }
     at::Tensor entropy;
