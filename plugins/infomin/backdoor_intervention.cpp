@@ -10,6 +10,7 @@
 
 #include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "mmdebias/sdk/registrar.hpp"
 #include "kmeans.hpp"
 #include "register.hpp"
@@ -97,7 +98,7 @@ class BackdoorIntervention : public sdk::Intervention {
   at::Tensor backdoor_logits(const at::Tensor& x, sdk::Fusion& fusion) {
     at::Tensor sum;
     for (int64_t k = 0; k < centroids_.size(0); ++k) {
-      at::Tensor l = fusion.head(gated(x, centroids_[k].unsqueeze(0)));
+      at::Tensor l = sdk::fp32(fusion.head(gated(x, centroids_[k].unsqueeze(0))));  // the mean over k in fp32
       sum = sum.defined() ? sum + l : l;
     }
     return sum / static_cast<double>(centroids_.size(0));

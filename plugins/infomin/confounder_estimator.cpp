@@ -10,6 +10,7 @@
 
 #include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/components.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "mmdebias/sdk/registrar.hpp"
 #include "objectives.hpp"
 #include "register.hpp"
@@ -46,6 +47,13 @@ struct Config {
   }
 };
 
+/// norm(x) in fp32 whatever the precision (the next layer computes in the run's precision again): under bf16 autocast
+/// LibTorch 1.13's CPU layer_norm refuses a bf16 input with fp32 weights, and a bf16 normalisation keeps 8 bits.
+at::Tensor normalize_fp32(torch::nn::LayerNorm& norm, const at::Tensor& x) {
+  sdk::FullPrecision full;
+  return norm->forward(sdk::fp32(x));
+}
+
 /// b = LN(GELU(W2 GELU(W1 sg(x)))), r = remap(b), b_logit = conf_head(r) with
 /// conf_head = Linear(d, 2d) → GELU → LN → Linear(2d, C), as in the reference release.
 /// Loss: κ·R(r) + CE(b_logit) + contrastive(x, x̃, r), κ = min(1, |coeff·CE_b / R_b|) detached.
@@ -78,9 +86,9 @@ class ConfounderEstimator : public sdk::BiasEstimator {
       throw std::invalid_argument("infomin.confounder expects fused features [B, " + std::to_string(remap_->options.out_features()) +
                                   "], got " + std::to_string(x.dim()) + " dimensions");
     // sg(x): the confounder learns from the features but does not shape them.
-    at::Tensor b = norm_->forward(at::gelu(fc2_->forward(at::gelu(fc1_->forward(sdk::stop_gradient(x))))));
+    at::Tensor b = normalize_fp32(norm_, at::gelu(fc2_->forward(at::gelu(fc1_->forward(sdk::stop_gradient(x))))));
     at::Tensor r = remap_->forward(b);
-    at::Tensor bias_logits = head_fc2_->forward(head_norm_->forward(at::gelu(head_fc1_->forward(r))));
+    at::Tensor bias_logits = head_fc2_->forward(normalize_fp32(head_norm_, at::gelu(head_fc1_->forward(r))));
     estimates.set(kConfounderEstimate, r);
     estimates.set(kBiasLogitsEstimate, bias_logits);
   }

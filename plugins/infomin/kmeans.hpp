@@ -8,10 +8,15 @@
 
 #include <ATen/ATen.h>
 
+#include "mmdebias/sdk/precision.hpp"
+
 namespace mmdebias::infomin {
 
-/// Squared Euclidean distances [n, k] between the rows of x [n, d] and of centroids [k, d].
-inline at::Tensor squared_distances(const at::Tensor& x, const at::Tensor& centroids) {
+/// Squared Euclidean distances [n, k] between the rows of x [n, d] and of centroids [k, d], in fp32 (or float64)
+/// under every precision: the expansion |x|² − 2 x·c + |c|² cancels, and a bf16 x·c would misassign near rows.
+inline at::Tensor squared_distances(const at::Tensor& x_in, const at::Tensor& centroids_in) {
+  sdk::FullPrecision full;
+  const at::Tensor x = sdk::fp32(x_in), centroids = sdk::fp32(centroids_in);
   at::Tensor d2 = x.pow(2).sum(1, true) - 2 * x.mm(centroids.t()) + centroids.pow(2).sum(1).unsqueeze(0);
   return d2.clamp_min(0);
 }
