@@ -8,6 +8,8 @@
 
 #include <torch/nn/functional/activation.h>
 
+#include "mmdebias/sdk/precision.hpp"
+
 namespace mmdebias::std_plugin {
 
 SelfAttention::SelfAttention(int64_t dim, int64_t heads, double dropout) : dim_(dim), heads_(heads), dropout_(dropout) {
@@ -22,13 +24,20 @@ at::Tensor SelfAttention::forward(const at::Tensor& x, const at::Tensor& mask, c
   auto qkv = qkv_->forward(x).view({B, T, 3, heads_, dh}).permute({2, 0, 3, 1, 4});
   at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
 
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(dh));  // [B, h, T, T]
-  scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
-  // A row with no allowed key would be all -inf and softmax would give NaN: give it finite scores,
-  // then zero every disallowed weight, so such a row is all zeros (and so is its gradient).
-  at::Tensor row_any = mask.any(-1, /*keepdim=*/true);
-  scores = at::where(row_any, scores, at::zeros({}, scores.options()));
-  at::Tensor weights = at::softmax(scores, -1).masked_fill(mask.logical_not(), 0.0);
+  // The softmax in fp32 under every precision: bf16 weights would keep 8 significant bits, and the sites' edits
+  // renormalise them. The matmuls before and after stay in the run's precision.
+  const at::Tensor raw = at::matmul(q, k.transpose(-2, -1));
+  at::Tensor weights;
+  {
+    sdk::FullPrecision full;
+    at::Tensor scores = sdk::fp32(raw) / std::sqrt(static_cast<double>(dh));  // [B, h, T, T]
+    scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
+    // A row with no allowed key would be all -inf and softmax would give NaN: give it finite scores,
+    // then zero every disallowed weight, so such a row is all zeros (and so is its gradient).
+    at::Tensor row_any = mask.any(-1, /*keepdim=*/true);
+    scores = at::where(row_any, scores, at::zeros({}, scores.options()));
+    weights = at::softmax(scores, -1).masked_fill(mask.logical_not(), 0.0);
+  }
 
   weights = sites.apply(site, weights, mask);
   at::Tensor attended = at::matmul(at::dropout(weights, dropout_, is_training()), v);  // [B, h, T, dh]

@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
@@ -49,8 +50,10 @@ class GatedFusion : public sdk::Fusion {
       h.push_back(at::tanh(proj_[i]->forward(z.back())));
     }
     const int64_t B = z.front().size(0), k = static_cast<int64_t>(inputs_.size());
-    at::Tensor g = at::softmax(gate_->forward(at::cat(z, 1)).view({B, k, dim_}), 1);  // [B, k, d]
-    return (g * at::stack(h, 1)).sum(1);
+    const at::Tensor gate_logits = gate_->forward(at::cat(z, 1)).view({B, k, dim_});
+    sdk::FullPrecision full;  // the gates' softmax and the gated sum in fp32 under every precision
+    const at::Tensor g = at::softmax(sdk::fp32(gate_logits), 1);  // [B, k, d]
+    return (g * sdk::fp32(at::stack(h, 1))).sum(1);
   }
 
   at::Tensor head(const at::Tensor& fused) override { return head_->forward(fused); }

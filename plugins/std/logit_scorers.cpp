@@ -5,7 +5,7 @@
 //   msp      = max_c softmax(logits)_c                       (Hendrycks & Gimpel, 2017)
 //   energy   = T * logsumexp_c(logits_c / T)  (= -E(x; T))   (Liu et al., 2020)
 //   maxlogit = max_c logits_c                                 (Hendrycks et al., 2022)
-// Scores keep the logits' floating dtype and device.
+// Scores are computed in fp32 for bf16/fp16 logits (sdk/precision.hpp), else in the logits' dtype, on their device.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -14,6 +14,7 @@
 
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
@@ -30,7 +31,8 @@ class MspScorer : public sdk::Scorer {
  public:
   at::Tensor score(const sdk::ForwardRecord&, const at::Tensor& logits, sdk::Context&) override {
     check_logits(logits, "std.msp");
-    return std::get<0>(at::softmax(logits, 1).max(1));
+    sdk::FullPrecision full;
+    return std::get<0>(at::softmax(sdk::fp32(logits), 1).max(1));
   }
 };
 
@@ -48,7 +50,8 @@ class EnergyScorer : public sdk::Scorer {
   explicit EnergyScorer(double temperature) : temperature_(temperature) {}
   at::Tensor score(const sdk::ForwardRecord&, const at::Tensor& logits, sdk::Context&) override {
     check_logits(logits, "std.energy");
-    return at::logsumexp(logits / temperature_, {1}) * temperature_;
+    sdk::FullPrecision full;
+    return at::logsumexp(sdk::fp32(logits) / temperature_, {1}) * temperature_;
   }
 
  private:
@@ -59,7 +62,7 @@ class MaxLogitScorer : public sdk::Scorer {
  public:
   at::Tensor score(const sdk::ForwardRecord&, const at::Tensor& logits, sdk::Context&) override {
     check_logits(logits, "std.maxlogit");
-    return std::get<0>(logits.max(1));
+    return std::get<0>(sdk::fp32(logits).max(1));
   }
 };
 

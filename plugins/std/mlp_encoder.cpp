@@ -11,6 +11,7 @@
 
 #include "common.hpp"
 #include "mmdebias/sdk/bind.hpp"
+#include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
@@ -65,7 +66,12 @@ class MlpEncoder : public sdk::Encoder {
     at::Tensor x = input.reshape({input.size(0), -1}).to(out_->weight.scalar_type());
     for (size_t i = 0; i < layers_.size(); ++i) {
       x = layers_[i]->forward(x);
-      if (!norms_.empty()) x = norms_[i]->forward(x);
+      // In fp32 under every precision: under bf16 autocast LibTorch 1.13's CPU layer_norm refuses a bf16 input with
+      // fp32 weights, and a bf16 normalisation keeps 8 bits. The next linear layer computes in bf16 again.
+      if (!norms_.empty()) {
+        sdk::FullPrecision full;
+        x = norms_[i]->forward(sdk::fp32(x));
+      }
       x = activate(x, activation_);
       if (dropout_ > 0) x = at::dropout(x, dropout_, is_training());  // p = 0 returns x: skip the dispatch
     }
