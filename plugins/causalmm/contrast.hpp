@@ -1,5 +1,6 @@
 // Internal to the causalmm plugin: the contrastive combination of factual and counterfactual logits and the
-// adaptive plausibility cut-off (header-only so the tests compile exactly this code).
+// adaptive plausibility cut-off (header-only so the tests compile exactly this code). Both are computed in fp32 under
+// every precision (sdk/precision.hpp): the contrast multiplies differences of nearly equal logits by γ.
 #pragma once
 
 #include <cmath>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+
+#include "mmdebias/sdk/precision.hpp"
 
 namespace mmdebias::causalmm {
 
@@ -19,17 +22,19 @@ inline constexpr double kCutOffset = 1e4;
 /// l: the logits reaching this intervention; l_f: the factual pass's logits; cf: one mean counterfactual
 /// logit tensor per intervened level. With l = l_f this is (1 + nγ)·l − γ·Σ l̄_cf.
 inline at::Tensor contrast(const at::Tensor& l, const at::Tensor& l_f, const std::vector<at::Tensor>& cf, double gamma) {
-  at::Tensor effect = at::zeros_like(l);
-  for (const auto& c : cf) effect = effect + (l_f - c);
-  return l + gamma * effect;
+  sdk::FullPrecision full;
+  at::Tensor effect = at::zeros_like(sdk::fp32(l));
+  for (const auto& c : cf) effect = effect + (sdk::fp32(l_f) - sdk::fp32(c));
+  return sdk::fp32(l) + gamma * effect;
 }
 
 /// The adaptive plausibility constraint: keeps the classes whose probability under l is at least
 /// epsilon · (the row's largest probability), i.e. l_c >= max l + log ε; always keeps the arg-max.
 inline at::Tensor plausible(const at::Tensor& l, double epsilon) {
   if (epsilon <= 0.0) return at::ones(l.sizes(), l.options().dtype(at::kBool));
-  const at::Tensor top = l.amax(-1, /*keepdim=*/true);
-  return l >= top + std::log(epsilon);
+  sdk::FullPrecision full;
+  const at::Tensor l32 = sdk::fp32(l);
+  return l32 >= l32.amax(-1, /*keepdim=*/true) + std::log(epsilon);
 }
 
 /// Scores s with every class outside keep set to the row's lowest kept score minus kCutOffset.
