@@ -65,7 +65,7 @@ class TokensModel : public sdk::Model {
 
 }  // namespace
 
-TEST_CASE("the contrast of bf16 logits under bf16 autocast is fp32 and equals the fp32 contrast; in bf16 it is off") {
+TEST_CASE("the contrast of bf16 logits under bf16 autocast is fp32 and equals the fp32 contrast -- in bf16 it is off") {
   // l as an earlier prediction hook may hand it on (bf16), l_f and the counterfactual logits as the host gives them.
   const at::Tensor l = prectest::seeded({64, 5}, 1, 3.0);
   const at::Tensor cf1 = l + prectest::seeded({64, 5}, 2, 0.3), cf2 = l + prectest::seeded({64, 5}, 3, 0.3);

@@ -58,7 +58,7 @@ std::pair<std::map<std::string, sdk::LossTerm>, at::Tensor> confounder_step(bool
 
 }  // namespace
 
-TEST_CASE("the coding rate of bf16 features under bf16 autocast is fp32 and equals the fp32 rate; a bf16 rate is off") {
+TEST_CASE("the coding rate of bf16 features under bf16 autocast is fp32 and equals the fp32 rate -- a bf16 rate is off") {
   const at::Tensor z = prectest::seeded({64, 12}, 1, 0.5);
   at::Tensor z32 = z.clone().requires_grad_(true), z16 = z.clone().requires_grad_(true);
   const at::Tensor r32 = im::coding_rate(z32, 0.01);
@@ -106,7 +106,7 @@ TEST_CASE("the contrastive term and the bias cross-entropy of bf16 inputs under 
   CHECK(c_off >= 1e-3);  // teeth: cosines and softplus in bf16 (τ = 0.1 scales their rounding by 10)
 }
 
-TEST_CASE("K-means' nearest centroids of bf16 features under bf16 autocast are those of fp32; bf16 distances misassign") {
+TEST_CASE("K-means' nearest centroids of bf16 features under bf16 autocast are those of fp32 -- bf16 distances misassign") {
   // Rows far from the origin and centroids close together: |x|² − 2 x·c + |c|² cancels to small differences.
   const at::Tensor centroids = prectest::seeded({4, 8}, 9, 0.3) + 8.0;
   const at::Tensor x = (prectest::seeded({256, 8}, 10, 0.5) + 8.0).to(at::kBFloat16).to(at::kFloat);

@@ -111,7 +111,7 @@ HookResult run_hook(bool bf16) {
 
 }  // namespace
 
-TEST_CASE("J of bf16 logits under bf16 autocast is fp32 and equals J of the same values in fp32; J in bf16 is off") {
+TEST_CASE("J of bf16 logits under bf16 autocast is fp32 and equals J of the same values in fp32 -- J in bf16 is off") {
   const at::Tensor x = prectest::seeded({256, 6}, 1, 2.0), y = prectest::seeded({256, 6}, 2, 2.0);
   at::Tensor x32 = x.clone().requires_grad_(true);
   const at::Tensor j32 = mcr::jensen_shannon(x32, y);

@@ -32,7 +32,7 @@ std::pair<at::Tensor, std::map<std::string, at::Tensor>> encode(sdk::Encoder& en
 
 }  // namespace
 
-TEST_CASE("std.tokens under bf16 autocast: fp32 attention weights whose rows sum to 1; output within bf16's rounding") {
+TEST_CASE("std.tokens under bf16 autocast: fp32 attention weights whose rows sum to 1, and an output within bf16's rounding") {
   at::NoGradGuard no_grad;
   at::manual_seed(1);
   const auto inputs = std::vector<sdk::ModalitySpec>{stdtest::tokens("t", 8, 30)};
