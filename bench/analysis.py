@@ -176,4 +176,22 @@ separates the step from the peak is not the host: it is OpenBLAS on the step's n
 moves with the machine: 75% in a quick run at load average 8-13, 69.5% (loop 68.9%) in the previous quiet full
 run, 63% (loop 66%) in this one, where the `torch::mm` peak itself was 88.7 GFLOP/s against 96.3 then — the
 same program on a slower slice of this shared host. Goal 3 is missed by what the hand-written loop misses too.
+
+### Mixed precision on this CPU (section 9)
+
+This CPU has AVX-512 BF16 and AMX. **GEMM-bound model: bf16 is 5.5x fp32 on Debian's 1.13 and 2.0x on the torch 2.x
+wheel** (paired medians, 5 rounds). On 1.13 the fp32 GEMMs run in OpenBLAS and the bf16 ones in oneDNN 2.6's AMX
+brgemm kernels (`brg:avx512_core_amx_bf16`, ONEDNN_VERBOSE); the profile puts `aten::mm` at 85.7 ms a step in fp32
+and 5.3 ms in bf16. On 2.x the fp32 GEMMs run in MKL, already 5x OpenBLAS here, so bf16 gains less (`aten::mm` 20.7
+-> 4.5 ms a step); its bf16 matmuls log no oneDNN primitive. What bf16 leaves unchanged — Adam, elementwise work,
+the casts — bounds the whole step's gain below the GEMMs'.
+
+**Small model: bf16 is slower, 0.55x (1.13) and 0.50x (2.x).** Its matmuls are 64 x 16 x 64 and smaller: at that
+size a bf16 matmul costs more than an fp32 one — 8 `aten::mm` take 198 µs a step in bf16 against 82 µs in fp32
+(1.13; 224 against 40 on 2.x), the fixed cost of oneDNN's primitive lookup and of reordering operands to bf16,
+which a few thousand multiply-adds never repay — and autocast adds 24 casts a step (`aten::_to_copy` 74 calls
+against 50, +50 µs). PyTorch's own `torch.autocast` on the same LibTorch slows the same model too: its profiled
+step goes from 705 to 1100 µs (0.64x) on 1.13 and from 849 to 1372 µs (0.62x) on 2.x (`bench/precision_profile.py`);
+the host's 0.50-0.55x adds the cast of the logits to fp32 and its loss hooks run under autocast. bf16 is for models
+whose matmuls are large enough to be GEMM-bound; a dispatch-bound model should stay fp32.
 """

@@ -516,7 +516,11 @@ def document(r, existing=None):
     if any(k in r for k in MAIN_SECTIONS) or not body[part]:
         body[part] = render_part(r, part)
     if "9" in r:
-        prec[part] = section_9(r["9"], r["machine"]) + f"\nMeasured by `{r.get('command', 'bench/run --only 9')}` on {r['machine'].get('cpu', 'this machine')}.\n"
+        m = r["machine"]
+        prec[part] = section_9(r["9"], m) + (
+            f"\nMeasured by `{r.get('command', 'bench/run --only 9')}` against `{m.get('build', '?')}` ({m.get('libtorch_text', '?')}) "
+            f"on {m.get('cpu', 'this machine')}, {m.get('cores', '?')} cores, {m.get('date', '?')} (commit {m.get('host_commit', '?')}), "
+            f"load average {m.get('load_before', '?')} before, {m.get('load_after', '?')} after.\n")
     from analysis import ANALYSIS
     out = [INTRO]
     for p in PARTS:
