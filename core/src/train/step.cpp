@@ -172,8 +172,7 @@ StepTotals TrainStep::finish(int64_t step, const std::vector<double>& base_lrs, 
   throw_if_bad_input(totals.loss, bad_input_, step, model_.pipeline().dataset.type);
   throw_if_not_finite(totals.loss, totals.terms, step, state_.precision);
   bad_input_.clear();  // the next step looks afresh
-  totals.skipped = unscale_overflowed(step, params);
-  if (totals.skipped) {
+  if (unscale_overflowed(step, params)) {
     records_.micro_batches.clear();  // hooks never see gradients that overflowed
   } else {
     edit_gradients(step);

@@ -47,7 +47,7 @@ class TrainStep {
   /// of values to the host); a non-finite loss throws before anything touches the weights (InputError naming the
   /// input and sample when the batch as read held a NaN or infinity, else RunError naming step and term); with a
   /// loss scale, gradients are unscaled, and a step whose gradients overflowed skips the hooks and the optimizer
-  /// (totals.skipped); then the after_backward hooks (each followed by the replica check when it is on), clipping,
+  /// (the scaler counts it); then the after_backward hooks (each followed by the replica check when it is on), clipping,
   /// the learning rates (base_lrs x lr_factor), the optimizer step, state.step = step, on_step_end.
   StepTotals finish(int64_t step, const std::vector<double>& base_lrs, double lr_factor);
 

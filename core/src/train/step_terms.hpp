@@ -24,7 +24,6 @@ struct StepTotals {
   double loss = 0;                       ///< The total loss, mean over micro-batches and ranks.
   std::map<std::string, double> terms;   ///< Each term's mean over the micro-batches (of every rank) that added it.
   StopVote stop;                         ///< Whether to stop after this step.
-  bool skipped = false;                  ///< The loss scale found inf/NaN gradients: the optimizer did not step.
 };
 
 /// Loss terms of one optimizer step keyed by name: summed over this rank's micro-batches, then over ranks.

@@ -115,7 +115,7 @@ inline at::Tensor mean_pairwise_discrepancy(Discrepancy kind, const std::vector<
 /// log(p + 1e-9) guard: [B].
 inline at::Tensor normalized_entropy(const at::Tensor& logits) {
   sdk::FullPrecision full;
-  at::Tensor p = at::softmax(sdk::fp32(logits), 1);
+  at::Tensor p = probabilities(logits);
   at::Tensor h = -(p * at::log(p + 1e-9)).sum(1);
   return h / std::log(static_cast<double>(logits.size(1)));
 }
