@@ -149,7 +149,8 @@ expect_err "run.name: 'nnnn"
 # 12-15. A start killed during setup is restartable: --resume says there is no run yet (never "not a run
 # directory"), and the same `run --out` starts it without --force. Killed: (a) with only the lock taken (an
 # existing empty --out is locked before the pipeline is built), (b) as the marker appears, (c) in the first
-# checkpoint write, and (d) what an older mmdebias killed in setup left (checkpoints/ alone).
+# checkpoint write, (d) what an older mmdebias killed in setup left (checkpoints/ alone), and (e) in the write
+# of resolved.yaml.
 # restart_ok DIR: --resume refuses with the command to start again; that start succeeds.
 restart_ok() {
   run run --resume "$1"
@@ -191,6 +192,17 @@ restart_ok "$work/setup-c"
 cases=$((cases + 1))
 mkdir -p "$work/setup-d/checkpoints"
 restart_ok "$work/setup-d"
+# (e) Killed while writing a file of the run's own (what (b) hits when the kill lands in resolved.yaml's
+# write): the restart removes that half-written file and leaves a user's file of the same shape alone.
+cases=$((cases + 1))
+mkdir "$work/setup-e"
+touch "$work/setup-e/.mmdebias-run"
+echo half >"$work/setup-e/resolved.yaml.tmp-999"
+echo mine >"$work/setup-e/notes.txt.tmp-1"
+run run "$manifest" --out "$work/setup-e"
+expect_code 0
+[[ ! -e "$work/setup-e/resolved.yaml.tmp-999" ]] || fail "(e) the half-written resolved.yaml.tmp-999 was left"
+[[ "$(cat "$work/setup-e/notes.txt.tmp-1")" == mine ]] || fail "(e) a file that is not the run's was touched"
 
 echo "$cases cases"
 finish

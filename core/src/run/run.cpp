@@ -93,6 +93,7 @@ DirectoryClaim claim_run_directory(const RunRequest& request, const fs::path& di
     }
   }
   run_dir.require_real_subdirectories();
+  run_dir.remove_unfinished_writes();  // under the lock: no live process writes them
   return claim;
 }
 

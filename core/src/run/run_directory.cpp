@@ -67,6 +67,17 @@ void RunDirectory::require_real_subdirectories() const {
   }
 }
 
+void RunDirectory::remove_unfinished_writes() const {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find(".tmp-") != std::string::npos && written_by_runs(name) && it->symlink_status(ec).type() == fs::file_type::regular)
+      stale.push_back(it->path());
+  }
+  for (const fs::path& f : stale) fs::remove(f, ec);
+}
+
 void RunDirectory::write_marker() const {
   write_file_atomically(marker(), "An mmdebias run directory: `mmdebias run --out` starts a new run only where this file is, "
                                   "or in an empty directory, unless given --force.\n");

@@ -22,6 +22,9 @@ class RunDirectory {
   /// Throws InputError (exit 2) when checkpoints/, checkpoints/discarded/ or scorers/ is a symbolic link: runs
   /// delete and replace files in them, which must never happen in whatever a link points at.
   void require_real_subdirectories() const;
+  /// Removes what a killed process left half-written in the directory (resolved.yaml.tmp-<pid>, ...): only
+  /// regular files whose names runs write, so a user's own files beside a --force run are never touched.
+  void remove_unfinished_writes() const;
 
   /// The directory.
   const std::filesystem::path& dir() const { return dir_; }
