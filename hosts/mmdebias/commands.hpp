@@ -22,6 +22,8 @@ int cmd_describe(const Args& args);
 int cmd_validate(const Args& args);
 /// `mmdebias run MANIFEST [--out DIR] [k=v ...]` and `mmdebias run --resume DIR`.
 int cmd_run(const Args& args);
+/// `mmdebias sweep MANIFEST [k=v1,v2 ...] --out DIR [--seeds 0-4] [--jobs N] [--baseline k=v]`.
+int cmd_sweep(const Args& args);
 /// `mmdebias eval RUN_DIR [k=v ...]`.
 int cmd_eval(const Args& args);
 /// `mmdebias demo [--out DIR]`: the embedded default manifest.

@@ -23,6 +23,7 @@ const std::map<std::string, Entry>& commands() {
       {"describe", {mmdebias::host::cmd_describe, "show a component's options and capabilities"}},
       {"validate", {mmdebias::host::cmd_validate, "check a manifest and print it resolved, or every error"}},
       {"run", {mmdebias::host::cmd_run, "train and evaluate a manifest into a run directory (or --resume one)"}},
+      {"sweep", {mmdebias::host::cmd_sweep, "run a grid of configurations x seeds, continue it, and aggregate it"}},
       {"eval", {mmdebias::host::cmd_eval, "evaluate a run's latest checkpoint, e.g. on another split"}},
       {"demo", {mmdebias::host::cmd_demo, "run the embedded default manifest and print its summary"}},
       {"report", {mmdebias::host::cmd_report, "write a self-contained HTML report with plots of a run, or compare two"}},
