@@ -1,5 +1,5 @@
-# `mmdebias sweep` (issue 27): a 2-configuration x 5-seed sweep of examples/arl-gaussian.yaml (ARL against its
-# released arm, clamp 1.0, as the baseline), 2 runs at once, run whole; the same sweep SIGKILLed mid-way (its runs
+# `mmdebias sweep` (issue 27): a 2-configuration x 5-seed sweep of examples/arl-gaussian.yaml (ARL's bias term
+# gamma 4 against none, the baseline), 2 runs at once, run whole; the same sweep SIGKILLed mid-way (its runs
 # checkpoint and stop) and started again ends with the same sweep.csv; sweep.json's means, intervals and paired
 # differences equal scipy's from the runs' own summary.json; each run is an ordinary run directory; a stop by
 # SIGTERM continues; the Slurm script's tasks and the aggregate work; bad grids are refused before any run.
@@ -9,15 +9,15 @@ sweep_pid=
 trap 'kill -9 $sweep_pid 2>/dev/null; rm -rf "$work" "$out" "$err"' EXIT
 example="$SRC/examples/arl-gaussian.yaml"
 small=(data.train_size=512 data.test_size=256 train.epochs=3 interventions.0.start=1 train.checkpoint_every=8)
-grid=("$example" estimators.0.clamp=0.3,1.0 "${small[@]}" --seeds 0-4 --jobs 2 --baseline estimators.0.clamp=1.0)
+grid=("$example" interventions.0.gamma=0,4 "${small[@]}" --seeds 0-4 --jobs 2 --baseline interventions.0.gamma=0)
 
 # 1. Uninterrupted.
 run sweep "${grid[@]}" --out "$work/whole"
 expect_code 0
-expect_out "[10/10] starting estimators.0.clamp=1.0 seed 4"  # seed by seed, the configurations of a seed together
+expect_out "[10/10] starting interventions.0.gamma=4 seed 4"  # seed by seed, the configurations of a seed together
 expect_out "classification.accuracy  (mean ± std over seeds [95% interval]; paired difference vs the baseline)"
 [[ $(find "$work/whole" -name summary.json | wc -l) -eq 10 ]] || fail "10 runs did not finish: $(find "$work/whole" -name summary.json)"
-grep -q '^  threads: 1$' "$work/whole/estimators.0.clamp=0.3/seed-0/manifest.yaml" || fail "2 jobs on 2 cores: run.threads is not 1"
+grep -q '^  threads: 1$' "$work/whole/interventions.0.gamma=4/seed-0/manifest.yaml" || fail "2 jobs on 2 cores: run.threads is not 1"
 
 # 2. SIGKILLed after some runs finished and others are mid-way (checkpoint writes slowed so that they are), then
 # started again: finished runs skipped, the rest resumed; the same sweep.csv, byte for byte.
@@ -62,26 +62,26 @@ def check(summary, values, what):
         assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (what, name, got, want)
     assert summary["excludes_zero"] == (low > 0 or high < 0), what
 by_name = {c["name"]: c for c in sweep["configs"]}
-assert sweep["baseline"] == "estimators.0.clamp=1.0" and len(by_name) == 2, sweep["baseline"]
-base = {r["seed"]: acc(r["dir"]) for r in by_name["estimators.0.clamp=1.0"]["runs"]}
-arl = {r["seed"]: acc(r["dir"]) for r in by_name["estimators.0.clamp=0.3"]["runs"]}
+assert sweep["baseline"] == "interventions.0.gamma=0" and len(by_name) == 2, sweep["baseline"]
+base = {r["seed"]: acc(r["dir"]) for r in by_name["interventions.0.gamma=0"]["runs"]}
+arl = {r["seed"]: acc(r["dir"]) for r in by_name["interventions.0.gamma=4"]["runs"]}
 assert sorted(base) == sorted(arl) == [0, 1, 2, 3, 4]
 metric = "eval.classification.accuracy"
-check(by_name["estimators.0.clamp=1.0"]["metrics"][metric], [base[s] for s in range(5)], "baseline")
-check(by_name["estimators.0.clamp=0.3"]["metrics"][metric], [arl[s] for s in range(5)], "arl")
+check(by_name["interventions.0.gamma=0"]["metrics"][metric], [base[s] for s in range(5)], "baseline")
+check(by_name["interventions.0.gamma=4"]["metrics"][metric], [arl[s] for s in range(5)], "arl")
 diffs = [arl[s] - base[s] for s in range(5)]
-check(by_name["estimators.0.clamp=0.3"]["vs_baseline"][metric], diffs, "paired")
+check(by_name["interventions.0.gamma=4"]["vs_baseline"][metric], diffs, "paired")
 # The paired interval is the one-sample t interval of the differences (scipy's paired t-test agrees on its sign).
 t = stats.ttest_rel([arl[s] for s in range(5)], [base[s] for s in range(5)])
-excl = by_name["estimators.0.clamp=0.3"]["vs_baseline"][metric]["excludes_zero"]
+excl = by_name["interventions.0.gamma=4"]["vs_baseline"][metric]["excludes_zero"]
 assert excl == (t.pvalue < 0.05), (excl, t.pvalue)
-assert "vs_baseline" not in by_name["estimators.0.clamp=1.0"]
-print("sweep.json agrees with scipy; ARL - released accuracy:", np.mean(diffs), stats.t.interval(0.95, 4, loc=np.mean(diffs), scale=stats.sem(diffs)))
+assert "vs_baseline" not in by_name["interventions.0.gamma=0"]
+print("sweep.json agrees with scipy; gamma 4 - gamma 0 accuracy:", np.mean(diffs), stats.t.interval(0.95, 4, loc=np.mean(diffs), scale=stats.sem(diffs)))
 PY
-grep -q '^estimators.0.clamp=0.3,0.3,eval.classification.accuracy,5,' "$work/whole/sweep.csv" || fail "sweep.csv lacks the accuracy row: $(head -3 "$work/whole/sweep.csv")"
+grep -q '^interventions.0.gamma=4,4,eval.classification.accuracy,5,' "$work/whole/sweep.csv" || fail "sweep.csv lacks the accuracy row: $(head -3 "$work/whole/sweep.csv")"
 
 # 4. A run of the sweep is an ordinary run directory.
-run eval "$work/whole/estimators.0.clamp=0.3/seed-2"
+run eval "$work/whole/interventions.0.gamma=4/seed-2"
 expect_code 0
 expect_out "accuracy"
 
