@@ -28,7 +28,7 @@ tr.diff td{background:#fff8c5}
 .better{color:#1a7f37}.worse{color:#cf222e}
 td.sig{font-weight:600;background:#fff8c5}td.sig.better{background:#dafbe1}td.sig.worse{background:#ffebe9}
 table.sweep{width:100%;table-layout:fixed}table.sweep td,table.sweep th{overflow-wrap:anywhere}table.sweep tbody tr{background:none}table.sweep tbody:nth-of-type(even){background:#f6f8fa}
-table.sweep tbody{border-bottom:1px solid #d0d7de}table.sweep td.config{white-space:nowrap}
+table.sweep tbody{border-bottom:1px solid #d0d7de}
 .tag{display:inline-block;font-size:.72em;padding:0 .45em;border-radius:1em;background:#ddf4ff;color:#0969da;margin-left:.4em;vertical-align:1px}
 .finished{color:#1a7f37}.failed{color:#cf222e}.missing{color:#8c959f}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:14px}

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/small_file.hpp"
+#include "common/text.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "report/format.hpp"
 #include "report/sweep.hpp"
@@ -20,8 +21,9 @@ class Reader {
   explicit Reader(fs::path file) : file_(std::move(file)) {}
 
   [[noreturn]] void fail(const std::string& where, const std::string& expected, const json& found) const {
-    std::string kind = found.is_null() ? "null" : found.is_string() ? "a string" : found.is_boolean() ? "a boolean"
-                     : found.is_number() ? "a number" : found.is_array() ? "an array" : "an object";
+    const std::string kind = found.is_string() ? "the string " + excerpt(found.dump(), 40)
+                             : found.is_array() ? "an array of " + std::to_string(found.size())
+                             : found.is_object() ? "an object" : excerpt(found.dump(), 40);
     throw InputError(file_.string() + ": " + where + " should be " + expected + ", it is " + kind +
                      " (sweep.json is written by `mmdebias sweep`; docs/running.md describes it)");
   }
