@@ -36,7 +36,7 @@ figure{margin:0;padding:8px 8px 6px;border:1px solid #e6e9ed;border-radius:6px;b
 figure svg{display:block;width:100%;height:auto}
 figcaption{font-size:.8em;color:#57606a;margin-top:4px}
 .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto}.row{display:flex;flex-wrap:wrap;gap:0 32px;align-items:flex-start}.row section{min-width:0}.row p.note{max-width:26em}
 details{margin:.4em 0}summary{cursor:pointer;color:#0969da}
 pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:36em;border-radius:6px}
 a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}

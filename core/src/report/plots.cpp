@@ -141,7 +141,7 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
             std::to_string(series[i].color) + " dt " + std::to_string(series[i].dash) + " title " + gnuplot_quote(series[i].title);
   }
   return s + "set title " + gnuplot_quote(title) + "\nset xlabel " + gnuplot_quote(xlabel) + "\nset ylabel " + gnuplot_quote(ylabel) +
-         "\nset key outside right top\nset grid\n" + plot + "\n";
+         "\nset key below maxrows 4 height 1\nset grid lc rgb \"#e6e9ed\"\n" + plot + "\n";
 }
 
 std::vector<Plot> make_plots(const std::vector<Run>& runs) {

@@ -18,7 +18,9 @@ std::string components(const YAML::Node& list) {
   if (list && list.IsSequence())
     for (const auto& c : list) {
       std::string name = scalar(c["name"]), type = scalar(c["type"]);
-      s += (s.empty() ? "" : ", ") + type + (name.empty() || name == type ? "" : " (" + name + ")");
+      // The name only where it says more than the type ("std.msp" is named "msp" unless the manifest says otherwise).
+      const bool implied = name.empty() || name == type || name == type.substr(type.find('.') + 1);
+      s += (s.empty() ? "" : ", ") + type + (implied ? "" : " (" + name + ")");
     }
   return s.empty() ? "none" : s;
 }

@@ -108,10 +108,17 @@ std::string run_title(const Run& run) {
 
 std::string html_page(const std::vector<Run>& runs, const std::vector<Figure>& figures) {
   std::string title, body;
-  for (const auto& run : runs) title += (title.empty() ? "" : " vs ") + run_title(run);
+  // Two runs of one manifest share its name: their directories tell them apart.
+  const bool same_name = runs.size() == 2 && run_title(runs[0]) == run_title(runs[1]);
+  for (const auto& run : runs) title += (title.empty() ? "" : " vs ") + (same_name ? run.dir.lexically_normal().filename().string() : run_title(run));
   body = "<h1>" + escape_html(title) + "<small>mmdebias " + (runs.size() > 1 ? "comparison" : "run report") + "</small></h1>\n";
   if (runs.size() == 1) body += "<p class=sub><code>" + escape_html(runs[0].dir.string()) + "</code></p>\n";
-  body += facts_html(runs) + "<h2>Final evaluation</h2>\n" + metrics_table(runs);
+  if (runs.size() == 1) {
+    body += facts_html(runs) + "<h2>Final evaluation</h2>\n" + metrics_table(runs);
+  } else {  // the two tables side by side where the window is wide enough
+    body += "<div class=row><section><h2>Runs</h2>\n" + facts_html(runs) + "</section><section><h2>Final evaluation</h2>\n" +
+            metrics_table(runs) + "</section></div>\n";
+  }
   body += "<h2>Plots</h2>\n";
   if (runs.size() > 1) body += "<p class=note>Curves of run A are solid, of run B dashed; a metric keeps its colour in both.</p>\n";
   body += figure_grid(figures);
