@@ -126,8 +126,8 @@ std::string runs_table(const Sweep& sweep, const fs::path& page_dir) {
 std::string group_table(const Sweep& sweep, const std::vector<std::string>& metrics) {
   const bool paired = sweep.baseline.has_value();
   // Fixed column widths: the tables of every group line up.
-  std::string s = paired ? "<div class=scroll><table class=sweep><colgroup><col style=\"width:13%\"><col style=\"width:25%\"><col style=\"width:15%\">"
-                           "<col style=\"width:15%\"><col style=\"width:5%\"><col style=\"width:12%\"><col style=\"width:15%\"></colgroup>"
+  std::string s = paired ? "<div class=scroll><table class=sweep><colgroup><col style=\"width:12%\"><col style=\"width:23%\"><col style=\"width:14%\">"
+                           "<col style=\"width:15%\"><col style=\"width:5%\"><col style=\"width:12%\"><col style=\"width:19%\"></colgroup>"
                          : "<div class=scroll><table class=sweep><colgroup><col style=\"width:16%\"><col style=\"width:30%\"><col style=\"width:20%\">"
                            "<col style=\"width:22%\"><col style=\"width:12%\"></colgroup>";
   s += "<thead><tr><th>metric</th><th>configuration</th><th class=n>mean ± std</th><th class=n>95% interval</th><th class=n>n</th>";
