@@ -1,4 +1,5 @@
-// The page of one run, or of two side by side: what the run was, the final evaluation (with B - A for two),
+// The page of one run, or of two side by side: what the run was, the final evaluation (one run: classification
+// and a table of its OOD scorers; two: a row per metric with B - A),
 // the figures, what differs between the manifests, plugin provenance and the resolved manifests.
 #include <yaml-cpp/yaml.h>
 
@@ -46,11 +47,12 @@ std::vector<std::pair<std::string, std::string>> metric_rows(const std::vector<n
 std::string metrics_table(const std::vector<Run>& runs) {
   std::vector<nlohmann::json> finals;
   for (const auto& run : runs) finals.push_back(final_eval(run));
-  std::string s = "<table id=metrics><thead><tr><th>final evaluation</th>";
+  std::string s = std::string("<table id=metrics><thead><tr><th>") + (runs.size() == 1 ? "classification" : "final evaluation") + "</th>";
   for (const auto& run : runs) s += "<th class=n>" + escape_html(run.label.empty() ? "value" : run.label) + "</th>";
   if (runs.size() == 2) s += "<th class=n>B − A</th>";
   s += "</tr></thead><tbody>\n";
   for (const auto& [name, path] : metric_rows(finals)) {
+    if (runs.size() == 1 && path.rfind("ood/", 0) == 0) continue;  // one run: its scorers get a table of their own
     bool any = false;
     for (const auto& f : finals) any = any || at_path(f, path).is_number();
     if (!any) continue;  // e.g. no factual metrics when nothing adjusts predictions
@@ -72,6 +74,22 @@ std::string metrics_table(const std::vector<Run>& runs) {
   s += "</tbody></table>\n";
   if (runs.size() == 2) s += "<p class=note>B − A in percentage points (pp) for percentages; green where B is better, red where worse.</p>\n";
   return s;
+}
+
+// One run's OOD detection: a row per scorer, a column per metric.
+std::string ood_table(const Run& run) {
+  const nlohmann::json ood = at_path(final_eval(run), "ood");
+  if (!ood.is_object() || ood.empty()) return "";
+  const std::vector<std::string> keys = {"auroc", "fpr_at_95tpr", "aupr_in", "aupr_out"};
+  std::string s = "<table id=ood><thead><tr><th>OOD scorer</th>";
+  for (const auto& k : keys) s += "<th class=n>" + metric_label(k) + "</th>";
+  s += "</tr></thead><tbody>\n";
+  for (const auto& [scorer, m] : ood.items()) {
+    s += "<tr><th>" + escape_html(scorer) + "</th>";
+    for (const auto& k : keys) s += value_cell(m.value(k, nlohmann::json()), Unit::Fraction);
+    s += "</tr>\n";
+  }
+  return s + "</tbody></table>\n";
 }
 
 std::string scalar(const YAML::Node& n) { return n && n.IsScalar() ? n.as<std::string>() : ""; }
@@ -114,7 +132,8 @@ std::string html_page(const std::vector<Run>& runs, const std::vector<Figure>& f
   body = "<h1>" + escape_html(title) + "<small>mmdebias " + (runs.size() > 1 ? "comparison" : "run report") + "</small></h1>\n";
   if (runs.size() == 1) body += "<p class=sub><code>" + escape_html(runs[0].dir.string()) + "</code></p>\n";
   if (runs.size() == 1) {
-    body += facts_html(runs) + "<h2>Final evaluation</h2>\n" + metrics_table(runs);
+    body += facts_html(runs) + "<h2>Final evaluation</h2>\n<div class=row><section>" + metrics_table(runs) + "</section><section>" +
+            ood_table(runs[0]) + "</section></div>\n";
   } else {  // the two tables side by side where the window is wide enough
     body += "<div class=row><section><h2>Runs</h2>\n" + facts_html(runs) + "</section><section><h2>Final evaluation</h2>\n" +
             metrics_table(runs) + "</section></div>\n";
