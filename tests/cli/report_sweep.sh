@@ -120,7 +120,7 @@ bad_sweep noconfigs 'del d["configs"]' 'lacks "configs"'
 bad_sweep meanstring 'd["configs"][1]["metrics"]["eval.classification.accuracy"]["mean"]="0.8"' \
   "configs[1].metrics.eval.classification.accuracy.mean should be a number, it is the string \"0.8\""
 bad_sweep status 'd["configs"][0]["runs"][2]["status"]="done"' 'configs[0].runs[2].status should be "finished", "failed" or "missing", it is the string "done"'
-bad_sweep ci 'd["configs"][0]["metrics"]["train.seconds"]["ci95"]=[1]' "configs[0].metrics.train.seconds.ci95 should be [low, high] or null, it is an array of 1"
+bad_sweep ci 'd["configs"][0]["timing"]["train.seconds"]["ci95"]=[1]' "configs[0].timing.train.seconds.ci95 should be [low, high] or null, it is an array of 1"
 bad_sweep baseline 'd["baseline"]="gamma=9"' 'baseline "gamma=9" names no configuration'
 mkdir -p "$work/notjson" && echo '{"sweep": 1, "axes": [' >"$work/notjson/sweep.json"
 run report "$work/notjson"

@@ -94,6 +94,9 @@ class Reader {
     }
     for (const auto& [m, s] : object(field(j, where, "metrics", "an object of metric -> statistics"), where + ".metrics").items())
       c.metrics[m] = stat(s, where + ".metrics." + m, "values");
+    // Timings (train.seconds, train.samples_per_s) are kept apart in sweep.json: they vary between two runs of a seed.
+    if (j.contains("timing") && !j["timing"].is_null())
+      for (const auto& [m, s] : object(j["timing"], where + ".timing").items()) c.metrics[m] = stat(s, where + ".timing." + m, "values");
     if (j.contains("vs_baseline") && !j["vs_baseline"].is_null())
       for (const auto& [m, s] : object(j["vs_baseline"], where + ".vs_baseline").items()) c.vs_baseline[m] = stat(s, where + ".vs_baseline." + m, "diffs");
     return c;
