@@ -56,7 +56,8 @@ void read_samples(const fs::path& file, Samples& samples) {
 Run load_run(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw InputError(dir.string() + " is not a directory (give a run directory made by `mmdebias run`)");
   if (!fs::exists(dir / "resolved.yaml") || !fs::exists(dir / "metrics.jsonl"))
-    throw InputError(dir.string() + " is not a run directory: it has no resolved.yaml and metrics.jsonl (give a directory made by `mmdebias run`)");
+    throw InputError(dir.string() + " is not a run directory: it has no resolved.yaml and metrics.jsonl (give a directory made by `mmdebias run`); "
+                     "nor a sweep directory: it has no " + (dir / "sweep.json").string() + " (written by `mmdebias sweep`)");
   Run run;
   run.dir = dir;
   run.resolved_text = read_text_file(dir / "resolved.yaml");

@@ -1,4 +1,4 @@
-// The parts of `mmdebias report` (report_data, report_plots, report_gnuplot, report_html), shared within core.
+// The parts of `mmdebias report` (data, plots, gnuplot, page, run_facts, run_page; sweep_* in sweep.hpp), shared within core.
 #pragma once
 
 #include <filesystem>
@@ -64,10 +64,41 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
 /// Draws every plot with one gnuplot process; throws InputError when gnuplot is not installed.
 std::vector<Figure> draw(const std::vector<Plot>& plots);
 
-/// The whole HTML page.
+/// The whole HTML page of one run, or two side by side.
 std::string html_page(const std::vector<Run>& runs, const std::vector<Figure>& figures);
+
+/// One line of what a run was: "device" -> "cpu · fp32 · 1 thread · 1 process".
+struct Fact {
+  std::string label;  ///< What it is.
+  std::string value;  ///< As shown (plain text).
+  std::string title;  ///< A longer form shown on hover (the whole digest), or empty.
+};
+
+/// What the run was, in the order the page shows it.
+std::vector<Fact> run_facts(const Run& run);
+
+/// The facts as tiles for one run, or as a table with a column per run (rows that differ marked).
+std::string facts_html(const std::vector<Run>& runs);
+
+/// A table of the resolved-manifest keys whose values differ between a and b.
+std::string manifest_differences(const Run& a, const Run& b);
+
+/// A whole HTML document: the shared stylesheet, the title, the body inside <main>.
+std::string html_document(const std::string& title, const std::string& body);
+
+/// The figures in a responsive grid, each a <figure id=...> with its caption.
+std::string figure_grid(const std::vector<Figure>& figures);
 
 /// Text made safe inside HTML elements and attributes.
 std::string escape_html(const std::string& text);
+
+/// gnuplot double-quoted string of text.
+std::string gnuplot_quote(const std::string& text);
+
+/// A number as gnuplot data (full precision).
+std::string gnuplot_number(double v);
+
+/// Page ids are simple so that tests and links can name them: lower-case letters, digits and '-'.
+std::string id_part(const std::string& name);
 
 }  // namespace mmdebias::core::report

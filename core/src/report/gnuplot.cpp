@@ -84,10 +84,13 @@ std::vector<Figure> draw(const std::vector<Plot>& plots) {
     throw InputError("mmdebias report draws its plots with gnuplot, which is not on PATH: install Debian's gnuplot-nox "
                      "(apt-get install gnuplot-nox), or name a gnuplot binary in MMDEBIAS_GNUPLOT");
   TempDir tmp;
+  // One palette for every figure (colour-blind safe Tableau 10; 10 is grey); linetypes outlive `reset`.
   std::string script;
+  const char* palette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#a0a0a0"};
+  for (int i = 0; i < 10; ++i) script += "set linetype " + std::to_string(i + 1) + " lc rgb \"" + palette[i] + "\"\n";
   for (size_t i = 0; i < plots.size(); ++i) {
     // reset clears the previous figure's settings; noenhanced keeps '_' and '^' in metric names literal.
-    script += "reset\nset terminal svg size 720,400 noenhanced font \"sans,11\" background \"white\"\nset output \"" +
+    script += "reset\nset terminal svg size 600,380 noenhanced font \"sans,11\" background \"white\"\nset output \"" +
               (tmp.path / (std::to_string(i) + ".svg")).string() + "\"\n" + plots[i].script + "unset output\n";
   }
   const fs::path script_file = tmp.path / "report.gp", errors = tmp.path / "gnuplot.log";

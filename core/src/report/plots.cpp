@@ -8,12 +8,12 @@
 #include <set>
 
 #include "report/detail.hpp"
+#include "report/format.hpp"
 
 namespace mmdebias::core::report {
-namespace {
 
 // gnuplot double-quoted strings treat backslash as an escape; enhanced text is off, so nothing else is special.
-std::string quote(const std::string& text) {
+std::string gnuplot_quote(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
     if (c == '"' || c == '\\') out += '\\';
@@ -22,18 +22,19 @@ std::string quote(const std::string& text) {
   return out + "\"";
 }
 
-std::string number(double v) {
+std::string gnuplot_number(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.10g", v);
   return buf;
 }
 
-// Page ids are simple so that tests and links can name them: letters, digits and '-'.
 std::string id_part(const std::string& name) {
   std::string out;
   for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
   return out;
 }
+
+namespace {
 
 std::string titled(const Run& run, const std::string& name) { return run.label.empty() ? name : run.label + ": " + name; }
 
@@ -99,16 +100,16 @@ std::string histogram(const Run& run, const std::string& scorer, const std::vect
     counts[run.samples.ood[i]][b] += 1;
     totals[run.samples.ood[i]] += 1;
   }
-  std::string s = "set boxwidth " + number(width) + " absolute\nset style fill transparent solid 0.45 noborder\n";
+  std::string s = "set boxwidth " + gnuplot_number(width) + " absolute\nset style fill transparent solid 0.45 noborder\n";
   const char* names[2] = {"in-distribution", "OOD"};
   std::string plot = "plot ";
   for (int g = 0; g < 2; ++g) {
     s += "$h" + std::to_string(g) + " << EOD\n";
-    for (int b = 0; b < bins; ++b) s += number(lo + (b + 0.5) * width) + " " + number(totals[g] > 0 ? counts[g][b] / totals[g] : 0) + "\n";
+    for (int b = 0; b < bins; ++b) s += gnuplot_number(lo + (b + 0.5) * width) + " " + gnuplot_number(totals[g] > 0 ? counts[g][b] / totals[g] : 0) + "\n";
     s += "EOD\n";
-    plot += std::string(g ? ", " : "") + "$h" + std::to_string(g) + " using 1:2 with boxes lc " + std::to_string(g + 1) + " title " + quote(names[g]);
+    plot += std::string(g ? ", " : "") + "$h" + std::to_string(g) + " using 1:2 with boxes lc " + std::to_string(g + 1) + " title " + gnuplot_quote(names[g]);
   }
-  return s + "set title " + quote(titled(run, scorer + " scores")) + "\nset xlabel \"score (higher = more in-distribution)\"\n" +
+  return s + "set title " + gnuplot_quote(titled(run, scorer + " scores")) + "\nset xlabel \"score (higher = more in-distribution)\"\n" +
          "set ylabel \"fraction of samples\"\nset key top left\n" + plot + "\n";
 }
 
@@ -116,12 +117,12 @@ std::string confusion(const Run& run, const nlohmann::json& matrix) {
   const size_t n = matrix.size();
   std::string s = "$m << EOD\n";
   for (const auto& row : matrix) {
-    for (size_t c = 0; c < row.size(); ++c) s += (c ? " " : "") + number(row[c].get<double>());
+    for (size_t c = 0; c < row.size(); ++c) s += (c ? " " : "") + gnuplot_number(row[c].get<double>());
     s += "\n";
   }
   s += "EOD\n";
-  const std::string edge = number(static_cast<double>(n) - 0.5);
-  return s + "set title " + quote(titled(run, "confusion matrix (in-distribution samples)")) + "\n" +
+  const std::string edge = gnuplot_number(static_cast<double>(n) - 0.5);
+  return s + "set title " + gnuplot_quote(titled(run, "confusion matrix (in-distribution samples)")) + "\n" +
          "set xlabel \"predicted class\"\nset ylabel \"true class\"\nunset key\nset size square\n"
          "set palette defined (0 \"#ffffff\", 1 \"#2b6cb0\")\nset xrange [-0.5:" + edge + "]\nset yrange [" + edge + ":-0.5]\n" +
          "set xtics 1\nset ytics 1\nplot $m matrix with image pixels, $m matrix using 1:2:(sprintf(\"%d\", $3)) with labels\n";
@@ -133,14 +134,14 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   std::string s, plot = "plot ";
   for (size_t i = 0; i < series.size(); ++i) {
     s += "$d" + std::to_string(i) + " << EOD\n";
-    for (const auto& [x, y] : series[i].xy) s += number(x) + " " + number(y) + "\n";
+    for (const auto& [x, y] : series[i].xy) s += gnuplot_number(x) + " " + gnuplot_number(y) + "\n";
     s += "EOD\n";
     const char* style = series[i].xy.size() <= 30 ? "linespoints pt 7 ps 0.5" : "lines";
     plot += std::string(i ? ", " : "") + "$d" + std::to_string(i) + " using 1:2 with " + style + " lw 1.5 lc " +
-            std::to_string(series[i].color) + " dt " + std::to_string(series[i].dash) + " title " + quote(series[i].title);
+            std::to_string(series[i].color) + " dt " + std::to_string(series[i].dash) + " title " + gnuplot_quote(series[i].title);
   }
-  return s + "set title " + quote(title) + "\nset xlabel " + quote(xlabel) + "\nset ylabel " + quote(ylabel) +
-         "\nset key outside right top\nset grid\n" + plot + "\n";
+  return s + "set title " + gnuplot_quote(title) + "\nset xlabel " + gnuplot_quote(xlabel) + "\nset ylabel " + gnuplot_quote(ylabel) +
+         "\nset key below maxrows 4 height 1\nset grid lc rgb \"#e6e9ed\"\n" + plot + "\n";
 }
 
 std::vector<Plot> make_plots(const std::vector<Run>& runs) {
@@ -191,11 +192,11 @@ std::vector<Plot> make_plots(const std::vector<Run>& runs) {
       if (it == runs[r].samples.scores.end() || !has_both(runs[r])) continue;
       std::string auroc;
       nlohmann::json fe = final_eval(runs[r]);
-      if (fe.is_object() && fe.contains("ood") && fe["ood"].contains(scorer)) auroc = " (AUROC " + number(std::round(fe["ood"][scorer].value("auroc", 0.0) * 1e4) / 1e4) + ")";
+      if (fe.is_object() && fe.contains("ood") && fe["ood"].contains(scorer)) auroc = " (AUROC " + format_value(fe["ood"][scorer].value("auroc", 0.0), Unit::Fraction) + ")";
       roc.push_back({titled(runs[r], scorer + auroc), roc_points(runs[r].samples.ood, it->second), 1, static_cast<int>(r) + 1});
     }
     if (roc.empty()) continue;  // no run with both kinds of samples: nothing to separate
-    roc.push_back({"chance", {{0, 0}, {1, 1}}, 8, 3});
+    roc.push_back({"chance", {{0, 0}, {1, 1}}, 10, 3});  // 10: grey (gnuplot.cpp)
     plots.push_back({"roc-" + id_part(scorer), "ROC of OOD detection by " + scorer + " (OOD is the positive class) on the final evaluation.",
                      "set size square\nset xrange [0:1]\nset yrange [0:1]\n" + line_chart(scorer + " ROC", "false positive rate (ID flagged)",
                                                                                           "true positive rate (OOD found)", roc)});
