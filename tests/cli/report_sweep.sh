@@ -21,7 +21,7 @@ expect_out "wrote $work/sweep/report.html"
 mapfile -t ids < <(python3 -c '
 import json, re, sys
 d = json.load(open(sys.argv[1]))
-names = sorted({m for c in d["configs"] for m in c["metrics"] if not m.endswith(".count")})
+names = sorted({m for c in d["configs"] for m in {**c["metrics"], **c.get("timing", {})} if not m.endswith(".count")})
 print("\n".join("sweep-" + re.sub(r"[^a-z0-9]", "-", m.lower()) for m in names))' "$fixture")
 [[ ${#ids[@]} -ge 8 ]] || fail "the fixture should give 8 figures, the test computed ${#ids[@]}"
 figures "$work/sweep/report.html" "${ids[@]}"
@@ -66,7 +66,7 @@ def delta(v, u):
     return ("+" if v > 0 else "-") + bare(abs(v), u) + (" pp" if u == "pct" else "")
 bad, checked = [], 0
 for c in d["configs"]:
-    for m, s in c["metrics"].items():
+    for m, s in {**c["metrics"], **c.get("timing", {})}.items():
         if m.endswith(".count"):
             if (m, c["name"]) in p.rows: bad.append(f"{m} is a count, shown anyway")
             continue

@@ -22,4 +22,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
 /// characters with "... (N bytes)" (a corrupt or hostile file must not flood or garble the terminal).
 std::string excerpt(const std::string& text, size_t limit = 80);
 
+/// A word as a POSIX shell reads it back: as it is when it holds only safe characters, else in single quotes.
+std::string shell_quote(const std::string& word);
+
 }  // namespace mmdebias::core

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/small_file.hpp"
+#include "common/text.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "sweep/stats.hpp"
 
@@ -58,6 +59,12 @@ nlohmann::json summary_json(const BySeed& by_seed, const char* values_key) {
   return j;
 }
 
+std::string command_line(const std::vector<std::string>& words) {
+  std::string line;
+  for (const std::string& w : words) line += (line.empty() ? "" : " ") + shell_quote(w);
+  return line;
+}
+
 nlohmann::json read_summary(const fs::path& file) {
   constexpr size_t kLargest = 64 << 20;
   try {
@@ -95,7 +102,7 @@ nlohmann::json aggregate_sweep(const SweepRequest& request, const std::vector<Sw
   for (const Override& o : request.grid.fixed) fixed.push_back(o.text);
   nlohmann::json sweep = {{"sweep", 1},
                           {"manifest", request.grid.manifest.string()},
-                          {"command", request.command},
+                          {"command", command_line(request.command)},
                           {"fixed", fixed},
                           {"axes", axes},
                           {"seeds", request.grid.seeds},

@@ -5,17 +5,6 @@
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;
-namespace {
-
-std::string shell_quote(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/=,:+-") == std::string::npos) return word;
-  std::string quoted = "'";
-  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-}  // namespace
-
 std::string slurm_script(const SweepRequest& request) {
   const size_t configs = expand_grid(request.grid).size(), runs = configs * request.grid.seeds.size();
   const fs::path out = fs::absolute(request.out).lexically_normal();
