@@ -1,5 +1,5 @@
 # The previous-minor test (docs/plugin-guide.md, section 10): abi10 was compiled against the frozen SDK 1.0 headers
-# (tests/abi/sdk-1.0/include); this host is SDK 1.1. It says ABI 1.0, loads, and trains, evaluates and scores a
+# (tests/abi/sdk-1.0/include); this host is SDK 1.2. It says ABI 1.0, loads, and trains, evaluates and scores a
 # pipeline that reaches every hook, its components checking every Context answer (tests/abi/prev_minor_plugin.cpp).
 # A "minor" change that was in fact a layout change fails here.
 source "$(dirname "$0")/lib.bash"
@@ -14,7 +14,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 p = [x for x in d["plugins"] if x["name"] == "abi10"][0]
 assert p["status"] == "loaded" and p["abi"] == "1.0" and p["sdk_version"] == "1.0.0", p
-assert d["host"]["abi"] == "1.1", d["host"]
+assert d["host"]["abi"] == "1.2", d["host"]
 PY
 
 run plugins --verify --plugin-path "$plugin"
