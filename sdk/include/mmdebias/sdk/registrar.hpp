@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,11 @@ class Registrar {
   virtual void add_intervention(ComponentDecl decl, InterventionFactory make) = 0;
   /// Registers a scorer.
   virtual void add_scorer(ComponentDecl decl, ScorerFactory make) = 0;
-  /// Registers a metric sink (SDK 1.2 addition, kept last: a 1.0 or 1.1 plugin never calls it).
-  virtual void add_sink(ComponentDecl decl, SinkFactory make) = 0;
+  /// Registers a metric sink (SDK 1.2 addition, kept last: a 1.0 or 1.1 plugin never calls it). The host overrides it;
+  /// the default, for registrars written against SDK 1.1 (test doubles), refuses the sink.
+  virtual void add_sink(ComponentDecl decl, SinkFactory make) {
+    throw std::logic_error("this registrar takes no metric sinks (sink '" + decl.name + "'; written against SDK 1.1?)");
+  }
 };
 
 }  // namespace mmdebias::sdk
