@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -38,13 +39,26 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// TensorBoard's own naming, so that its loader sorts a resume's file after the first start's.
-std::string event_file_name() {
+constexpr const char* kPrefix = "events.out.tfevents.";
+
+// TensorBoard's own naming, events.out.tfevents.<seconds>.<host>.<pid>. TensorBoard reads a directory's files in name
+// order, and a resume's START must come after what it supersedes: a resume within the second of an earlier file
+// (a start killed at once) takes that second plus one.
+std::string event_file_name(const fs::path& dir) {
+  long long seconds = static_cast<long long>(std::time(nullptr));
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    const std::string rest = name.substr(std::strlen(kPrefix));
+    const size_t digits = rest.find_first_not_of("0123456789");
+    if (digits == 0 || digits > 18) continue;
+    seconds = std::max(seconds, std::stoll(rest.substr(0, digits)) + 1);
+  }
   char host[256] = "localhost";
   if (::gethostname(host, sizeof host) != 0) std::snprintf(host, sizeof host, "localhost");
   host[sizeof host - 1] = '\0';
-  return "events.out.tfevents." + std::to_string(static_cast<long long>(std::time(nullptr))) + "." + host + "." +
-         std::to_string(::getpid());
+  return kPrefix + std::to_string(seconds) + "." + host + "." + std::to_string(::getpid());
 }
 
 class EventsSink : public sdk::MetricSink {
@@ -58,7 +72,7 @@ class EventsSink : public sdk::MetricSink {
   void open(const sdk::SinkStart& start) override {
     const fs::path dir = fs::path(start.run_dir) / config_.dir;
     fs::create_directories(dir);
-    file_.emplace((dir / event_file_name()).string());
+    file_.emplace((dir / event_file_name(dir)).string());
     Event version;
     version.set_wall_time(now_seconds());
     version.set_step(start.start_step);
