@@ -32,43 +32,41 @@ uint32_t masked_crc32c(const void* data, size_t size) {
 }
 
 RecordFile::RecordFile(std::string path) : path_(std::move(path)) {
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail("create");
-  file_ = ::fdopen(fd, "wb");
-  if (!file_) {
-    const int error = errno;
-    ::close(fd);
-    errno = error;
-    fail("open");
-  }
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("create");
 }
 
 RecordFile::~RecordFile() {
-  if (file_) std::fclose(file_);  // close() was not reached: an exception is on its way, nothing more to report
+  if (fd_ >= 0) ::close(fd_);  // close() was not reached: an exception is on its way, nothing more to report
 }
 
 void RecordFile::write(const std::string& data) {
-  if (!file_) throw std::logic_error("write to the closed event file " + path_);
-  char header[12], footer[4];
-  put_le(header, data.size(), 8);
-  put_le(header + 8, masked_crc32c(header, 8), 4);
+  if (fd_ < 0) throw std::logic_error("write to the closed event file " + path_);
+  std::string record(12, '\0');
+  put_le(&record[0], data.size(), 8);
+  put_le(&record[8], masked_crc32c(record.data(), 8), 4);
+  record += data;
+  char footer[4];
   put_le(footer, masked_crc32c(data.data(), data.size()), 4);
-  if (std::fwrite(header, 1, sizeof header, file_) != sizeof header || std::fwrite(data.data(), 1, data.size(), file_) != data.size() ||
-      std::fwrite(footer, 1, sizeof footer, file_) != sizeof footer || std::fflush(file_) != 0)
-    fail("write to");
+  record.append(footer, sizeof footer);
+  for (size_t done = 0; done < record.size();) {
+    const ssize_t n = ::write(fd_, record.data() + done, record.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("write to");
+    done += static_cast<size_t>(n);
+  }
 }
 
 void RecordFile::sync() {
-  if (!file_) return;
-  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) fail("flush");
+  if (fd_ >= 0 && ::fsync(fd_) != 0) fail("flush");
 }
 
 void RecordFile::close() {
-  if (!file_) return;
+  if (fd_ < 0) return;
   sync();
-  std::FILE* file = file_;
-  file_ = nullptr;
-  if (std::fclose(file) != 0) fail("close");
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail("close");
 }
 
 void RecordFile::fail(const char* what) const {

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
 namespace mmdebias::tensorboard {
@@ -22,7 +21,7 @@ class RecordFile {
   RecordFile(const RecordFile&) = delete;
   RecordFile& operator=(const RecordFile&) = delete;
 
-  /// Appends one record and hands it to the kernel (TensorBoard reads a live file).
+  /// Appends one record in one write(2) (TensorBoard reads a live file; a killed run leaves whole records).
   void write(const std::string& data);
   /// Makes everything written durable (fsync).
   void sync();
@@ -34,7 +33,7 @@ class RecordFile {
  private:
   [[noreturn]] void fail(const char* what) const;
   std::string path_;
-  std::FILE* file_ = nullptr;
+  int fd_ = -1;
 };
 
 }  // namespace mmdebias::tensorboard
