@@ -45,6 +45,7 @@ class DatasetsOnly : public sdk::Registrar {
   void add_bias_estimator(sdk::ComponentDecl, sdk::BiasEstimatorFactory) override {}
   void add_intervention(sdk::ComponentDecl, sdk::InterventionFactory) override {}
   void add_scorer(sdk::ComponentDecl, sdk::ScorerFactory) override {}
+  void add_sink(sdk::ComponentDecl, sdk::SinkFactory) override {}
 };
 
 /// The process's resident memory of one kind (RssFile, RssAnon) in MiB, from /proc/self/status.

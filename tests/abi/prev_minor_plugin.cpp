@@ -1,5 +1,6 @@
 // The previous-minor test's plugin (docs/plugin-guide.md, section 10): compiled against the frozen SDK 1.0 headers
-// (tests/abi/sdk-1.0/include shadows the current SDK), loaded by the current host. Its components override every
+// (tests/abi/sdk-1.0/include shadows the current SDK) as abi10, and against the frozen 1.1 headers as abi11
+// (ABI_PREVIOUS_MINOR=1; it also calls 1.1's Context::metric(name, tensor)), loaded by the current host. Its components override every
 // virtual of SDK 1.0's Encoder, Fusion, BiasEstimator, Intervention and Scorer, and call every Context method of 1.0,
 // checking the answers: a "minor" change that was in fact a layout change (a virtual inserted before 1.0's, a moved
 // field) makes a call land in the wrong slot and the run fail. Each hook logs the metric "<hook>" = 1, so
@@ -13,9 +14,16 @@
 
 #include "mmdebias/sdk/sdk.hpp"
 
-#if MMDEBIAS_SDK_ABI_MAJOR != 1 || MMDEBIAS_SDK_ABI_MINOR != 0
-#error "abi10 must be compiled against the frozen SDK 1.0 headers"
+#ifndef ABI_PREVIOUS_MINOR
+#define ABI_PREVIOUS_MINOR 0
 #endif
+#if MMDEBIAS_SDK_ABI_MAJOR != 1 || MMDEBIAS_SDK_ABI_MINOR != ABI_PREVIOUS_MINOR
+#error "the previous-minor plugin must be compiled against the frozen SDK 1.<ABI_PREVIOUS_MINOR> headers"
+#endif
+#define ABI_STRING2(x) #x
+#define ABI_STRING(x) ABI_STRING2(x)
+/// "abi10" or "abi11".
+#define ABI_PLUGIN_NAME "abi1" ABI_STRING(ABI_PREVIOUS_MINOR)
 
 namespace {
 
@@ -24,7 +32,7 @@ using namespace mmdebias::sdk;
 constexpr int64_t kDim = 8;
 
 void expect(bool ok, const std::string& what) {
-  if (!ok) throw std::runtime_error("abi10: " + what);
+  if (!ok) throw std::runtime_error(std::string(ABI_PLUGIN_NAME) + ": " + what);
 }
 
 // Every Context method of SDK 1.0, in declaration order, each answer checked against what a one-rank CPU run gives.
@@ -33,6 +41,9 @@ void use_context(Context& ctx, const std::string& hook) {
   const at::Tensor a = at::rand({1}, ctx.rng("draws"), at::kDouble);
   expect(a.numel() == 1 && a.item<double>() >= 0.0 && a.item<double>() < 1.0, hook + ": rng");
   ctx.metric(hook, 1.0);
+#if ABI_PREVIOUS_MINOR >= 1
+  ctx.metric(hook + "_tensor", at::ones({}, at::kDouble));  // SDK 1.1: read back when the host flushes metrics
+#endif
   expect(ctx.device().is_cpu(), hook + ": device " + ctx.device().str());
   const Phase p = ctx.phase();
   expect(p == Phase::Train || p == Phase::Eval || p == Phase::Fit, hook + ": phase");
@@ -81,7 +92,7 @@ class Fusion10 : public Fusion {
   at::Tensor modality_head(const std::string& modality, const at::Tensor& features) override {
     for (size_t i = 0; i < modalities_.size(); ++i)
       if (modalities_[i] == modality) return heads_[i]->forward(features);
-    throw std::invalid_argument("abi10.fusion: no modality " + modality);
+    throw std::invalid_argument(std::string(ABI_PLUGIN_NAME) + ".fusion: no modality " + modality);
   }
   ComputeCost cost() const override { return {}; }
 
@@ -180,7 +191,7 @@ void register_components(Registrar& r) {
         for (int64_t d : m.shape) in *= d;
         return std::make_shared<Encoder10>(in);
       }
-    throw std::invalid_argument("abi10.encoder: no modality " + a.modality);
+    throw std::invalid_argument(std::string(ABI_PLUGIN_NAME) + ".encoder: no modality " + a.modality);
   });
   r.add_fusion({"fusion", "concatenation with per-modality heads (SDK 1.0 layout)", Schema{}, {}, {capability::kModalityLogits}},
                [](const BuildArgs& a) {
@@ -198,4 +209,5 @@ void register_components(Registrar& r) {
 
 }  // namespace
 
-MMDEBIAS_PLUGIN("abi10", "1.0.0", "built against the frozen SDK 1.0 headers (the previous-minor test)", register_components)
+MMDEBIAS_PLUGIN(ABI_PLUGIN_NAME, "1." ABI_STRING(ABI_PREVIOUS_MINOR) ".0",
+                "built against the frozen SDK 1." ABI_STRING(ABI_PREVIOUS_MINOR) " headers (the previous-minor test)", register_components)

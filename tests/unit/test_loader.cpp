@@ -90,9 +90,10 @@ TEST_CASE("the refusal matrix: each altered handshake field is refused in one li
     std::vector<std::string> expected;
   };
   const std::string host_cxx = std::to_string(MMDEBIAS_CXX11_ABI), other_cxx = std::to_string(!MMDEBIAS_CXX11_ABI);
+  const std::string minor = std::to_string(MMDEBIAS_SDK_ABI_MINOR), next_minor = std::to_string(MMDEBIAS_SDK_ABI_MINOR + 1);
   std::vector<Case> cases = {
-      {"fixture_abi_major", {"built against SDK ABI 2.1", "this host has SDK ABI 1.1", "rebuild the plugin against SDK 1.x"}},
-      {"fixture_abi_minor", {"built against SDK ABI 1.2", "newer than this host's SDK ABI 1.1"}},
+      {"fixture_abi_major", {"built against SDK ABI 2." + minor, "this host has SDK ABI 1." + minor, "rebuild the plugin against SDK 1.x"}},
+      {"fixture_abi_minor", {"built against SDK ABI 1." + next_minor, "newer than this host's SDK ABI 1." + minor}},
       {"fixture_torch", {"built with LibTorch " + torch_version(1), "this host has LibTorch " + torch_version(0)}},
       {"fixture_cxx11", {"_GLIBCXX_USE_CXX11_ABI=" + other_cxx, "this host has _GLIBCXX_USE_CXX11_ABI=" + host_cxx}},
       {"fixture_garbage", {"no name (null pointer)"}},

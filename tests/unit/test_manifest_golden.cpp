@@ -27,7 +27,8 @@ std::string with_listings_checked(std::string text) {
   const std::pair<const char*, mmdebias::sdk::ComponentKind> kinds[] = {
       {"datasets", mmdebias::sdk::ComponentKind::Dataset},       {"encoders", mmdebias::sdk::ComponentKind::Encoder},
       {"fusions", mmdebias::sdk::ComponentKind::Fusion},         {"bias estimators", mmdebias::sdk::ComponentKind::BiasEstimator},
-      {"interventions", mmdebias::sdk::ComponentKind::Intervention}, {"scorers", mmdebias::sdk::ComponentKind::Scorer}};
+      {"interventions", mmdebias::sdk::ComponentKind::Intervention}, {"scorers", mmdebias::sdk::ComponentKind::Scorer},
+      {"sinks", mmdebias::sdk::ComponentKind::Sink}};
   for (const auto& [plural, kind] : kinds) {
     const std::string listed = std::string("registered ") + plural + ": " + joined(registry.names(kind));
     for (size_t pos; (pos = text.find(listed)) != std::string::npos;)

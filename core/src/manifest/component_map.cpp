@@ -175,7 +175,7 @@ std::vector<const ParsedComponent*> ParsedManifest::all() const {
   if (data) out.push_back(&*data);
   for (const auto& e : encoders) out.push_back(&e);
   if (fusion) out.push_back(&*fusion);
-  for (const auto* list : {&estimators, &interventions, &scorers})
+  for (const auto* list : {&estimators, &interventions, &scorers, &sinks})
     for (const auto& c : *list) out.push_back(&c);
   return out;
 }

@@ -38,7 +38,7 @@ HostSection top_level() {
                     "Interventions: a list of intervention component maps; within a hook they run in this order."),
       section_key("train", "The optimizer, schedule and training loop."),
       section_key("eval", "Evaluation: split, batch size and OOD scorers."),
-      section_key("run", "The run: name, seed, threads, device, output directory."),
+      section_key("run", "The run: name, seed, threads, device, output directory, metric sinks."),
       {"provenance", KeyShape::Section, ComponentKind::Dataset, false, "",
        "Written by the host into resolved manifests (plugins, binaries, hook order); ignored when read."},
   };
@@ -130,6 +130,9 @@ HostSection run() {
   s.options.add_bool("overlap_reduce", true, "Start each gradient bucket's reduction as soon as its gradients are ready, "
                     "during backward; false: all after backward (the same sums; for measuring the overlap).");
   s.options.add_float("bucket_mb", 25, "Size of the gradient buckets reduced together in data-parallel training (MiB).").range(0.01, 4096);
+  s.structured = {component_key("sinks", KeyShape::ComponentList, ComponentKind::Sink, false, "[]",
+                                "Metric sinks: a list of sink component maps, each fed every metrics.jsonl line by rank 0 "
+                                "(e.g. `[{type: tensorboard.events}]`); a sink that fails is warned of once and dropped.")};
   return s;
 }
 
@@ -206,7 +209,7 @@ const std::vector<ReservedKey>& reserved_component_keys() {
   static const std::vector<ReservedKey> keys = {
       {"type", "string", "Required. The component, as `<plugin>.<component>` (as `mmdebias plugins` lists them)."},
       {"name", "string",
-       "List entries only (estimators, interventions, scorers): the instance name, unique within its list; "
+       "List entries only (estimators, interventions, scorers, sinks): the instance name, unique within its list; "
        "letters, digits, `_` and `-`. Defaults to the component's name without the plugin."},
       {"lr", "float >= 0",
        "Encoders, fusion, estimators, interventions: this component's learning rate (its own parameter group). "
@@ -218,7 +221,7 @@ const std::vector<ReservedKey>& reserved_component_keys() {
 }
 
 bool component_kind_is_trained(sdk::ComponentKind kind) {
-  return kind != sdk::ComponentKind::Dataset && kind != sdk::ComponentKind::Scorer;
+  return kind != sdk::ComponentKind::Dataset && kind != sdk::ComponentKind::Scorer && kind != sdk::ComponentKind::Sink;
 }
 
 std::string option_range_text(const sdk::OptionSpec& spec) {

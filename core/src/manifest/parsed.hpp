@@ -40,6 +40,7 @@ struct ParsedManifest {
   std::vector<ParsedComponent> encoders;            ///< Manifest order.
   std::optional<ParsedComponent> fusion;
   std::vector<ParsedComponent> estimators, interventions, scorers;
+  std::vector<ParsedComponent> sinks;               ///< run.sinks, manifest order.
   bool all_types_resolved = true;                   ///< Every component's type was found with the right kind.
   bool encoders_ok = true;                          ///< model.encoders was a map and every entry was ok.
 

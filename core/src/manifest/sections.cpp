@@ -166,6 +166,9 @@ ParsedManifest parse_manifest(const Manifest& manifest, const Registry& registry
   if (auto eval = yaml_child(root, "eval")) scorers = yaml_child(*eval, "scorers");
   parsed.scorers = detail::parse_component_list(scorers, "eval.scorers", "scorers", sdk::ComponentKind::Scorer,
                                                 registry, diag);
+  std::optional<YAML::Node> sinks;
+  if (auto run = yaml_child(root, "run")) sinks = yaml_child(*run, "sinks");
+  parsed.sinks = detail::parse_component_list(sinks, "run.sinks", "sinks", sdk::ComponentKind::Sink, registry, diag);
   for (const auto* c : parsed.all()) parsed.all_types_resolved = parsed.all_types_resolved && c->entry;
 
   return parsed;
@@ -194,7 +197,9 @@ YAML::Node resolved_config(const ParsedManifest& p) {
   YAML::Node eval = section_yaml(host_section("eval").options, p.sections.at("eval"));
   eval["scorers"] = list_yaml(p.scorers);
   cfg["eval"] = eval;
-  cfg["run"] = section_yaml(host_section("run").options, p.sections.at("run"));
+  YAML::Node run = section_yaml(host_section("run").options, p.sections.at("run"));
+  run["sinks"] = list_yaml(p.sinks);
+  cfg["run"] = run;
   return cfg;
 }
 

@@ -173,6 +173,8 @@ bool build_pipeline(const ParsedManifest& parsed, const Registry& registry, cons
              out.interventions);
   build_list(parsed.scorers, [&](const std::string& t, const sdk::BuildArgs& a) { return registry.make_scorer(t, a); },
              out.scorers);
+  build_list(parsed.sinks, [&](const std::string& t, const sdk::BuildArgs& a) { return registry.make_sink(t, a); },
+             out.sinks);
   return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/options.hpp"
+#include "mmdebias/sdk/sink.hpp"
 
 namespace mmdebias::core {
 
@@ -33,6 +34,7 @@ struct BuiltPipeline {
   std::vector<Instance<sdk::BiasEstimator>> estimators;     ///< Manifest order.
   std::vector<Instance<sdk::Intervention>> interventions;   ///< Manifest order.
   std::vector<Instance<sdk::Scorer>> scorers;               ///< Manifest order.
+  std::vector<Instance<sdk::MetricSink>> sinks;             ///< run.sinks, manifest order (constructed, not opened).
   /// Some estimator or intervention declares it needs per-modality logits: only then does a training step
   /// compute them (evaluation always does, for the per-modality accuracies).
   bool training_needs_modality_logits = true;

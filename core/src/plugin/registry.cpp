@@ -83,6 +83,7 @@ void Registry::add_fusion(sdk::ComponentDecl d, sdk::FusionFactory f) { add(sdk:
 void Registry::add_bias_estimator(sdk::ComponentDecl d, sdk::BiasEstimatorFactory f) { add(sdk::ComponentKind::BiasEstimator, std::move(d), std::move(f)); }
 void Registry::add_intervention(sdk::ComponentDecl d, sdk::InterventionFactory f) { add(sdk::ComponentKind::Intervention, std::move(d), std::move(f)); }
 void Registry::add_scorer(sdk::ComponentDecl d, sdk::ScorerFactory f) { add(sdk::ComponentKind::Scorer, std::move(d), std::move(f)); }
+void Registry::add_sink(sdk::ComponentDecl d, sdk::SinkFactory f) { add(sdk::ComponentKind::Sink, std::move(d), std::move(f)); }
 
 const ComponentEntry* Registry::find(const std::string& full_name) const {
   auto it = entries_.find(full_name);
@@ -130,6 +131,9 @@ std::shared_ptr<sdk::Intervention> Registry::make_intervention(const std::string
 }
 std::shared_ptr<sdk::Scorer> Registry::make_scorer(const std::string& type, const sdk::BuildArgs& args) const {
   return make_instance<sdk::Scorer, sdk::ScorerFactory>(get(type, sdk::ComponentKind::Scorer), args);
+}
+std::shared_ptr<sdk::MetricSink> Registry::make_sink(const std::string& type, const sdk::BuildArgs& args) const {
+  return make_instance<sdk::MetricSink, sdk::SinkFactory>(get(type, sdk::ComponentKind::Sink), args);
 }
 
 }  // namespace mmdebias::core

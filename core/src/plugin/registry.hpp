@@ -13,9 +13,9 @@
 
 namespace mmdebias::core {
 
-/// Any of the six factory types.
+/// Any of the seven factory types.
 using AnyFactory = std::variant<sdk::DatasetFactory, sdk::EncoderFactory, sdk::FusionFactory,
-                                sdk::BiasEstimatorFactory, sdk::InterventionFactory, sdk::ScorerFactory>;
+                                sdk::BiasEstimatorFactory, sdk::InterventionFactory, sdk::ScorerFactory, sdk::SinkFactory>;
 
 /// One registered component.
 struct ComponentEntry {
@@ -39,6 +39,7 @@ class Registry : public sdk::Registrar {
   void add_bias_estimator(sdk::ComponentDecl decl, sdk::BiasEstimatorFactory make) override;
   void add_intervention(sdk::ComponentDecl decl, sdk::InterventionFactory make) override;
   void add_scorer(sdk::ComponentDecl decl, sdk::ScorerFactory make) override;
+  void add_sink(sdk::ComponentDecl decl, sdk::SinkFactory make) override;
 
   /// The entry called full_name, or nullptr.
   const ComponentEntry* find(const std::string& full_name) const;
@@ -62,6 +63,8 @@ class Registry : public sdk::Registrar {
   std::shared_ptr<sdk::Intervention> make_intervention(const std::string& type, const sdk::BuildArgs& args) const;
   /// Makes a scorer (see make_dataset).
   std::shared_ptr<sdk::Scorer> make_scorer(const std::string& type, const sdk::BuildArgs& args) const;
+  /// Makes a metric sink (see make_dataset).
+  std::shared_ptr<sdk::MetricSink> make_sink(const std::string& type, const sdk::BuildArgs& args) const;
 
  private:
   void add(sdk::ComponentKind kind, sdk::ComponentDecl decl, AnyFactory factory);

@@ -33,6 +33,7 @@ bool may_change(const std::string& path, bool for_eval) {
                                     "train.checkpoint_every", "run.threads", "run.prefetch", "run.out", "run.name",
                                     "run.overlap_reduce"};
   for (const char* k : free_keys) if (path == k) return true;
+  if (starts_with(path, "run.sinks")) return true;  // sinks watch the run; they compute nothing of it
   if (starts_with(path, "eval.") || starts_with(path, "provenance.hooks") || starts_with(path, "provenance.host")) return true;
   if (starts_with(path, "provenance.data.") && path != "provenance.data.train") return true;  // evaluation splits
   if (starts_with(path, "provenance.plugins.") && path.size() > 5 && path.compare(path.size() - 5, 5, ".path") == 0) return true;

@@ -23,6 +23,7 @@
 #include "run/run_directory.hpp"
 #include "run/run_lock.hpp"
 #include "run/session.hpp"
+#include "run/sinks.hpp"
 #include "train/trainer.hpp"
 
 namespace mmdebias::core {
@@ -206,25 +207,45 @@ void broadcast_initial_state(PipelineModel& model, Collective& collective) {
   for (auto& t : model.root().buffers()) collective.broadcast(t);
 }
 
+// Rank 0's metrics: a line appended to metrics.jsonl, then the same line to the sinks.
+void append_line(RunDirectory& run_dir, RunSinks& sinks, const nlohmann::json& line) {
+  const std::string text = run_dir.append_metrics(line);
+  sinks.write(line, text);
+}
+
+// Opens rank 0's sinks at the step the run starts from: 0, or a resume's checkpoint step (what an earlier start
+// logged after it is replayed).
+void open_sinks(RunSinks& sinks, const Session& session, const RunDirectory& run_dir) {
+  if (sinks.empty()) return;
+  sdk::SinkStart start;
+  start.run_dir = fs::absolute(run_dir.dir()).string();
+  start.run_name = session.section("run").string("name");
+  start.start_step = session.state.step;
+  start.manifest = session.resolved_text;
+  sinks.open(start);
+}
+
 EvalOptions eval_options_of(const Session& session) {
   const sdk::Options& eval = session.section("eval");
   return EvalOptions{eval.string("split"), eval.integer("batch_size"), 1};
 }
 
 // The trainer and what it reports to: metrics lines and checkpoints (rank 0 writes), periodic evaluations, progress.
-std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, bool interactive) {
+std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, RunSinks& sinks, bool interactive) {
   RunState& state = session.state;
   PipelineModel& model = *session.model;
   const sdk::Options &run = session.section("run"), &train = session.section("train");
   const bool writer = state.collective->rank() == 0;
   TrainerCallbacks callbacks;
-  if (writer) callbacks.log = [&run_dir](const nlohmann::json& line) { run_dir.append_metrics(line); };
-  callbacks.checkpoint = [&session, &run_dir, writer](const RunPosition& position, torch::optim::Optimizer& optimizer,
-                                                      const std::optional<LossScaleState>& loss_scale) {
+  if (writer) callbacks.log = [&run_dir, &sinks](const nlohmann::json& line) { append_line(run_dir, sinks, line); };
+  callbacks.checkpoint = [&session, &run_dir, &sinks, writer](const RunPosition& position, torch::optim::Optimizer& optimizer,
+                                                              const std::optional<LossScaleState>& loss_scale) {
     CheckpointMeta meta{position, session.resolved_text, gather_rng(session.state), loss_scale};
-    if (writer) save_checkpoint(run_dir.checkpoints(), session.model->root(), optimizer, meta);
+    if (!writer) return;
+    save_checkpoint(run_dir.checkpoints(), session.model->root(), optimizer, meta);
+    sinks.flush();
   };
-  callbacks.evaluate = [&session, &run_dir, writer](int64_t step) {
+  callbacks.evaluate = [&session, &run_dir, &sinks, writer](int64_t step) {
     // Evaluation must not disturb training's random streams (dropout in eval is off, but scorers may sample).
     auto saved = rng_states(session.state);
     const EvalOptions options = eval_options_of(session);
@@ -232,7 +253,7 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, b
     nlohmann::json result = evaluate(*session.model, session.state, session.eval_data, options);
     result["type"] = "eval";
     result["step"] = step;
-    if (writer) run_dir.append_metrics(result);
+    if (writer) append_line(run_dir, sinks, result);
     restore_rng(session.state, saved);
   };
   if (writer) callbacks.progress = Progress{interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
@@ -265,7 +286,7 @@ void resume_trainer(Trainer& trainer, const fs::path& checkpoint, Session& sessi
 }
 
 // After training: scorers fitted (and kept with the run), the final evaluation, summary.json.
-nlohmann::json finish_run(Session& session, RunDirectory& run_dir, const TrainResult& trained) {
+nlohmann::json finish_run(Session& session, RunDirectory& run_dir, RunSinks& sinks, const TrainResult& trained) {
   RunState& state = session.state;
   PipelineModel& model = *session.model;
   const bool writer = state.collective->rank() == 0;
@@ -296,7 +317,7 @@ nlohmann::json finish_run(Session& session, RunDirectory& run_dir, const TrainRe
     summary["train"]["skipped_steps"] = trained.loss_scale->skipped;
   }
   if (writer) {
-    run_dir.append_metrics(final_eval);
+    append_line(run_dir, sinks, final_eval);
     run_dir.write_summary(summary);
     write_sample_scores(run_dir.dir() / sample_scores_file(eval_options.split), samples);
     state.logger->info("done: " + run_dir.summary().string() + " (params_sha256 " + digest + ")");
@@ -362,13 +383,17 @@ RunOutcome run_pipeline(const RunRequest& request) {
   if (writer)  // what the dataset says of its data (e.g. most classes empty), in the log and on the console
     for (const auto& w : session->model->pipeline().dataset_info.warnings) state.logger->warn("warning: " + w);
   broadcast_initial_state(*session->model, collective);
-  std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, request.interactive);
+  // Made before the trainer, whose callbacks write to them; closed on every way out (the destructor on an exception).
+  // Only rank 0 feeds sinks: the other ranks' stay constructed and unopened.
+  RunSinks sinks(writer ? session->model->pipeline().sinks : std::vector<Instance<sdk::MetricSink>>{}, state.logger);
+  std::unique_ptr<Trainer> trainer = make_trainer(*session, run_dir, sinks, request.interactive);
   if (resume)
     resume_trainer(*trainer, resume->file, *session, run_dir);
   else
     state.logger->info("run " + dir.string() + ": " + std::to_string(trainer->total_steps()) + " steps, " +
                        std::to_string(collective.world_size()) + " process(es) x " + std::to_string(session->threads) +
                        " threads, device " + state.device.str());
+  open_sinks(sinks, *session, run_dir);
 
   stop_on_signal->setup_done();
   TrainResult trained = train_naming_step(*trainer, state, run_dir.checkpoints());
@@ -382,9 +407,12 @@ RunOutcome run_pipeline(const RunRequest& request) {
                          " saved; continue with: mmdebias run --resume " + dir.string());
     RunOutcome stopped{dir, {{"steps", trained.steps}, {"rank", collective.rank()}}};
     stopped.stopped_by_signal = signal;
+    sinks.close();
     return stopped;
   }
-  return {dir, finish_run(*session, run_dir, trained)};
+  RunOutcome finished{dir, finish_run(*session, run_dir, sinks, trained)};
+  sinks.close();
+  return finished;
 }
 
 }  // namespace mmdebias::core

@@ -83,16 +83,18 @@ void RunDirectory::write_marker() const {
                                   "or in an empty directory, unless given --force.\n");
 }
 
-void RunDirectory::append_metrics(const nlohmann::json& line) {
+std::string RunDirectory::append_metrics(const nlohmann::json& line) {
   if (!metrics_.is_open()) {
     metrics_.open(metrics(), std::ios::app);
     if (!metrics_) throw RunError("cannot open " + metrics().string() + ": " + std::strerror(errno));
   }
-  metrics_ << line.dump() << '\n';
+  std::string text = line.dump();
+  metrics_ << text << '\n';
   metrics_.flush();
   // A full disk shows here, not as a lost line: stop the run (its last checkpoint stays intact).
   if (!metrics_) throw RunError("cannot append to " + metrics().string() + ": " + std::strerror(errno) +
                                 "; the run stopped, its last checkpoint is intact");
+  return text;
 }
 
 void RunDirectory::truncate_metrics_after(int64_t step, bool drop_eval_at_step) {

@@ -50,8 +50,8 @@ class RunDirectory {
   /// when it is resumed.
   void write_marker() const;
 
-  /// Appends one JSON line to metrics.jsonl and flushes it.
-  void append_metrics(const nlohmann::json& line);
+  /// Appends one JSON line to metrics.jsonl and flushes it; returns the line as written (without its newline).
+  std::string append_metrics(const nlohmann::json& line);
   /// Drops metrics lines logged after step (a resumed run replays them), and the evaluation at step too
   /// when drop_eval_at_step (the final evaluation, which a resume of the last step runs again).
   void truncate_metrics_after(int64_t step, bool drop_eval_at_step = false);

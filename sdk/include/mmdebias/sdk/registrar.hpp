@@ -3,11 +3,13 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/options.hpp"
+#include "mmdebias/sdk/sink.hpp"
 
 namespace mmdebias::sdk {
 
@@ -23,8 +25,8 @@ inline constexpr const char* kPooledFeatures = "pooled_features";
 inline constexpr const char* kGroups = "groups";
 }  // namespace capability
 
-/// The kind of a component.
-enum class ComponentKind { Dataset, Encoder, Fusion, BiasEstimator, Intervention, Scorer };
+/// The kind of a component (Sink: SDK 1.2, last so that the earlier values keep theirs).
+enum class ComponentKind { Dataset, Encoder, Fusion, BiasEstimator, Intervention, Scorer, Sink };
 
 /// Name of a kind as written in the manifest's docs ("encoder", "bias estimator").
 inline const char* component_kind_name(ComponentKind k) {
@@ -35,6 +37,7 @@ inline const char* component_kind_name(ComponentKind k) {
     case ComponentKind::BiasEstimator: return "bias estimator";
     case ComponentKind::Intervention: return "intervention";
     case ComponentKind::Scorer: return "scorer";
+    case ComponentKind::Sink: return "sink";
   }
   return "?";
 }
@@ -51,6 +54,8 @@ using BiasEstimatorFactory = std::function<std::shared_ptr<BiasEstimator>(const 
 using InterventionFactory = std::function<std::shared_ptr<Intervention>(const BuildArgs&)>;
 /// Makes a scorer.
 using ScorerFactory = std::function<std::shared_ptr<Scorer>(const BuildArgs&)>;
+/// Makes a metric sink (SDK 1.2).
+using SinkFactory = std::function<std::shared_ptr<MetricSink>(const BuildArgs&)>;
 
 /// Declaration of one component: its local name, doc, options and capabilities.
 struct ComponentDecl {
@@ -77,6 +82,11 @@ class Registrar {
   virtual void add_intervention(ComponentDecl decl, InterventionFactory make) = 0;
   /// Registers a scorer.
   virtual void add_scorer(ComponentDecl decl, ScorerFactory make) = 0;
+  /// Registers a metric sink (SDK 1.2 addition, kept last: a 1.0 or 1.1 plugin never calls it). The host overrides it;
+  /// the default, for registrars written against SDK 1.1 (test doubles), refuses the sink.
+  virtual void add_sink(ComponentDecl decl, SinkFactory make) {
+    throw std::logic_error("this registrar takes no metric sinks (sink '" + decl.name + "'; written against SDK 1.1?)");
+  }
 };
 
 }  // namespace mmdebias::sdk

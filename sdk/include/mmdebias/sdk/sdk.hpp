@@ -12,6 +12,7 @@
 #include "mmdebias/sdk/options.hpp"
 #include "mmdebias/sdk/plugin.hpp"
 #include "mmdebias/sdk/registrar.hpp"
+#include "mmdebias/sdk/sink.hpp"
 #include "mmdebias/sdk/step.hpp"
 #include "mmdebias/sdk/tensor_dataset.hpp"
 #include "mmdebias/sdk/terms.hpp"

@@ -257,6 +257,7 @@ class FakeRegistrar : public Registrar {
     keep(interventions_, std::move(decl), std::move(make));
   }
   void add_scorer(ComponentDecl decl, ScorerFactory make) override { keep(scorers_, std::move(decl), std::move(make)); }
+  void add_sink(ComponentDecl decl, SinkFactory make) override { keep(sinks_, std::move(decl), std::move(make)); }
 
   /// The declaration of a component by local name (any kind); throws when none was registered.
   const ComponentDecl& decl(const std::string& name) const {
@@ -292,6 +293,10 @@ class FakeRegistrar : public Registrar {
   std::shared_ptr<Dataset> dataset(const std::string& name, BuildArgs args = {}, const std::map<std::string, OptionValue>& given = {}) const {
     return build(datasets_, name, std::move(args), given);
   }
+  /// Builds a metric sink likewise (not opened).
+  std::shared_ptr<MetricSink> sink(const std::string& name, BuildArgs args = {}, const std::map<std::string, OptionValue>& given = {}) const {
+    return build(sinks_, name, std::move(args), given);
+  }
 
  private:
   template <class Factory>
@@ -318,6 +323,7 @@ class FakeRegistrar : public Registrar {
   std::map<std::string, BiasEstimatorFactory> estimators_;
   std::map<std::string, InterventionFactory> interventions_;
   std::map<std::string, ScorerFactory> scorers_;
+  std::map<std::string, SinkFactory> sinks_;
 };
 
 
