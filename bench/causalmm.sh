@@ -10,30 +10,38 @@
 # from mean counts; tests/methods/causalmm/run_eval.sh pins the sweep against the evaluation itself). The
 # factual numbers are the evaluation's own "factual" block (the logits before hook 8).
 #
-# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2"), TIMING_REPS (3)
+# The seeds are one `mmdebias sweep` (OUT_DIR/sweep/sweep.json; the report reads each run through it) and the
+# report gives CausalMM's paired difference from the factual prediction per seed with its 95% interval.
+# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2"), TIMING_REPS (3), JOBS (1),
+#                                         OVERRIDES ("train.epochs=1": extra overrides of the trained runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
 OUT=${1:-runs/bench-causalmm}
 SEEDS=${SEEDS:-"0 1 2"}
 REPS=${TIMING_REPS:-3}
+JOBS=${JOBS:-1}
+read -ra extra <<<"${OVERRIDES:-}"
+read -ra seed_list <<<"$SEEDS"
+seeds=$(IFS=,; echo "${seed_list[*]}")  # the sweep's syntax: 0,1,2
 MANIFEST=bench/causalmm/fashion.yaml
 mkdir -p "$OUT"
 start=$(date +%s)
 
-for seed in $SEEDS; do
-  dir="$OUT/s$seed"
-  if [[ ! -f "$dir/summary.json" ]]; then
-    rm -rf "$dir"
-    "$MMDEBIAS" run "$MANIFEST" --out "$dir" run.seed="$seed" >"$dir.log" 2>&1 || { tail -5 "$dir.log"; exit 1; }
-  fi
+# One training run per seed: a sweep with no axes (restartable: finished seeds are reused, as before), then the
+# val-split evaluation of each run it names.
+"$MMDEBIAS" sweep "$MANIFEST" --seeds "$seeds" --jobs "$JOBS" --out "$OUT/sweep" "${extra[@]}"
+mapfile -t dirs < <(/usr/bin/python3 -I -c 'import json, sys; s = json.load(open(sys.argv[1] + "/sweep.json"))
+print("\n".join(sys.argv[1] + "/" + r["dir"] for c in s["configs"] for r in c["runs"] if r["status"] == "finished"))' "$OUT/sweep")
+for dir in "${dirs[@]}"; do
   [[ -f "$dir/eval-val.json" ]] || "$MMDEBIAS" eval "$dir" eval.split=val >/dev/null 2>>"$dir.log"
-  echo "seed $seed done ($(( $(date +%s) - start )) s)"
 done
+echo "training and val evaluation done ($(( $(date +%s) - start )) s)"
 
-# Inference cost: `mmdebias eval` of two small runs of the same weights (train 512 samples, 1 epoch; the weights do
-# not matter for time), without the intervention and with the default one (uniform, 2 levels: 1 + 2 forward
-# passes per batch), alternating A B A B; whole commands, so process start and data loading count in both.
+# Inference cost, a loop and not a sweep (the same two trained runs evaluated again and again, A B A B):
+# `mmdebias eval` of two small runs of the same weights (train 512 samples, 1 epoch; the weights do not matter
+# for time), without the intervention and with the default one (uniform, 2 levels: 1 + 2 forward passes per
+# batch); whole commands, so process start and data loading count in both.
 small=(data.train_size=512 train.epochs=1 'interventions.0.sweep_edits=[]')
 [[ -f "$OUT/time-factual/summary.json" ]] || "$MMDEBIAS" run "$MANIFEST" --out "$OUT/time-factual" "${small[@]}" 'interventions=[]' >/dev/null 2>&1
 [[ -f "$OUT/time-causalmm/summary.json" ]] || "$MMDEBIAS" run "$MANIFEST" --out "$OUT/time-causalmm" "${small[@]}" >/dev/null 2>&1
@@ -45,15 +53,18 @@ for _ in $(seq "$REPS"); do
   done
 done
 
-/usr/bin/python3 - "$OUT" $SEEDS <<'PY'
-import json, statistics as st, sys
-out, seeds = sys.argv[1], sys.argv[2:]
+/usr/bin/python3 -I - "$OUT" <<'PY'
+import json, os, statistics as st, sys
+from scipy import stats
+out = sys.argv[1]
 P = "interventions.causalmm/"
-def load(seed):
-    test = json.load(open(f"{out}/s{seed}/summary.json"))["eval"]
-    val = json.load(open(f"{out}/s{seed}/eval-val.json"))
-    return test, val
-runs = [load(s) for s in seeds]
+seed_sweep = json.load(open(f"{out}/sweep/sweep.json"))
+finished = [r for c in seed_sweep["configs"] for r in c["runs"] if r["status"] == "finished"]
+seeds = [str(r["seed"]) for r in finished]
+def load(run):
+    d = f"{out}/sweep/{run['dir']}"
+    return json.load(open(f"{d}/summary.json"))["eval"], json.load(open(f"{d}/eval-val.json"))
+runs = [load(r) for r in finished]
 def sweep(ev, variant):
     c = ev["components"]
     acc = c[f"{P}sweep/{variant}/correct"] / c[f"{P}sweep/count"]
@@ -61,6 +72,12 @@ def sweep(ev, variant):
     worst = min(c[f"{P}sweep/{variant}/correct/{g}"] / c[f"{P}sweep/count/{g}"] for g in groups)
     return acc, worst
 def ms(xs): return f"{st.mean(xs):.3f} ± {st.stdev(xs) if len(xs) > 1 else 0:.3f}"
+def paired(xs, base):
+    """Mean of the per-seed differences with its two-sided 95% Student-t interval, * when it excludes 0."""
+    d = [x - b for x, b in zip(xs, base)]
+    if len(d) < 2: return f"{d[0]:+.3f}"
+    lo, hi = stats.t.interval(0.95, len(d) - 1, loc=st.mean(d), scale=st.stdev(d) / len(d) ** 0.5) if st.stdev(d) > 0 else (st.mean(d),) * 2
+    return f"{st.mean(d):+.3f} [{lo:+.3f}, {hi:+.3f}]{'*' if lo > 0 or hi < 0 else ''}"
 rows = [("factual", [(t["factual"]["classification"]["accuracy"], t["factual"]["classification"]["worst_group_accuracy"],
                       v["factual"]["classification"]["accuracy"]) for t, v in runs])]
 for edit in ["random", "uniform", "reversed", "shuffle"]:
@@ -70,11 +87,16 @@ for edit in ["random", "uniform", "reversed", "shuffle"]:
             rows.append((f"{edit} γ={g} ε={e}", [sweep(t, name)[:2] + (sweep(v, name)[0],) for t, v in runs]))
 for t, _ in runs:  # the sweep's entry for the configured setting is the evaluation itself
     assert abs(sweep(t, "uniform/g1/e0.1")[0] - t["classification"]["accuracy"]) < 1e-12
-print(f"seeds {' '.join(seeds)}; mean ± std\n")
-print("| prediction | test accuracy (ρ 0.1) | test worst-group | val accuracy (ρ 0.95) |")
-print("|---|---|---|---|")
+print(f"seeds {' '.join(seeds)}; mean ± std; Δ: the paired difference from the factual prediction (the same run), "
+      f"mean of the per-seed differences [95% t-interval], * when it excludes 0\n")
+print(f"Command: `{' '.join(seed_sweep['command'])}`; machine: {os.uname().nodename}, {os.cpu_count()} cores\n")
+print("| prediction | test accuracy (ρ 0.1) | Δ test accuracy vs factual | test worst-group | Δ worst-group vs factual | val accuracy (ρ 0.95) |")
+print("|---|---|---|---|---|---|")
+base = rows[0][1]
 for name, r in rows:
-    print(f"| {name} | {ms([x[0] for x in r])} | {ms([x[1] for x in r])} | {ms([x[2] for x in r])} |")
+    dt = "(baseline)" if name == "factual" else paired([x[0] for x in r], [x[0] for x in base])
+    dw = "(baseline)" if name == "factual" else paired([x[1] for x in r], [x[1] for x in base])
+    print(f"| {name} | {ms([x[0] for x in r])} | {dt} | {ms([x[1] for x in r])} | {dw} | {ms([x[2] for x in r])} |")
 print("\nAverage causal effect of attention, mean|l − l_cf| (default uniform edit), test / val:")
 for site in ["encoders.text.layer0", "fusion.layer0"]:
     print(f"- {site}: {ms([t['components'][P + 'ace/' + site] for t, _ in runs])} / "

@@ -1,60 +1,50 @@
 #!/usr/bin/env bash
 # MCR benchmark (docs/methods/mcr.md): joint training vs MCR (greedy, independent, collaborative) vs ARL on
 # std.gaussian (sigma = 1, 3) and data.av_digits (noisy audio, occluded images); the same seeds and the same
-# optimiser for every arm; accuracy and per-modality accuracy (mean ± std over seeds); and MCR's step-time
-# overhead (S = 32, greedy) over joint training, measured alternately (A B A B ...) in this same invocation.
-# Prints a markdown report and writes it to $WORK/report.md.
-#   bench/mcr.sh              # MMDEBIAS=build-mcr/bin/mmdebias SEEDS="0 1 2" WORK=/tmp/mmdebias-bench-mcr
+# optimiser for every arm; accuracy with its paired difference vs joint training (95% interval) and
+# per-modality accuracy (mean ± std over seeds); and MCR's step-time overhead (S = 32, greedy) over joint
+# training, measured alternately (A B A B ...) in this same invocation.
+# One `mmdebias sweep` per dataset (arms: bench/mcr/arms.yaml, baseline joint) and one per dataset for the step
+# time (bench/mcr/timing-arms.yaml, seeds as repeats, one run at a time). Prints a markdown report and writes
+# it to $WORK/report.md.
+#   bench/mcr.sh      # MMDEBIAS=build-mcr/bin/mmdebias SEEDS="0 1 2" WORK=/tmp/mmdebias-bench-mcr JOBS=1
+#                     # TIMING_REPEATS=3 TIMING_STEPS=150 RESUME=0 OVERRIDES="train.epochs=1" (quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MMDEBIAS=${MMDEBIAS:-build-mcr/bin/mmdebias}
 WORK=${WORK:-/tmp/mmdebias-bench-mcr}
 SEEDS=${SEEDS:-"0 1 2"}
+JOBS=${JOBS:-1}
 TIMING_REPEATS=${TIMING_REPEATS:-3}
 TIMING_STEPS=${TIMING_STEPS:-150}
-rm -rf "$WORK" && mkdir -p "$WORK/runs"
+read -ra extra <<<"${OVERRIDES:-}"
+read -ra seed_list <<<"$SEEDS"
+seeds=$(IFS=,; echo "${seed_list[*]}")  # the sweep's syntax: 0,1,2
+# A fresh bench by default (a rebuilt plugin must not reuse old runs); RESUME=1 continues a stopped one.
+[[ ${RESUME:-0} == 1 ]] || rm -rf "$WORK"
+mkdir -p "$WORK"
 
-# Arms from one manifest per dataset: joint = without `interventions`; mcr-<game> = with it (λ = 0.1, the
-# release's CREMA-D value), game overridden; mcr-<game>-l1 the same with λ = 1; mcr-nogame = MCR's other terms
-# (contrastive, unimodal CE) with λ = 0, to separate the game's effect from theirs; arl = joint plus ARL's
-# estimator and intervention (its defaults, gamma 4, with the warm-up `start` 5 -> 2 epochs for these short runs).
-arms="joint mcr-nogame mcr-greedy mcr-independent mcr-collaborative mcr-greedy-l1 mcr-independent-l1 mcr-collaborative-l1"
-if "$MMDEBIAS" describe arl.reweight >/dev/null 2>&1; then arms="$arms arl"; else echo "ARL plugin not found: no ARL arm" >&2; fi
-drop_block() { awk -v key="$1" '$0 ~ "^"key":" {skip=1; next} skip && /^[a-z]/ {skip=0} !skip' "$2"; }
-for data in gaussian av_digits; do
-  cp "bench/mcr/$data.yaml" "$WORK/$data.mcr.yaml"
-  drop_block interventions "bench/mcr/$data.yaml" >"$WORK/$data.joint.yaml"
-  { cat "$WORK/$data.joint.yaml"
-    echo "estimators: [{type: arl.uncertainty, name: arl}]"
-    echo "interventions: [{type: arl.reweight, name: arl, gamma: 4.0, start: 2}]"; } >"$WORK/$data.arl.yaml"
-done
+arms=bench/mcr/arms.yaml
+if ! "$MMDEBIAS" describe arl.reweight >/dev/null 2>&1; then
+  echo "ARL plugin not found: no ARL arm" >&2
+  grep -v '^arl:' bench/mcr/arms.yaml >"$WORK/arms.yaml"
+  arms=$WORK/arms.yaml
+fi
 
-run() {  # run NAME MANIFEST ARGS...: one training run into $WORK/runs/NAME, quiet unless it fails
-  local name=$1 manifest=$2; shift 2
-  "$MMDEBIAS" run "$manifest" --out "$WORK/runs/$name" "$@" >"$WORK/runs.log" 2>&1 || { tail -20 "$WORK/runs.log"; exit 1; }
-}
-
+timing_extra=()  # OVERRIDES less the length of training, which the timing runs set
+for o in "${extra[@]}"; do [[ $o == train.epochs=* || $o == train.steps=* ]] || timing_extra+=("$o"); done
 start=$(date +%s)
 for data in gaussian av_digits; do
-  for seed in $SEEDS; do
-    for arm in $arms; do
-      echo "[$(($(date +%s) - start))s] $data $arm seed $seed" >&2
-      case $arm in
-        joint | arl) run "$data-$arm-$seed" "$WORK/$data.$arm.yaml" run.seed="$seed" ;;
-        mcr-nogame) run "$data-$arm-$seed" "$WORK/$data.mcr.yaml" run.seed="$seed" interventions.0.l=0 ;;
-        mcr-*-l1) game=${arm#mcr-}; run "$data-$arm-$seed" "$WORK/$data.mcr.yaml" run.seed="$seed" interventions.0.game="${game%-l1}" interventions.0.l=1 ;;
-        mcr-*) run "$data-$arm-$seed" "$WORK/$data.mcr.yaml" run.seed="$seed" interventions.0.game="${arm#mcr-}" ;;
-      esac
-    done
-  done
-  # Step time: joint vs MCR (greedy, S = 32), alternating, the same fixed number of steps.
-  for rep in $(seq 1 "$TIMING_REPEATS"); do
-    for arm in joint mcr; do
-      echo "[$(($(date +%s) - start))s] $data timing $arm $rep" >&2
-      run "$data-time-$arm-$rep" "$WORK/$data.$arm.yaml" train.steps="$TIMING_STEPS" train.epochs=0
-    done
-  done
+  echo "[$(($(date +%s) - start))s] $data: arms x seeds $seeds" >&2
+  # run.threads=1 as in the manifests whatever JOBS (the sweep would split the cores): results depend on it.
+  "$MMDEBIAS" sweep "bench/mcr/$data.yaml" --arms "$arms" --seeds "$seeds" --jobs "$JOBS" --baseline arm=joint \
+    --out "$WORK/$data" run.threads=1 "${extra[@]}" >&2
+  # Step time: joint vs MCR (greedy, S = 32), the same fixed number of steps; always measured anew.
+  echo "[$(($(date +%s) - start))s] $data: timing, $TIMING_REPEATS alternating repeats of $TIMING_STEPS steps" >&2
+  rm -rf "$WORK/$data-timing"
+  "$MMDEBIAS" sweep "bench/mcr/$data.yaml" --arms bench/mcr/timing-arms.yaml --seeds "$(seq -s, 0 $((TIMING_REPEATS - 1)))" \
+    --jobs 1 --out "$WORK/$data-timing" train.steps="$TIMING_STEPS" train.epochs=0 "${timing_extra[@]}" >&2
 done
 echo "[$(($(date +%s) - start))s] done" >&2
 
-/usr/bin/python3 -I bench/mcr/report.py "$WORK" "$SEEDS" "$TIMING_REPEATS" "$arms" | tee "$WORK/report.md"
+/usr/bin/python3 -I bench/mcr/report.py "$WORK" | tee "$WORK/report.md"

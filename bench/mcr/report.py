@@ -1,47 +1,65 @@
 #!/usr/bin/python3
-"""Summarises bench/mcr.sh's runs as markdown: usage `report.py WORK "SEEDS" TIMING_REPEATS "ARMS"`.
+"""Summarises bench/mcr.sh's sweeps as markdown: usage `report.py WORK` (WORK/<data>/sweep.json for the arms,
+WORK/<data>-timing/sweep.json for the step time; step counts from the run directories they name).
 
-Per dataset and arm: mean ± std over seeds of the test accuracy and of each modality's accuracy (the unimodal
-logits W[0; z_m; 0] + b of the shared concat head), and MCR's divergences J per modality on the last logged
-training step. Step time: train seconds / steps of the alternating timing runs; the ratio of medians.
+Per dataset and arm (in the arms file's order): mean ± std over seeds of the test accuracy, its paired
+difference vs joint training (mean of the per-seed differences with its 95% t-interval, * when it excludes 0),
+and each modality's accuracy (the unimodal logits W[0; z_m; 0] + b of the shared concat head).
+Step time: train seconds / steps of the alternating timing runs; the ratio of medians.
 """
 import json
+import os
+import platform
 import statistics as st
 import sys
 
-work, seeds, repeats, arms = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), sys.argv[4].split()
+work = sys.argv[1]
 DATA = {"gaussian": ("m0", "m1"), "av_digits": ("image", "audio")}
 
 
-def summary(name):
-    with open(f"{work}/runs/{name}/summary.json") as f:
+def load_sweep(name):
+    with open(f"{work}/{name}/sweep.json") as f:
         return json.load(f)
 
 
-def ms(values, fmt="{:.3f}"):
-    if len(values) == 1:
-        return fmt.format(values[0])
-    return (fmt + " ± " + fmt).format(st.mean(values), st.stdev(values))
+def ms(m):
+    """mean ± std of a sweep.json metric (its sample std over seeds)."""
+    return f"{m['mean']:.3f}" if m["std"] is None else f"{m['mean']:.3f} ± {m['std']:.3f}"
 
 
-print(f"Seeds: {' '.join(seeds)}; mean ± std (sample std over seeds).\n")
+def paired(cfg, metric="eval.classification.accuracy"):
+    d = cfg.get("vs_baseline", {}).get(metric)
+    if d is None:
+        return "(baseline)"
+    if d["ci95"] is None:
+        return f"{d['mean']:+.3f} (n = {d['n']})"
+    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]{'*' if d['excludes_zero'] else ''}"
+
+
+first = load_sweep("gaussian")
+print(f"Seeds: {' '.join(map(str, first['seeds']))}; mean ± std (sample std over seeds); Δ accuracy: the paired "
+      f"difference vs joint training, mean of the per-seed differences [95% t-interval], * when it excludes 0.\n")
+print(f"Machine: {platform.node()}, {platform.system()} {platform.release()}, {os.cpu_count()} cores, load average "
+      f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end. Sweeps: `{' '.join(first['command'])}` and "
+      f"the same for av_digits; step time: `{' '.join(load_sweep('gaussian-timing')['command'])}`.\n")
 for data, mods in DATA.items():
+    sweep = load_sweep(data)
     print(f"### {data}\n")
-    print(f"| arm | accuracy | acc {mods[0]} | acc {mods[1]} |")
-    print("|---|---|---|---|")
-    for arm in arms:
-        acc, a0, a1 = [], [], []
-        for seed in seeds:
-            ev = summary(f"{data}-{arm}-{seed}")["eval"]
-            acc.append(ev["classification"]["accuracy"])
-            a0.append(ev["per_modality_accuracy"][mods[0]])
-            a1.append(ev["per_modality_accuracy"][mods[1]])
-        print(f"| {arm} | {ms(acc)} | {ms(a0)} | {ms(a1)} |")
-    times = {arm: [] for arm in ("joint", "mcr")}
-    for rep in range(1, repeats + 1):
-        for arm in times:
-            s = summary(f"{data}-time-{arm}-{rep}")
-            times[arm].append(s["train"]["seconds"] / s["steps"] * 1e3)
+    print(f"| arm | accuracy | Δ accuracy vs joint | acc {mods[0]} | acc {mods[1]} |")
+    print("|---|---|---|---|---|")
+    for cfg in sweep["configs"]:
+        m = cfg["metrics"]
+        print(f"| {cfg['overrides']['arm']} | {ms(m['eval.classification.accuracy'])} (n = {m['eval.classification.accuracy']['n']}) | "
+              f"{paired(cfg)} | {ms(m[f'eval.per_modality_accuracy.{mods[0]}'])} | {ms(m[f'eval.per_modality_accuracy.{mods[1]}'])} |")
+    timing = load_sweep(f"{data}-timing")
+    times = {}
+    for cfg in timing["configs"]:
+        times[cfg["overrides"]["arm"]] = []
+        for r in cfg["runs"]:
+            if r["status"] == "finished":
+                with open(f"{work}/{data}-timing/{r['dir']}/summary.json") as f:
+                    s = json.load(f)
+                times[cfg["overrides"]["arm"]].append(s["train"]["seconds"] / s["steps"] * 1e3)
     ratio = st.median(times["mcr"]) / st.median(times["joint"])
-    print(f"\nStep time (ms, {repeats} alternating runs): joint {' '.join(f'{t:.2f}' for t in times['joint'])}, "
+    print(f"\nStep time (ms, {len(times['joint'])} alternating runs): joint {' '.join(f'{t:.2f}' for t in times['joint'])}, "
           f"MCR greedy S=32 {' '.join(f'{t:.2f}' for t in times['mcr'])}; ratio of medians MCR / joint = **{ratio:.2f}**\n")
