@@ -125,7 +125,8 @@ void RunDirectory::write_summary(const nlohmann::json& summary) {
 
 bool RunDirectory::written_by_runs(const std::string& name) {
   static const std::set<std::string> files = {".mmdebias-run", "manifest.yaml", "resolved.yaml", "log.txt", "metrics.jsonl",
-                                              "checkpoints",   "scorers",       "summary.json",  "report.html"};
+                                              "checkpoints",   "scorers",       "summary.json",  "report.html",
+                                              "tensorboard"};  // the TensorBoard sink's default directory
   const std::string base = name.substr(0, name.find(".tmp-"));  // a write a killed process left
   auto ends_with = [&](const char* suffix) {
     const size_t n = std::strlen(suffix);
