@@ -75,7 +75,7 @@ for ds in ["fc", "av"]:
         acc.append(f"{labels[m]}: {ms(a)}" + (f", Δ {diff(vs)}" if vs else "") +
                    f" (n = {a['n']}, median training time {statistics.median(t['values']):.1f} s)" if a else f"{labels[m]}: —")
     lines.append("\nID accuracy: " + "; ".join(acc) + ".")
-    lines.append(f"\nCommand: `{' '.join(sweep['command'])}`; machine: {os.uname().nodename}, {os.cpu_count()} cores.")
+    lines.append(f"\nCommand: `{sweep['command']}`; machine: {os.uname().nodename}, {os.cpu_count()} cores.")
 text = "\n".join(lines)
 print(text)
 open(os.path.join(out, "results.md"), "w").write(text + "\n")

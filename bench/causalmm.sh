@@ -89,7 +89,7 @@ for t, _ in runs:  # the sweep's entry for the configured setting is the evaluat
     assert abs(sweep(t, "uniform/g1/e0.1")[0] - t["classification"]["accuracy"]) < 1e-12
 print(f"seeds {' '.join(seeds)}; mean ± std; Δ: the paired difference from the factual prediction (the same run), "
       f"mean of the per-seed differences [95% t-interval], * when it excludes 0\n")
-print(f"Command: `{' '.join(seed_sweep['command'])}`; machine: {os.uname().nodename}, {os.cpu_count()} cores\n")
+print(f"Command: `{seed_sweep['command']}`; machine: {os.uname().nodename}, {os.cpu_count()} cores\n")
 print("| prediction | test accuracy (ρ 0.1) | Δ test accuracy vs factual | test worst-group | Δ worst-group vs factual | val accuracy (ρ 0.95) |")
 print("|---|---|---|---|---|---|")
 base = rows[0][1]

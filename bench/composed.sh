@@ -41,7 +41,7 @@ acc = "eval.classification.accuracy"
 print(f"Seeds {', '.join(map(str, sweep['seeds']))}, mean ± std, in %; Δ accuracy: the paired difference vs the baseline "
       f"(points), mean of the per-seed differences [95% t-interval], * when it excludes 0. \"Factual\" is the prediction "
       f"before hook 8 (CausalMM's contrast), the accuracy itself where no intervention changes the prediction.")
-print(f"Command: `{' '.join(sweep['command'])}`; machine: {os.uname().nodename}, {os.cpu_count()} cores.\n")
+print(f"Command: `{sweep['command']}`; machine: {os.uname().nodename}, {os.cpu_count()} cores.\n")
 print("| manifest | accuracy | Δ accuracy vs baseline | worst-group | factual | image alone | text alone | AUROC msp | AUROC energy |")
 print("|---|---|---|---|---|---|---|---|---|")
 for cfg in sweep["configs"]:

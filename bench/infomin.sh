@@ -63,7 +63,7 @@ def row(label, cfg, pick, diff):
         secs.append(s["train"]["seconds"])
     print(f"| {label} | {ms(test)} | {diff} | {ms(worst)} | {ms(iid)} | {st.mean(secs):.0f} |")
 print(f"Seeds {', '.join(map(str, sweep['seeds']))}; mean ± std in %; Δ: the paired difference vs the baseline, mean of "
-      f"the per-seed differences [95% t-interval], * when it excludes 0. Command: `{' '.join(sweep['command'])}`; "
+      f"the per-seed differences [95% t-interval], * when it excludes 0. Command: `{sweep['command']}`; "
       f"machine: {os.uname().nodename}, {os.cpu_count()} cores.\n")
 print("| arm | shifted-test acc (%) | Δ vs baseline (points) | worst-group acc (%) | in-distribution acc (%) | train s / run |")
 print("|---|---|---|---|---|---|")

@@ -20,6 +20,9 @@ import platform
 import statistics as st
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from sweep_summary import paired  # noqa: E402
+
 import torch
 
 work = sys.argv[1]
@@ -75,22 +78,12 @@ def ms(values, fmt="{:.3f}"):
     return (fmt + " ± " + fmt).format(st.mean(values), st.stdev(values))
 
 
-def paired(cfg, metric="eval.classification.accuracy"):
-    """The paired difference vs the baseline as sweep.json has it: mean [95% interval], * if it excludes 0."""
-    d = cfg.get("vs_baseline", {}).get(metric)
-    if d is None:
-        return "(baseline)"
-    if d["ci95"] is None:
-        return f"{d['mean']:+.3f} (n = {d['n']})"
-    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]{'*' if d['excludes_zero'] else ''}"
-
-
 first = load_sweep("gaussian")
 print(f"Seeds: {' '.join(map(str, first['seeds']))}; mean ± std (sample std over seeds); Δ accuracy: the paired "
       f"difference vs joint training, mean of the per-seed differences [95% t-interval], * when it excludes 0.\n")
 print(f"Machine: {platform.node()}, {platform.system()} {platform.release()}, {os.cpu_count()} cores, load average "
-      f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end. Sweeps: `{' '.join(first['command'])}` and "
-      f"the same for av_digits; step time: `{' '.join(load_sweep('gaussian-timing')['command'])}`.\n")
+      f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end. Sweeps: `{first['command']}` and "
+      f"the same for av_digits; step time: `{load_sweep('gaussian-timing')['command']}`.\n")
 for data, mods in DATA.items():
     sweep = load_sweep(data)
     print(f"### {data}\n")
