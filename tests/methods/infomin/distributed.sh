@@ -1,5 +1,8 @@
-# infomin data-parallel: 2 ranks x 16 equal 1 rank x 32 within 1e-5 with TE-D and ATE-D in one manifest
+# infomin data-parallel: 2 ranks x 16 equal 1 rank x 32 within 2e-5 with TE-D and ATE-D in one manifest
 # (the coding rate over the global batch, κ from the global bias CE, K-means on every rank's features).
+# 2e-5, not 1e-5: the torch 2.15 wheel (MKL) on an AMD EPYC gave 1.00e-5 on backdoor.gate.weight (an absolute
+# 5e-7 on small weights: summation order over 36 Adam steps), every other tensor <= 1e-6; a wrong reduction
+# (a rank's share missing or counted twice) differs by 1e-3 or more.
 source "$SRC/tests/cli/lib.bash"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" "$out" "$err"' EXIT
@@ -22,7 +25,7 @@ two_ranks "$work/two" "$work/m.yaml"
 run run "$work/m.yaml" --out "$work/one" train.batch_size=32
 expect_code 0
 
-"$PYTHON" - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 1e-5"
+"$PYTHON" - "$work/two" "$work/one" <<'PY' || fail "2 ranks x 16 and 1 rank x 32 differ beyond 2e-5"
 import sys, torch
 def state(d):
     m = torch.jit.load(d + "/checkpoints/" + open(d + "/checkpoints/latest").read().strip())
@@ -33,6 +36,6 @@ c = [k for k in a if k.endswith("centroids")]
 assert len(c) == 1 and a[c[0]].shape == b[c[0]].shape == (3, 16), [(k, a[k].shape) for k in c]
 worst = max(((a[k] - b[k]).abs().max() / b[k].abs().max().clamp_min(1e-12)).item() for k in a if a[k].numel())
 print(f"largest relative difference over {len(a)} tensors: {worst:.2e}")
-assert worst < 1e-5, worst
+assert worst < 2e-5, worst
 PY
 finish
