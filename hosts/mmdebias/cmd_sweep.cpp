@@ -63,8 +63,8 @@ int cmd_sweep(const Args& args) {
   add_positional_args(options, positional, "MANIFEST then key.path=value overrides; key.path=v1,v2 sweeps the key over its values");
   po::variables_map vm;
   if (!parse(args, options, positional, vm,
-             "Usage: mmdebias sweep MANIFEST [key.path=v1,v2 ...] [key.path=value ...] --out DIR [--seeds 0-4] [--jobs N]\n"
-             "                      [--baseline key.path=v1] [--print-slurm]\n"
+             "Usage: mmdebias sweep MANIFEST [key.path=v1,v2 ...] [key.path=value ...] [--arms FILE] --out DIR [--seeds 0-4]\n"
+             "                      [--jobs N] [--baseline key.path=v1 | arm=NAME] [--print-slurm]\n"
              "Runs the grid of every swept value (a word with commas: key=v1,v2; [1,2] and quotes stay one value) x seeds,\n"
              "each an ordinary run directory DIR/<configuration>/seed-<seed> (run --resume, eval and report work on each),\n"
              "then writes DIR/sweep.json and DIR/sweep.csv: per configuration and metric the mean, std and 95% interval over\n"
