@@ -19,6 +19,20 @@ struct ComponentLabel {
   std::string component;  ///< Instance path or full type name ("encoders.image (std.conv2d)").
 };
 
+/// The text of the exception error holds: a c10::Error's without its backtrace, a std::exception's what(), or a
+/// fixed sentence for anything else.
+inline std::string exception_message(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception (not derived from std::exception)";
+  }
+}
+
 /// Runs fn(); any exception it throws becomes a ComponentError naming label and hook, or, for an sdk::DataError, an
 /// InputError naming them.
 template <class Fn>

@@ -56,7 +56,7 @@ std::string metric_label(const std::string& path) {
       {"aupr_out", "AUPR-Out"},          {"samples_per_s", "samples/s"}, {"seconds", "training time"},
       {"data_wait_fraction", "data wait"}, {"count", "samples"},         {"count_ood", "OOD samples"},
       {"num_id", "in-distribution samples"}, {"num_ood", "OOD samples"}};
-  // A component's metric is named by its whole path ("estimators.arl/weight/m0"): its leaf alone repeats.
+  // A component's metric is named by its whole path ("estimators.<name>/weight/m0"): its leaf alone repeats.
   const std::string components = "eval.components.";
   if (path.rfind(components, 0) == 0) return path.substr(components.size());
   const auto [leaf, parent] = leaf_and_parent(path);

@@ -207,24 +207,6 @@ void broadcast_initial_state(PipelineModel& model, Collective& collective) {
   for (auto& t : model.root().buffers()) collective.broadcast(t);
 }
 
-// Rank 0's metrics: a line appended to metrics.jsonl, then the same line to the sinks.
-void append_line(RunDirectory& run_dir, RunSinks& sinks, const nlohmann::json& line) {
-  const std::string text = run_dir.append_metrics(line);
-  sinks.write(line, text);
-}
-
-// Opens rank 0's sinks at the step the run starts from: 0, or a resume's checkpoint step (what an earlier start
-// logged after it is replayed).
-void open_sinks(RunSinks& sinks, const Session& session, const RunDirectory& run_dir) {
-  if (sinks.empty()) return;
-  sdk::SinkStart start;
-  start.run_dir = fs::absolute(run_dir.dir()).string();
-  start.run_name = session.section("run").string("name");
-  start.start_step = session.state.step;
-  start.manifest = session.resolved_text;
-  sinks.open(start);
-}
-
 EvalOptions eval_options_of(const Session& session) {
   const sdk::Options& eval = session.section("eval");
   return EvalOptions{eval.string("split"), eval.integer("batch_size"), 1};
@@ -237,7 +219,7 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, R
   const sdk::Options &run = session.section("run"), &train = session.section("train");
   const bool writer = state.collective->rank() == 0;
   TrainerCallbacks callbacks;
-  if (writer) callbacks.log = [&run_dir, &sinks](const nlohmann::json& line) { append_line(run_dir, sinks, line); };
+  if (writer) callbacks.log = [&run_dir, &sinks](const nlohmann::json& line) { append_metrics_line(run_dir, sinks, line); };
   callbacks.checkpoint = [&session, &run_dir, &sinks, writer](const RunPosition& position, torch::optim::Optimizer& optimizer,
                                                               const std::optional<LossScaleState>& loss_scale) {
     CheckpointMeta meta{position, session.resolved_text, gather_rng(session.state), loss_scale};
@@ -253,7 +235,7 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, R
     nlohmann::json result = evaluate(*session.model, session.state, session.eval_data, options);
     result["type"] = "eval";
     result["step"] = step;
-    if (writer) append_line(run_dir, sinks, result);
+    if (writer) append_metrics_line(run_dir, sinks, result);
     restore_rng(session.state, saved);
   };
   if (writer) callbacks.progress = Progress{interactive, std::max<int64_t>(1, train.integer("log_every")) * 10, state.logger};
@@ -317,7 +299,7 @@ nlohmann::json finish_run(Session& session, RunDirectory& run_dir, RunSinks& sin
     summary["train"]["skipped_steps"] = trained.loss_scale->skipped;
   }
   if (writer) {
-    append_line(run_dir, sinks, final_eval);
+    append_metrics_line(run_dir, sinks, final_eval);
     run_dir.write_summary(summary);
     write_sample_scores(run_dir.dir() / sample_scores_file(eval_options.split), samples);
     state.logger->info("done: " + run_dir.summary().string() + " (params_sha256 " + digest + ")");
@@ -393,7 +375,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
     state.logger->info("run " + dir.string() + ": " + std::to_string(trainer->total_steps()) + " steps, " +
                        std::to_string(collective.world_size()) + " process(es) x " + std::to_string(session->threads) +
                        " threads, device " + state.device.str());
-  open_sinks(sinks, *session, run_dir);
+  sinks.open(sink_start(*session, run_dir));
 
   stop_on_signal->setup_done();
   TrainResult trained = train_naming_step(*trainer, state, run_dir.checkpoints());

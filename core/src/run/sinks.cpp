@@ -4,7 +4,7 @@
 #include <cmath>
 #include <exception>
 
-#include <c10/util/Exception.h>
+#include "plugin/guard.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -17,18 +17,6 @@ void flatten(const nlohmann::json& node, const std::string& tag, std::vector<sdk
   } else if (node.is_number()) {  // not booleans: nlohmann keeps them apart
     const double value = node.get<double>();
     if (std::isfinite(value)) out.push_back({tag, value});
-  }
-}
-
-std::string what_of(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
   }
 }
 
@@ -63,7 +51,7 @@ void RunSinks::each(const char* hook, Call&& call) {
       const std::string plugin = slot.sink.type.substr(0, slot.sink.type.find('.'));
       if (logger_)
         logger_->warn("warning: sink " + slot.sink.name + " (" + slot.sink.type + ", plugin '" + plugin + "') failed in " + hook +
-                      ": " + what_of(std::current_exception()) + "; it gets no more records, the run goes on");
+                      ": " + exception_message(std::current_exception()) + "; it gets no more records, the run goes on");
     }
   }
 }
@@ -87,6 +75,20 @@ void RunSinks::close() {
   if (closed_) return;
   closed_ = true;
   each("close", [](sdk::MetricSink& s) { s.close(); });
+}
+
+sdk::SinkStart sink_start(const Session& session, const RunDirectory& run_dir) {
+  sdk::SinkStart start;
+  start.run_dir = std::filesystem::absolute(run_dir.dir()).string();
+  start.run_name = session.section("run").string("name");
+  start.start_step = session.state.step;
+  start.manifest = session.resolved_text;
+  return start;
+}
+
+void append_metrics_line(RunDirectory& run_dir, RunSinks& sinks, const nlohmann::json& line) {
+  const std::string text = run_dir.append_metrics(line);
+  sinks.write(line, text);
 }
 
 }  // namespace mmdebias::core

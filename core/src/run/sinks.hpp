@@ -11,6 +11,8 @@
 #include "log/logger.hpp"
 #include "mmdebias/sdk/sink.hpp"
 #include "pipeline/pipeline.hpp"
+#include "run/run_directory.hpp"
+#include "run/session.hpp"
 
 namespace mmdebias::core {
 
@@ -51,5 +53,12 @@ class RunSinks {
   std::shared_ptr<Logger> logger_;
   bool closed_ = false;
 };
+
+/// What sinks are opened with: the run, its resolved manifest, and the step it starts from (0, or a resume's
+/// checkpoint step: what an earlier start logged after it is replayed).
+sdk::SinkStart sink_start(const Session& session, const RunDirectory& run_dir);
+
+/// Rank 0's metrics: the line appended to metrics.jsonl, then the same line to the sinks.
+void append_metrics_line(RunDirectory& run_dir, RunSinks& sinks, const nlohmann::json& line);
 
 }  // namespace mmdebias::core

@@ -1,7 +1,7 @@
 // --arms FILE: named sets of overrides, one value each of the axis "arm" (Hydra's config groups, in one file):
-//   joint:    {interventions: []}
-//   arl:      {}
-//   released: {estimators.0.clamp: 1.0}
+//   without:  {interventions: []}
+//   as_is:    {}
+//   smaller:  {interventions.0.weight: 0.1}
 #include <yaml-cpp/yaml.h>
 
 #include <set>

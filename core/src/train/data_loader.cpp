@@ -24,6 +24,7 @@
 
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/sdk/components.hpp"
+#include "plugin/guard.hpp"
 #include "train/device_copy.hpp"
 
 namespace mmdebias::core {
@@ -57,23 +58,11 @@ uint64_t uniform_below(std::mt19937_64& gen, uint64_t range) {
   return static_cast<uint64_t>(m >> 64);
 }
 
-std::string message_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception (not derived from std::exception)";
-  }
-}
-
 // Rethrows the exception being handled with what the loader was doing in front: as an InputError when the dataset
 // says the data is at fault (sdk::DataError), else as a runtime_error.
 [[noreturn]] void rethrow_naming(const std::string& doing) {
   const std::exception_ptr error = std::current_exception();
-  const std::string what = "data loader: " + doing + " failed: " + message_of(error);
+  const std::string what = "data loader: " + doing + " failed: " + exception_message(error);
   try {
     std::rethrow_exception(error);
   } catch (const sdk::DataError&) {
