@@ -310,8 +310,9 @@ METHOD_ARMS = {
     "joint": [],
     "ARL": ["estimators=[{type: arl.uncertainty}]", "interventions=[{type: arl.reweight}]"],
     "MCR (S = 32)": ["interventions=[{type: mcr.competition, num_samples: 32}]"],
-    "A2D": ["interventions=[{type: a2d.disagree}]"],
-    "A2D + NP-Mix": ["interventions=[{type: a2d.disagree}, {type: a2d.npmix, start_epoch: 0, queue_size: 20}]"],
+    "A2D": ["model.fusion.modality_heads=separate", "interventions=[{type: a2d.disagree}]"],
+    "A2D + NP-Mix": ["model.fusion.modality_heads=separate",
+                     "interventions=[{type: a2d.disagree}, {type: a2d.npmix, start_epoch: 0, queue_size: 20}]"],
     "InfoMin (TE-D)": ["estimators=[{type: infomin.confounder}]", "interventions=[{type: infomin.debias}]"],
 }
 

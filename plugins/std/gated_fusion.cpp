@@ -8,6 +8,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "common.hpp"
+#include "modality_heads.hpp"
 #include "mmdebias/sdk/bind.hpp"
 #include "mmdebias/sdk/precision.hpp"
 #include "register.hpp"
@@ -20,18 +21,22 @@ const char* kName = "std.gated";
 /// The options of std.gated.
 struct Config {
   int64_t dim = 0;
+  ModalityHeads modality_heads = ModalityHeads::Shared;
 
   static void declare(sdk::OptionBinder<Config>& b) {
     b.option("dim", &Config::dim, 64, "Width d of each modality's projection and of the fused features").at_least(1);
+    declare_modality_heads(b, &Config::modality_heads);
   }
 };
 
 /// h_m = tanh(W_m z_m) in R^d; gate logits G = W_g [z_1; ...; z_k] viewed as [B, k, d], g = softmax over k;
-/// fused = sum_m g_m * h_m; logits = head(fused). The unimodal prediction of modality m is
-/// head(tanh(W_m z_m)): its representation through the shared head, as if its gate were 1.
+/// fused = sum_m g_m * h_m; logits = head(fused). The shared unimodal prediction of modality m is
+/// head(tanh(W_m z_m)): its representation through the fused head, as if its gate were 1; a separate one is
+/// fc_m(z_m), on the modality's features, parameters of its own.
 class GatedFusion : public sdk::Fusion {
  public:
-  GatedFusion(std::vector<FusionInput> inputs, int64_t dim, int64_t classes) : inputs_(std::move(inputs)), dim_(dim) {
+  GatedFusion(std::vector<FusionInput> inputs, int64_t dim, int64_t classes, ModalityHeads heads)
+      : inputs_(std::move(inputs)), dim_(dim) {
     int64_t total = 0;
     for (const auto& in : inputs_) {
       total += in.spec.dim;
@@ -39,6 +44,7 @@ class GatedFusion : public sdk::Fusion {
     }
     gate_ = register_module("gate", torch::nn::Linear(total, dim * static_cast<int64_t>(inputs_.size())));
     head_ = register_module("head", torch::nn::Linear(dim, classes));
+    if (heads == ModalityHeads::Separate) separate_ = SeparateHeads(*this, inputs_, classes);
   }
 
   int64_t fused_dim() const override { return dim_; }
@@ -63,6 +69,7 @@ class GatedFusion : public sdk::Fusion {
   at::Tensor modality_head(const std::string& modality, const at::Tensor& z) override {
     const size_t i = modality_index(inputs_, modality, kName);
     check_feature(z, inputs_[i], kName);
+    if (separate_.active()) return separate_(i, z);
     return head_->forward(at::tanh(proj_[i]->forward(z)));
   }
 
@@ -71,12 +78,14 @@ class GatedFusion : public sdk::Fusion {
   int64_t dim_;
   std::vector<torch::nn::Linear> proj_;
   torch::nn::Linear gate_{nullptr}, head_{nullptr};
+  SeparateHeads separate_;
 };
 
 std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
   auto inputs = fusion_inputs(args, kName);
   require_pooled(inputs, kName);
-  return std::make_shared<GatedFusion>(std::move(inputs), sdk::bind<Config>(args.options).dim, args.model.num_classes);
+  const Config c = sdk::bind<Config>(args.options);
+  return std::make_shared<GatedFusion>(std::move(inputs), c.dim, args.model.num_classes, c.modality_heads);
 }
 
 }  // namespace
@@ -84,7 +93,8 @@ std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
 void register_gated_fusion(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "gated";
-  d.doc = "Gated multimodal unit for k modalities: softmax gates over tanh projections, then a linear head";
+  d.doc = "Gated multimodal unit for k modalities: softmax gates over tanh projections, then a linear head; per-modality "
+          "logits through that head, or from classifiers of their own (modality_heads: separate)";
   d.schema = sdk::schema_of<Config>();
   d.provides = {sdk::capability::kModalityLogits};
   r.add_fusion(std::move(d), make);

@@ -1,4 +1,5 @@
-// std.late: late fusion, one linear head per modality and the fused logits their sum.
+// std.late: late fusion, one linear head per modality and the fused logits their sum (per-modality logits from
+// those heads, or, with modality_heads: separate, from classifiers of their own).
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "common.hpp"
+#include "modality_heads.hpp"
 #include "register.hpp"
 
 namespace mmdebias::std_plugin {
@@ -15,16 +17,25 @@ namespace {
 
 const char* kName = "std.late";
 
-/// fused = [z_1; ...; z_M]; head(fused) = sum_m h_m(slice_m(fused)); modality_head(m, z) = h_m(z),
-/// so the per-modality logits sum exactly to the fused logits.
+/// The options of std.late.
+struct Config {
+  ModalityHeads modality_heads = ModalityHeads::Shared;
+
+  static void declare(sdk::OptionBinder<Config>& b) { declare_modality_heads(b, &Config::modality_heads); }
+};
+
+/// fused = [z_1; ...; z_M]; head(fused) = sum_m h_m(slice_m(fused)). Shared modality heads are the summands,
+/// modality_head(m, z) = h_m(z), so the per-modality logits sum exactly to the fused logits; separate ones are
+/// fc_m(z), parameters of their own.
 class LateFusion : public sdk::Fusion {
  public:
-  LateFusion(std::vector<FusionInput> inputs, int64_t classes) : inputs_(std::move(inputs)) {
+  LateFusion(std::vector<FusionInput> inputs, int64_t classes, ModalityHeads heads) : inputs_(std::move(inputs)) {
     for (const auto& in : inputs_) {
       offsets_.push_back(dim_);
       dim_ += in.spec.dim;
       heads_.push_back(register_module(module_name("head", in.name), torch::nn::Linear(in.spec.dim, classes)));
     }
+    if (heads == ModalityHeads::Separate) separate_ = SeparateHeads(*this, inputs_, classes);
   }
 
   int64_t fused_dim() const override { return dim_; }
@@ -53,7 +64,7 @@ class LateFusion : public sdk::Fusion {
   at::Tensor modality_head(const std::string& modality, const at::Tensor& z) override {
     const size_t i = modality_index(inputs_, modality, kName);
     check_feature(z, inputs_[i], kName);
-    return heads_[i]->forward(z);
+    return separate_.active() ? separate_(i, z) : heads_[i]->forward(z);
   }
 
  private:
@@ -61,12 +72,13 @@ class LateFusion : public sdk::Fusion {
   std::vector<int64_t> offsets_;
   int64_t dim_ = 0;
   std::vector<torch::nn::Linear> heads_;
+  SeparateHeads separate_;
 };
 
 std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
   auto inputs = fusion_inputs(args, kName);
   require_pooled(inputs, kName);
-  return std::make_shared<LateFusion>(std::move(inputs), args.model.num_classes);
+  return std::make_shared<LateFusion>(std::move(inputs), args.model.num_classes, sdk::bind<Config>(args.options).modality_heads);
 }
 
 }  // namespace
@@ -74,7 +86,9 @@ std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
 void register_late_fusion(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "late";
-  d.doc = "Late fusion: one linear head per modality, fused logits = the sum of the per-modality logits";
+  d.doc = "Late fusion: one linear head per modality, fused logits = their sum; per-modality logits from those heads, or "
+          "from classifiers of their own (modality_heads: separate)";
+  d.schema = sdk::schema_of<Config>();
   d.provides = {sdk::capability::kModalityLogits};
   r.add_fusion(std::move(d), make);
 }

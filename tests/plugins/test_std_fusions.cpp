@@ -1,5 +1,7 @@
-// std plugin fusions through the real loader: shapes, gradients, per-modality logits.
+// std plugin fusions through the real loader: shapes, gradients, per-modality logits (shared with the fused head, or
+// separate classifiers: the modality_heads option).
 #include <doctest/doctest.h>
+#include <torch/autograd.h>
 
 #include "std_helpers.hpp"
 
@@ -131,4 +133,110 @@ TEST_CASE("std fusions: modality heads and features are checked") {
   z.erase("text");
   msg = error_of([&] { fusion->fuse(z, {}); });
   CHECK(contains(msg, "'text'"));
+}
+
+namespace {
+
+/// The fusions with per-modality heads and, for each, its shared per-modality logits written out from its parameters.
+using SharedHead = std::function<at::Tensor(torch::nn::Module&, const std::string&, const at::Tensor&)>;
+
+at::Tensor param(torch::nn::Module& m, const std::string& name) {
+  for (const auto& p : m.named_parameters(true))
+    if (p.key() == name) return p.value();
+  FAIL("no parameter " << name);
+  return {};
+}
+
+const std::vector<std::pair<std::string, SharedHead>>& fusions_with_heads() {
+  static const std::vector<std::pair<std::string, SharedHead>> list = {
+      {"std.concat", [](torch::nn::Module& f, const std::string& m, const at::Tensor& z) {
+         const int64_t offset = m == "audio" ? 0 : m == "image" ? 4 : 10;  // kThree's slices
+         return at::linear(z, param(f, "head.weight").narrow(1, offset, z.size(1)), param(f, "head.bias"));
+       }},
+      {"std.late", [](torch::nn::Module& f, const std::string& m, const at::Tensor& z) {
+         return at::linear(z, param(f, "head_" + m + ".weight"), param(f, "head_" + m + ".bias"));
+       }},
+      {"std.gated", [](torch::nn::Module& f, const std::string& m, const at::Tensor& z) {
+         const at::Tensor h = at::tanh(at::linear(z, param(f, "proj_" + m + ".weight"), param(f, "proj_" + m + ".bias")));
+         return at::linear(h, param(f, "head.weight"), param(f, "head.bias"));
+       }},
+  };
+  return list;
+}
+
+std::shared_ptr<sdk::Fusion> seeded_fusion(const std::string& type, std::map<std::string, sdk::OptionValue> opts) {
+  at::manual_seed(7);
+  return make_fusion(type, kThree, 3, std::move(opts));
+}
+
+}  // namespace
+
+TEST_CASE("std fusions: modality_heads shared (the default) is the fused head's parameters, bit for bit as before") {
+  for (const auto& [type, shared_head] : fusions_with_heads()) {
+    INFO(type);
+    auto by_default = seeded_fusion(type, {});
+    auto shared = seeded_fusion(type, {{"modality_heads", std::string("shared")}});
+    const auto a = by_default->named_parameters(true), b = shared->named_parameters(true);
+    REQUIRE(a.size() == b.size());
+    for (const auto& p : a) {
+      INFO(p.key());
+      CHECK(p.key().find("modality_head") == std::string::npos);  // no parameter beyond the fusion's own
+      CHECK(at::equal(p.value(), b[p.key()]));
+    }
+    sdk::Features z = random_features(kThree, 5);
+    for (const auto& [name, t] : z) {
+      INFO(name);
+      CHECK(at::equal(by_default->modality_head(name, t), shared_head(*by_default, name, t)));
+      CHECK(at::equal(shared->modality_head(name, t), shared_head(*shared, name, t)));
+    }
+  }
+}
+
+TEST_CASE("std fusions: modality_heads separate gives one Linear per modality sharing nothing with the fused head") {
+  for (const auto& [type, shared_head] : fusions_with_heads()) {
+    INFO(type);
+    auto shared = seeded_fusion(type, {});
+    auto separate = seeded_fusion(type, {{"modality_heads", std::string("separate")}});
+    // The fused path is untouched: the same parameters with the same initial values, then one head per modality.
+    auto own = separate->named_parameters(true);
+    for (const auto& p : shared->named_parameters(true)) CHECK(at::equal(p.value(), own[p.key()]));
+    CHECK(own.size() == shared->named_parameters(true).size() + 2 * kThree.size());
+    sdk::Features z = random_features(kThree, 5);
+    CHECK(at::equal(separate->head(separate->fuse(z, {})), shared->head(shared->fuse(z, {}))));
+    for (const auto& [name, t] : z) {
+      INFO(name);
+      const std::string mine = "modality_head_" + name + ".";
+      CHECK(param(*separate, mine + "weight").sizes() == at::IntArrayRef({3, t.size(1)}));
+      const at::Tensor logits = separate->modality_head(name, t);
+      CHECK(at::equal(logits, at::linear(t, param(*separate, mine + "weight"), param(*separate, mine + "bias"))));
+      // Its gradient reaches its own classifier and nothing else of the fusion.
+      std::vector<at::Tensor> params;
+      std::vector<std::string> names;
+      for (const auto& p : own) {
+        params.push_back(p.value());
+        names.push_back(p.key());
+      }
+      const auto grads = torch::autograd::grad({logits.sum()}, params, {}, false, false, true);
+      for (size_t i = 0; i < params.size(); ++i) {
+        INFO(names[i]);
+        const bool is_mine = names[i].rfind(mine, 0) == 0;
+        CHECK(grads[i].defined() == is_mine);
+      }
+    }
+    // And the fused head's gradient reaches no per-modality classifier.
+    std::vector<at::Tensor> heads;
+    for (const auto& p : own)
+      if (p.key().rfind("modality_head_", 0) == 0) heads.push_back(p.value());
+    for (const auto& g : torch::autograd::grad({separate->head(separate->fuse(z, {})).sum()}, heads, {}, false, false, true))
+      CHECK_FALSE(g.defined());
+  }
+}
+
+TEST_CASE("std fusions: modality_heads accepts shared or separate only") {
+  for (const auto& [type, shared_head] : fusions_with_heads()) {
+    INFO(type);
+    const std::string msg = error_of([&] { options(type, {{"modality_heads", std::string("both")}}); });
+    CHECK(contains(msg, "both"));
+    CHECK(contains(msg, "separate"));
+  }
 }

@@ -5,6 +5,7 @@
 
 #include "common/text.hpp"
 #include "pipeline/build.hpp"
+#include "pipeline/independent_heads.hpp"
 
 namespace mmdebias::core::detail {
 namespace {
@@ -31,12 +32,23 @@ std::string hook_text(uint32_t bit) {
   return "?";
 }
 
-// Capability -> instances that provide it: declared by components, or derived from the built model.
+// True when some component of the manifest declares it needs capability.
+bool needed(const ParsedManifest& parsed, const std::string& capability) {
+  for (const auto* c : parsed.all())
+    if (c->entry)
+      for (const auto& need : c->entry->decl.needs)
+        if (need == capability) return true;
+  return false;
+}
+
+// Capability -> instances that provide it: declared by components, or derived from the built model (independent
+// modality heads only: a fusion's declaration of them is not taken on trust, and they are probed only when needed).
 std::map<std::string, std::vector<std::string>> providers(const ParsedManifest& parsed, const BuiltPipeline& built) {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto* c : parsed.all())
     if (c->entry)
-      for (const auto& cap : c->entry->decl.provides) out[cap].push_back(c->instance);
+      for (const auto& cap : c->entry->decl.provides)
+        if (cap != sdk::capability::kIndependentModalityHeads) out[cap].push_back(c->instance);
   if (built.dataset_info.num_groups > 0) out[sdk::capability::kGroups].push_back("data");
   bool pooled = !built.encoders.empty();
   for (const auto& [m, f] : built.model.features) pooled = pooled && !f.tokens;
@@ -44,6 +56,9 @@ std::map<std::string, std::vector<std::string>> providers(const ParsedManifest& 
   if (!built.model.attention_sites.empty()) out[sdk::capability::kAttentionSites].push_back("model");
   if (built.fusion.object && built.fusion.object->has_modality_heads())
     out[sdk::capability::kModalityLogits].push_back("fusion");
+  if (built.fusion.object && needed(parsed, sdk::capability::kIndependentModalityHeads) &&
+      has_independent_modality_heads(*built.fusion.object, built.model))
+    out[sdk::capability::kIndependentModalityHeads].push_back("fusion");
   return out;
 }
 
@@ -62,6 +77,11 @@ void check_capabilities(const ParsedManifest& parsed, const BuiltPipeline& built
           if (p == need && e->full_name != c->entry->full_name) could.push_back(e->full_name);
       std::string msg = c->entry->full_name + " needs '" + need + "', which no other component of this manifest provides";
       if (need == sdk::capability::kGroups) msg += "; a dataset with group ids provides it";
+      if (need == sdk::capability::kIndependentModalityHeads && built.fusion.object)
+        msg += "; the fusion " + built.fusion.type + " gives per-modality logits " +
+               (built.fusion.object->has_modality_heads() ? "from parameters of its fused head" : "not at all") + ", and " +
+               c->entry->full_name + " needs a classifier of their own per modality (`mmdebias describe " +
+               built.fusion.type + "` shows the fusion's options)";
       if (!could.empty()) msg += "; registered components that provide it: " + join(could);
       diag.error(c->path, c->node, msg);
     }

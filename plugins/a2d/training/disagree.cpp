@@ -2,7 +2,9 @@
 // unimodal cross-entropies (the release's --use_single_pred), and the modalities' predictions are pushed
 // apart on every class but the true one:
 //   L = (CE(f, y) + sum_m CE(v_m, y)) / (M + 1) - a2d_ratio * mean_{m < n} D(softmax(v~_m), softmax(v~_n)),
-// where v~ drops the ground-truth column of the unimodal logits v_m and D is the chosen discrepancy.
+// where v~ drops the ground-truth column of the unimodal logits v_m and D is the chosen discrepancy. v_m come from
+// classifiers of their own (the fusion's independent modality heads, as in the release), so neither the unimodal CE
+// nor the disagreement reaches the fused head.
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,7 +86,8 @@ void register_disagree(sdk::Registrar& r) {
   d.doc = "Agree-to-Disagree: unimodal predictions pushed apart on the non-ground-truth classes; base loss = mean of fused "
           "and unimodal cross-entropies";
   d.schema = sdk::schema_of<Config>();
-  d.needs = {sdk::capability::kModalityLogits};
+  // MultiOOD's unimodal classifiers are their own (fc_m on z_m), so its unimodal terms never train the fused head.
+  d.needs = {sdk::capability::kModalityLogits, sdk::capability::kIndependentModalityHeads};
   r.add_intervention(std::move(d), [](const sdk::BuildArgs& a) {
     if (a.model.num_classes < 2)
       throw std::invalid_argument(std::string(kName) + " needs at least 2 classes, got " + std::to_string(a.model.num_classes));

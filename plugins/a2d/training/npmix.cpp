@@ -4,7 +4,8 @@
 // Once every queue is full and from epoch start_epoch on, each step makes one outlier per class i:
 //   o_i = lambda * a + (1 - lambda) * b,  a from queue i, b from queue j, lambda ~ Beta(alpha, alpha),
 // j drawn among i's nearest class means. The outliers' unimodal predictions are, as released, each
-// modality's head applied to the outlier's block of that modality: v_m(o) = head_m(o[slice_m]). Adds
+// modality's head applied to the outlier's block of that modality: v_m(o) = head_m(o[slice_m]), heads that share
+// nothing with the fused head (independent modality heads), so these terms never reach it. Adds
 //   -a2d_ratio_ood * mean_{m<n} D(softmax v_m(o), softmax v_n(o))  -  ood_entropy_ratio * mean_m mean_i H~(v_m(o_i)).
 // Queues are registered buffers (saved in checkpoints, restored on resume); the draw comes from the
 // component's "npmix" stream, and rank 0's draw is used by every rank.
@@ -159,7 +160,8 @@ void register_npmix(sdk::Registrar& r) {
   d.doc = "NP-Mix: outliers mixed between nearest-neighbour classes' queued features; their unimodal predictions pushed to "
           "disagree and to high entropy";
   d.schema = sdk::schema_of<NpmixSettings>();
-  d.needs = {sdk::capability::kModalityLogits};
+  // MultiOOD's unimodal classifiers are their own (fc_m on z_m), so its unimodal terms never train the fused head.
+  d.needs = {sdk::capability::kModalityLogits, sdk::capability::kIndependentModalityHeads};
   r.add_intervention(std::move(d), make);
 }
 

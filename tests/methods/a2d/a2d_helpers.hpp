@@ -91,13 +91,58 @@ inline sdk::BuildArgs component_args(const std::string& type, const std::vector<
   return a;
 }
 
-/// A std.concat fusion over the modalities, with its head's parameters in float64.
-inline std::shared_ptr<sdk::Fusion> concat_fusion(const std::vector<std::pair<std::string, int64_t>>& widths, int64_t classes) {
+/// A std.concat fusion over the modalities, with its parameters in float64; modality_heads as given (separate: what
+/// a2d.disagree and a2d.npmix need, a classifier per modality apart from the fused head).
+inline std::shared_ptr<sdk::Fusion> concat_fusion(const std::vector<std::pair<std::string, int64_t>>& widths, int64_t classes,
+                                                  const std::string& heads = "separate") {
   std::vector<std::pair<std::string, sdk::FeatureSpec>> specs;
   for (const auto& [name, dim] : widths) specs.emplace_back(name, stdtest::pooled(dim));
-  auto fusion = stdtest::make_fusion("std.concat", specs, classes);
+  auto fusion = stdtest::make_fusion("std.concat", specs, classes, {{"modality_heads", heads}});
   fusion->to(at::kDouble);
   return fusion;
+}
+
+/// The weighted sum the host would form: task loss * task_weight + sum of weight * term.
+inline at::Tensor total_loss(const sdk::LossTerms& terms, const at::Tensor& fused, const at::Tensor& labels) {
+  at::Tensor total = at::cross_entropy_loss(fused, labels) * terms.task_weight();
+  for (const auto& t : terms.terms()) total = total + t.value * t.weight;
+  return total;
+}
+
+/// One training step of a model made of a std.concat fusion over given features: the forward record as the host makes
+/// it, the intervention's terms and the host's total loss (not yet backpropagated).
+struct ModelStep {
+  std::vector<std::string> names;          ///< Modalities, in order.
+  std::shared_ptr<sdk::Fusion> fusion;     ///< float64.
+  sdk::Features features;                  ///< z_m, leaves requiring grad.
+  sdk::ForwardRecord record;               ///< fused, logits, modality_logits as the host fills them.
+  sdk::LossTerms terms;                    ///< What the intervention added.
+  at::Tensor loss;                         ///< CE(logits) * task weight + sum of weight * term.
+};
+
+/// Runs a2d.disagree for one step on random features (B = labels' size) through a std.concat fusion whose
+/// modality_heads is heads.
+inline ModelStep disagree_step(const std::vector<std::pair<std::string, int64_t>>& widths, int64_t classes,
+                               const at::Tensor& labels, std::map<std::string, sdk::OptionValue> options,
+                               const std::string& heads = "separate") {
+  ModelStep s;
+  for (const auto& [name, dim] : widths) {
+    s.names.push_back(name);
+    s.features[name] = at::randn({labels.size(0), dim}, at::kDouble).requires_grad_(true);
+  }
+  s.fusion = concat_fusion(widths, classes, heads);
+  s.record.features = s.features;
+  s.record.fused = s.fusion->fuse(s.features, {});
+  s.record.logits = s.fusion->head(s.record.fused);
+  for (const auto& m : s.names) s.record.modality_logits[m] = s.fusion->modality_head(m, s.features.at(m));
+  auto component = registry().make_intervention("a2d.disagree", component_args("a2d.disagree", widths, classes, std::move(options)));
+  FusionModel model(s.names, s.fusion);
+  TestContext ctx(&model);
+  sdk::Batch batch;
+  batch.label = labels;
+  component->loss(s.record, batch, sdk::Estimates(), model, s.terms, ctx);
+  s.loss = total_loss(s.terms, s.record.logits, labels);
+  return s;
 }
 
 /// The parameter called name of a module ("head.weight").
@@ -139,6 +184,11 @@ inline at::Tensor from_json(const nlohmann::json& j) {
   return at::stack(rows);
 }
 
+/// A Linear submodule's parameters as the reference reads them: {"weight": [C, D], "bias": [C]}.
+inline nlohmann::json linear_json(torch::nn::Module& m, const std::string& prefix) {
+  return {{"weight", to_json(parameter(m, prefix + ".weight"))}, {"bias", to_json(parameter(m, prefix + ".bias"))}};
+}
+
 /// Runs tests/python/a2d_reference.py on a case; FAILS (never skips) when the tests' Python (MMDEBIAS_PYTHON) or torch is missing.
 inline nlohmann::json python_reference(const nlohmann::json& input) {
   namespace fs = std::filesystem;
@@ -162,6 +212,9 @@ inline nlohmann::json python_reference(const nlohmann::json& input) {
   REQUIRE_MESSAGE(status == 0, "the torch reference script failed");
   return nlohmann::json::parse(output);
 }
+
+/// True when a gradient is exactly zero: undefined (the parameter is not in the graph) or all 0.
+inline bool exactly_zero(const at::Tensor& grad) { return !grad.defined() || (grad == 0).all().item<bool>(); }
 
 /// Checks |got - want| <= tol * max(1, |want|) elementwise.
 inline void check_close(const at::Tensor& got, const at::Tensor& want, double tol, const std::string& what) {

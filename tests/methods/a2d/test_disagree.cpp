@@ -1,6 +1,6 @@
 // a2d.disagree and the discrepancies: the properties methods.md pins (C = 2 gives 0; Hellinger(p, p) = 0,
-// disjoint about 1; uniform logits have normalised entropy 1) and agreement, values and gradients, with the
-// independent torch reference (tests/python/a2d_reference.py).
+// disjoint about 1; uniform logits have normalised entropy 1) and agreement, the loss and the gradients of every
+// parameter of a model with separate heads, with the torch reference written from MultiOOD (tests/python/a2d_reference.py).
 #include <ATen/ATen.h>
 
 #include "../../../plugins/a2d/training/discrepancy.hpp"
@@ -10,13 +10,6 @@ using namespace a2dtest;
 namespace a2d = mmdebias::a2d;
 
 namespace {
-
-/// The weighted sum the host would form: task loss * task_weight + sum of weight * term.
-at::Tensor total_loss(const sdk::LossTerms& terms, const at::Tensor& fused, const at::Tensor& labels) {
-  at::Tensor total = at::cross_entropy_loss(fused, labels) * terms.task_weight();
-  for (const auto& t : terms.terms()) total = total + t.value * t.weight;
-  return total;
-}
 
 struct DisagreeRun {
   sdk::LossTerms terms;
@@ -110,46 +103,54 @@ TEST_CASE("a2d.disagree adds the unimodal cross-entropies and -discrepancy with 
   CHECK(fused_only.terms.terms().size() == 1);
 }
 
-TEST_CASE("a2d.disagree agrees with the torch reference: loss and gradients, every discrepancy, 2 and 3 modalities") {
+TEST_CASE("a2d.disagree on a model with separate heads agrees with the torch reference: loss and every gradient") {
   at::manual_seed(11);
-  std::vector<DisagreeRun> runs;
   nlohmann::json cases = nlohmann::json::array();
+  std::vector<ModelStep> steps;
   for (int modalities : {2, 3}) {
     for (const auto& name : a2d::discrepancy_choices()) {
       for (bool unimodal : {true, false}) {
         const int64_t b = 7, c = 5;
-        at::Tensor labels = at::randint(c, {b}, at::kLong);
-        std::vector<at::Tensor> logits;
-        for (int m = 0; m < modalities; ++m) logits.push_back(at::randn({b, c}, at::kDouble) * 2);
-        at::Tensor fused = at::randn({b, c}, at::kDouble);
-        runs.push_back(run_disagree(logits, fused, labels, {{"discrepancy", name}, {"a2d_ratio", 0.7}, {"unimodal_ce", unimodal}}));
-        nlohmann::json in = {{"kind", "disagree"}, {"fused", to_json(fused)}, {"labels", to_json_long(labels)},
-                             {"discrepancy", name}, {"ratio", 0.7}, {"unimodal_ce", unimodal}};
-        for (const auto& v : logits) in["modalities"].push_back(to_json(v));
+        std::vector<std::pair<std::string, int64_t>> widths;
+        for (int m = 0; m < modalities; ++m) widths.emplace_back("m" + std::to_string(m), 3 + m);
+        const at::Tensor labels = at::randint(c, {b}, at::kLong);
+        steps.push_back(disagree_step(widths, c, labels, {{"discrepancy", name}, {"a2d_ratio", 0.7}, {"unimodal_ce", unimodal}}));
+        ModelStep& step = steps.back();
+        step.loss.backward();
+        nlohmann::json in = {{"kind", "disagree"}, {"labels", to_json_long(labels)}, {"discrepancy", name}, {"ratio", 0.7},
+                             {"unimodal_ce", unimodal}, {"fused_head", linear_json(*step.fusion, "head")}};
+        for (const auto& [m, width] : widths) {
+          in["features"].push_back(to_json(step.features.at(m)));
+          in["heads"].push_back(linear_json(*step.fusion, "modality_head_" + m));
+        }
         cases.push_back(in);
       }
     }
   }
   const nlohmann::json refs = python_reference(cases);
-  REQUIRE(refs.size() == runs.size());
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const auto& run = runs[i];
+  REQUIRE(refs.size() == steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const ModelStep& step = steps[i];
     const auto& ref = refs[i];
     CAPTURE(cases[i]["discrepancy"].get<std::string>());
-    CAPTURE(run.modalities.size());
+    CAPTURE(step.names.size());
     CAPTURE(cases[i]["unimodal_ce"].get<bool>());
-    check_close(run.loss, at::scalar_tensor(ref["loss"].get<double>(), at::kDouble), 1e-5, "loss");
-    check_close(-run.terms.terms().back().value, at::scalar_tensor(ref["discrepancy"].get<double>(), at::kDouble), 1e-5, "discrepancy");
-    check_close(run.fused.grad(), from_json(ref["grad_fused"]), 1e-5, "d loss / d fused logits");
-    for (size_t m = 0; m < run.modalities.size(); ++m)
-      check_close(run.modalities[m].grad(), from_json(ref["grad_modalities"][m]), 1e-5, "d loss / d modality logits");
+    check_close(step.loss, at::scalar_tensor(ref["loss"].get<double>(), at::kDouble), 1e-5, "loss");
+    check_close(-step.terms.terms().back().value, at::scalar_tensor(ref["discrepancy"].get<double>(), at::kDouble), 1e-5, "discrepancy");
+    check_close(parameter(*step.fusion, "head.weight").grad(), from_json(ref["grad_fused_weight"]), 1e-5, "d loss / d fused W");
+    check_close(parameter(*step.fusion, "head.bias").grad(), from_json(ref["grad_fused_bias"]), 1e-5, "d loss / d fused b");
+    for (size_t m = 0; m < step.names.size(); ++m) {
+      const std::string head = "modality_head_" + step.names[m];
+      check_close(parameter(*step.fusion, head + ".weight").grad(), from_json(ref["grad_head_weights"][m]), 1e-5, "d loss / d W_m");
+      check_close(parameter(*step.fusion, head + ".bias").grad(), from_json(ref["grad_head_biases"][m]), 1e-5, "d loss / d b_m");
+      check_close(step.features.at(step.names[m]).grad(), from_json(ref["grad_features"][m]), 1e-5, "d loss / d z_m");
+    }
   }
 }
 
 TEST_CASE("a2d.disagree is declared with its capability and refuses bad options") {
   const auto& decl = registry().get("a2d.disagree").decl;
-  REQUIRE(decl.needs.size() == 1);
-  CHECK(decl.needs[0] == "modality_logits");
+  CHECK(decl.needs == std::vector<std::string>{"modality_logits", "independent_modality_heads"});
   CHECK_THROWS(stdtest::options("a2d.disagree", {{"discrepancy", std::string("kl")}}));
   CHECK_THROWS(stdtest::options("a2d.disagree", {{"a2d_ratio", -0.1}}));
   CHECK(contains(error_of([] { registry().make_intervention("a2d.disagree", component_args("a2d.disagree", {{"a", 2}, {"b", 2}}, 1)); }),

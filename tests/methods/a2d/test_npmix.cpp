@@ -1,8 +1,10 @@
 // a2d.npmix: queues fill then roll first-in first-out; outliers are convex combinations of two different
 // classes with Beta(alpha, alpha) weights; nothing happens before the queues are full and start_epoch is
-// reached; then the loss terms agree with the torch reference for the injected draw; queues are saved.
+// reached; then the loss terms and their gradients on the separate modality heads agree with the torch reference
+// for the injected draw, and they reach no parameter of the fused head; queues are saved.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/autograd.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
@@ -97,12 +99,10 @@ TEST_CASE("a2d.npmix waits for full queues and start_epoch, then agrees with the
     at::Tensor queues = buffer(*npmix, "queues");
     CHECK(buffer(*npmix, "counts").min().item<int64_t>() == q);
     a2d::NpmixDraw draw = a2d::draw_npmix(a2d::neighbour_candidates(queues.mean(1), 3), q, 10.0, before);
-    at::Tensor w = parameter(*fusion, "head.weight");
     nlohmann::json in = {{"kind", "npmix"}, {"queues", to_json(queues)}, {"nn_k", 3}, {"discrepancy", kind},
                          {"draw", {{"first", to_json_long(draw.first)}, {"neighbour", to_json_long(draw.neighbour)},
                                    {"second", to_json_long(draw.second)}, {"lambda", to_json(draw.lambda)}}},
-                         {"weights", {to_json(w.narrow(1, 0, 3)), to_json(w.narrow(1, 3, 2))}},
-                         {"bias", to_json(parameter(*fusion, "head.bias"))}};
+                         {"heads", {linear_json(*fusion, "modality_head_a"), linear_json(*fusion, "modality_head_b")}}};
     const nlohmann::json ref = python_reference(nlohmann::json::array({in}))[0];
     for (int64_t i = 0; i < classes; ++i) {
       std::vector<int64_t> allowed = ref["candidates"][i].get<std::vector<int64_t>>();
@@ -114,7 +114,19 @@ TEST_CASE("a2d.npmix waits for full queues and start_epoch, then agrees with the
     CHECK(terms.terms()[1].weight == 0.5);
     check_close(terms.terms()[0].value, at::scalar_tensor(ref["ood_discrepancy"].get<double>(), at::kDouble), 1e-5, "ood_discrepancy");
     check_close(terms.terms()[1].value, at::scalar_tensor(ref["ood_entropy"].get<double>(), at::kDouble), 1e-5, "ood_entropy");
-    CHECK(terms.terms()[1].value.requires_grad());  // the terms train the modality heads
+    // Each term trains the modality heads as the reference's do, and never the fused head.
+    const std::vector<std::string> heads = {"modality_head_a.weight", "modality_head_a.bias", "modality_head_b.weight",
+                                            "modality_head_b.bias"};
+    for (size_t t = 0; t < 2; ++t) {
+      const std::string name = terms.terms()[t].name;
+      CAPTURE(name);
+      std::vector<at::Tensor> params = {parameter(*fusion, "head.weight"), parameter(*fusion, "head.bias")};
+      for (const auto& h : heads) params.push_back(parameter(*fusion, h));
+      const auto grads = torch::autograd::grad({terms.terms()[t].value}, params, {}, true, false, true);
+      CHECK(exactly_zero(grads[0]));
+      CHECK(exactly_zero(grads[1]));
+      for (size_t h = 0; h < heads.size(); ++h) check_close(grads[h + 2], from_json(ref["grads"][name][h]), 1e-5, "d " + name + " / d " + heads[h]);
+    }
   }
 }
 

@@ -17,6 +17,9 @@ namespace mmdebias::sdk {
 namespace capability {
 /// Per-modality logits from the fusion (Fusion::modality_head).
 inline constexpr const char* kModalityLogits = "modality_logits";
+/// Per-modality logits from classifiers of their own: no parameter of Fusion::head takes part in Fusion::modality_head
+/// (the host derives it from the built fusion, whatever the fusion declares).
+inline constexpr const char* kIndependentModalityHeads = "independent_modality_heads";
 /// At least one attention site in the model.
 inline constexpr const char* kAttentionSites = "attention_sites";
 /// Pooled [B, D] features from every encoder.
