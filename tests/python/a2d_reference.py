@@ -131,7 +131,7 @@ def npmix(case):
     ood_discrepancy = -mean_over_pairs(case["discrepancy"], [F.softmax(v, dim=1) for v in logits])
     ood_entropy = -sum(normalized_entropy(v).mean() for v in logits) / len(logits)
     params = [p for fc in heads for p in (fc.weight, fc.bias)]
-    grads = {name: [g.tolist() for g in torch.autograd.grad(term, params)]
+    grads = {name: [g.tolist() for g in torch.autograd.grad(term, params, retain_graph=True)]
              for name, term in (("ood_discrepancy", ood_discrepancy), ("ood_entropy", ood_entropy))}
     return {"candidates": candidates, "outliers": outliers.tolist(), "ood_discrepancy": ood_discrepancy.item(),
             "ood_entropy": ood_entropy.item(), "grads": grads}

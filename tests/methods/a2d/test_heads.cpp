@@ -29,7 +29,7 @@ std::vector<at::Tensor> term_grads(const ModelStep& step, const std::string& ter
   return {};
 }
 
-bool nonzero(const at::Tensor& grad) { return grad.defined() && grad.abs().sum().item<double>() > 0.0; }
+bool has_gradient(const at::Tensor& grad) { return grad.defined() && grad.abs().sum().item<double>() > 0.0; }
 
 }  // namespace
 
@@ -44,10 +44,10 @@ TEST_CASE("separate heads: the disagreement and the unimodal CE give the fused h
     CHECK(exactly_zero(g[0]));
     CHECK(exactly_zero(g[1]));
     const bool reads_a = term != "ce_b", reads_b = term != "ce_a";
-    CHECK(nonzero(g[2]) == reads_a);
-    CHECK(nonzero(g[3]) == reads_a);
-    CHECK(nonzero(g[4]) == reads_b);
-    CHECK(nonzero(g[5]) == reads_b);
+    CHECK(has_gradient(g[2]) == reads_a);
+    CHECK(has_gradient(g[3]) == reads_a);
+    CHECK(has_gradient(g[4]) == reads_b);
+    CHECK(has_gradient(g[5]) == reads_b);
   }
   // The fused head is trained by the fused cross-entropy alone, at its weight 1 / (M + 1).
   at::Tensor fused_only = at::cross_entropy_loss(step.record.logits, labels) * step.terms.task_weight();
@@ -60,8 +60,8 @@ TEST_CASE("shared heads (the fault): the disagreement term reaches the fused hea
   at::manual_seed(21);
   const ModelStep step = disagree_step(kWidths, kClasses, at::randint(kClasses, {9}, at::kLong), {}, "shared");
   const auto g = term_grads(step, "a2d", {"head.weight", "head.bias"});
-  CHECK(nonzero(g[0]));
-  CHECK(nonzero(g[1]));
+  CHECK(has_gradient(g[0]));
+  CHECK(has_gradient(g[1]));
 }
 
 TEST_CASE("separate heads are parameters of the fusion: saved and restored with it, absent from a shared fusion") {
