@@ -33,7 +33,10 @@ done
 
 # Feature-space OOD scorers (Mahalanobis, ViM) scored on bf16 features lose AUROC (bf16 rounding fills the small-variance
 # directions their distance weighs most: 0.970 -> 0.918 measured here for Mahalanobis); the documented remedy is to
-# evaluate the bf16-trained weights in fp32, which must give every scorer its fp32 AUROC back within 0.02.
+# evaluate the bf16-trained weights in fp32, which must give every scorer its fp32 AUROC back within 0.02. ASH-B is left
+# out: it keeps the top 10 % of 32-wide blocks (3 values), so the two runs' small weight differences change which values
+# it keeps, and its AUROC moves by more than that (0.026 measured with a2d.yaml's separate heads; docs/methods/a2d.md:
+# near chance with a spread of 0.1 over seeds), whatever the precision of the evaluation.
 if [[ -f "$work/a2d-bf16/summary.json" ]]; then
   run eval "$work/a2d-bf16" run.precision=fp32 run.threads=1
   expect_code 0
@@ -42,7 +45,7 @@ import json, sys
 a = json.load(open(sys.argv[1]))["eval"]["ood"]
 b = json.load(open(sys.argv[2]))
 b = b.get("eval", b)["ood"]
-diff = {k: round(b[k]["auroc"] - a[k]["auroc"], 4) for k in a}
+diff = {k: round(b[k]["auroc"] - a[k]["auroc"], 4) for k in a if k != "ash"}
 print("a2d trained in bf16, evaluated in fp32: AUROC minus fp32's", diff)
 assert max(abs(d) for d in diff.values()) <= 0.02, diff
 PY
