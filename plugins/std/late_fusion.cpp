@@ -78,7 +78,8 @@ class LateFusion : public sdk::Fusion {
 std::shared_ptr<sdk::Fusion> make(const sdk::BuildArgs& args) {
   auto inputs = fusion_inputs(args, kName);
   require_pooled(inputs, kName);
-  return std::make_shared<LateFusion>(std::move(inputs), args.model.num_classes, sdk::bind<Config>(args.options).modality_heads);
+  const Config c = sdk::bind<Config>(args.options);
+  return std::make_shared<LateFusion>(std::move(inputs), args.model.num_classes, c.modality_heads);
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ void check_capabilities(const ParsedManifest& parsed, const BuiltPipeline& built
       if (need == sdk::capability::kIndependentModalityHeads && built.fusion.object)
         msg += "; the fusion " + built.fusion.type + " gives per-modality logits " +
                (built.fusion.object->has_modality_heads() ? "from parameters of its fused head" : "not at all") + ", and " +
-               c->entry->full_name + " needs a classifier of their own per modality (`mmdebias describe " +
+               c->entry->full_name + " needs each modality's logits from a classifier of its own (`mmdebias describe " +
                built.fusion.type + "` shows the fusion's options)";
       if (!could.empty()) msg += "; registered components that provide it: " + join(could);
       diag.error(c->path, c->node, msg);

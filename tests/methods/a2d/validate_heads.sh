@@ -18,7 +18,7 @@ for heads in "{type: std.concat, modality_heads: shared}" "{type: std.concat}"; 
   expect_code 2
   for type in a2d.disagree a2d.npmix; do
     expect_err "$bad:$(line_of "$type" "$bad"):"
-    expect_err "$type needs 'independent_modality_heads', which no other component of this manifest provides; the fusion std.concat gives per-modality logits from parameters of its fused head, and $type needs a classifier of their own per modality"
+    expect_err "$type needs 'independent_modality_heads', which no other component of this manifest provides; the fusion std.concat gives per-modality logits from parameters of its fused head, and $type needs each modality's logits from a classifier of its own"
   done
 done
 
