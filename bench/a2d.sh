@@ -3,14 +3,14 @@
 # baseline vs A2D vs A2D + NP-Mix, SEEDS seeds each, every scorer: FPR@95, AUROC and ID accuracy, mean ± std,
 # and each method's paired difference vs the baseline (AUROC, accuracy) with its 95% interval.
 # One `mmdebias sweep` per dataset (arms: bench/a2d/<dataset>.arms.yaml, baseline arm=baseline).
-# Usage: bench/a2d.sh [BUILD_DIR] [OUT_DIR]   (env SEEDS="0 1 2", JOBS=1, RESUME=0, OVERRIDES="train.epochs=2"
+# Usage: bench/a2d.sh [BUILD_DIR] [OUT_DIR]   (env SEEDS="0 1 2 3 4", JOBS=1, RESUME=0, OVERRIDES="train.epochs=2"
 # for a quick check). Prints a Markdown table and writes it to OUT_DIR/results.md; the raw numbers are in
 # OUT_DIR/{fc,av}/sweep.json and sweep.csv.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 out=${2:-$src/runs/bench-a2d}
-seeds=${SEEDS:-"0 1 2"}
+seeds=${SEEDS:-"0 1 2 3 4"}
 jobs=${JOBS:-1}
 host="$build/bin/mmdebias"
 read -ra extra <<<"${OVERRIDES:-}"

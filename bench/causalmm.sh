@@ -12,13 +12,13 @@
 #
 # The seeds are one `mmdebias sweep` (OUT_DIR/sweep/sweep.json; the report reads each run through it) and the
 # report gives CausalMM's paired difference from the factual prediction per seed with its 95% interval.
-# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2"), TIMING_REPS (3), JOBS (1),
+# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2 3 4"), TIMING_REPS (3), JOBS (1),
 #                                         OVERRIDES ("train.epochs=1": extra overrides of the trained runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
 OUT=${1:-runs/bench-causalmm}
-SEEDS=${SEEDS:-"0 1 2"}
+SEEDS=${SEEDS:-"0 1 2 3 4"}
 REPS=${TIMING_REPS:-3}
 JOBS=${JOBS:-1}
 read -ra extra <<<"${OVERRIDES:-}"
