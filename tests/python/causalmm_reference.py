@@ -142,7 +142,7 @@ def contrast(case):
     s = (1 + n * gamma) * l - gamma * sum(cf, torch.zeros_like(l))
     log_eps = math.log(epsilon) if epsilon > 0 else -math.inf  # the release: cutoff = log(eps) + max l
     cut = [[1 if float(l[b, c]) < log_eps + float(l[b].max()) else 0 for c in range(l.shape[1])] for b in range(l.shape[0])]
-    label = case["label"]
+    label = [int(y) for y in case["label"]]
     ce = sum(-(s[b, label[b]] - torch.logsumexp(s[b], dim=0)) for b in range(len(label))) / len(label)
     grads = torch.autograd.grad(ce, [l] + cf)
     return {"s": s.detach().tolist(), "cut": cut, "ce": float(ce), "grad_l": grads[0].tolist(),

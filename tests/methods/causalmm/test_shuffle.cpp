@@ -67,7 +67,7 @@ TEST_CASE("shuffle without a mask is the release's gather of the flattened map b
   const at::Tensor w = one.expand({B, H, Q, K}).clone();  // identical batch rows
   const at::Tensor u = priorities(6);
   const at::Tensor permuted = cmm::shuffle_map(w, cmm::full_mask(w, {}), u);
-  const at::Tensor pi = u.reshape({1, H, Q * K}).argsort(-1).expand({B, H, Q * K});
+  const at::Tensor pi = u.reshape({1, H, Q * K}).argsort(/*dim=*/-1, /*descending=*/false).expand({B, H, Q * K});
   CHECK(at::equal(permuted, w.reshape({B, H, Q * K}).gather(-1, pi).view({B, H, Q, K})));
   CHECK(at::equal(permuted[0], permuted[1]));
   const at::Tensor out = cmm::edit_attention(w, {}, cmm::Edit::Shuffle, u);
