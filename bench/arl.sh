@@ -6,12 +6,12 @@
 # One `mmdebias sweep` per dataset (arms: bench/arl/arms.yaml, baseline joint) and one per dataset for the step
 # time (bench/arl/timing-arms.yaml, seeds as repeats, always one run at a time). Prints a markdown report and
 # writes it to $WORK/report.md.
-#   bench/arl.sh      # MMDEBIAS=build-arl/bin/mmdebias SEEDS="0 1 2 3 4" WORK=/tmp/mmdebias-bench-arl JOBS=1
+#   bench/arl.sh      # MMDEBIAS=build/bin/mmdebias SEEDS="0 1 2 3 4" WORK=/tmp/mmdebias-bench-arl JOBS=1
 #                     # TIMING_REPEATS=5 TIMING_STEPS (2000 gaussian, 300 av_digits) RESUME=0
 #                     # OVERRIDES="train.epochs=1" (extra overrides of every run, for a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MMDEBIAS=${MMDEBIAS:-build-arl/bin/mmdebias}
+MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
 WORK=${WORK:-/tmp/mmdebias-bench-arl}
 SEEDS=${SEEDS:-"0 1 2 3 4"}
 JOBS=${JOBS:-1}

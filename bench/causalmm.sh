@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CausalMM benchmark: fashion-captions with a strong text prior (brand token = class 95% in train/val, 10% at
 # test; groups = class x brand-agrees), std.tokens text encoder, std.cross_attention fusion, MLP image encoder.
-# Factual vs CausalMM prediction for every edit x gamma in {0.5, 1} x epsilon in {0.1, 0.6}, over seeds:
+# Factual vs CausalMM prediction for every edit x gamma in {0.5, 1} x epsilon in {0.1, 0.6}, over seeds, and the
+# gamma = 0 arm, which must equal the factual prediction (checked: it isolates the contrast from the rest of the run):
 # accuracy and worst-group accuracy on the shifted test split, accuracy on the in-distribution val split, the
 # per-site causal effect of attention, and the evaluation's wall-time ratio (CausalMM / factual).
 #
@@ -12,13 +13,13 @@
 #
 # The seeds are one `mmdebias sweep` (OUT_DIR/sweep/sweep.json; the report reads each run through it) and the
 # report gives CausalMM's paired difference from the factual prediction per seed with its 95% interval.
-# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2"), TIMING_REPS (3), JOBS (1),
+# usage: bench/causalmm.sh [OUT_DIR]      env: MMDEBIAS (host binary), SEEDS ("0 1 2 3 4"), TIMING_REPS (3), JOBS (1),
 #                                         OVERRIDES ("train.epochs=1": extra overrides of the trained runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
 OUT=${1:-runs/bench-causalmm}
-SEEDS=${SEEDS:-"0 1 2"}
+SEEDS=${SEEDS:-"0 1 2 3 4"}
 REPS=${TIMING_REPS:-3}
 JOBS=${JOBS:-1}
 read -ra extra <<<"${OVERRIDES:-}"
@@ -72,15 +73,32 @@ def sweep(ev, variant):
     worst = min(c[f"{P}sweep/{variant}/correct/{g}"] / c[f"{P}sweep/count/{g}"] for g in groups)
     return acc, worst
 def ms(xs): return f"{st.mean(xs):.3f} ± {st.stdev(xs) if len(xs) > 1 else 0:.3f}"
-def paired(xs, base):
-    """Mean of the per-seed differences with its two-sided 95% Student-t interval, * when it excludes 0."""
+def interval(xs, base):
+    """Mean of the per-seed differences xs - base and its two-sided 95% Student-t interval (the mean twice for one seed)."""
     d = [x - b for x, b in zip(xs, base)]
-    if len(d) < 2: return f"{d[0]:+.3f}"
-    lo, hi = stats.t.interval(0.95, len(d) - 1, loc=st.mean(d), scale=st.stdev(d) / len(d) ** 0.5) if st.stdev(d) > 0 else (st.mean(d),) * 2
-    return f"{st.mean(d):+.3f} [{lo:+.3f}, {hi:+.3f}]{'*' if lo > 0 or hi < 0 else ''}"
+    if len(d) < 2 or st.stdev(d) == 0: return st.mean(d), st.mean(d), st.mean(d)
+    lo, hi = stats.t.interval(0.95, len(d) - 1, loc=st.mean(d), scale=st.stdev(d) / len(d) ** 0.5)
+    return st.mean(d), lo, hi
+def paired(xs, base):
+    """The paired difference as text, * when its interval excludes 0."""
+    m, lo, hi = interval(xs, base)
+    return f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]{'*' if lo > 0 or hi < 0 else ''}"
+def verdict(xs, base):
+    """'helps' only where the paired interval excludes 0 on the positive side (and there are >= 2 seeds)."""
+    m, lo, hi = interval(xs, base)
+    return "helps" if len(xs) > 1 and lo > 0 else "not shown"
 rows = [("factual", [(t["factual"]["classification"]["accuracy"], t["factual"]["classification"]["worst_group_accuracy"],
                       v["factual"]["classification"]["accuracy"]) for t, v in runs])]
-for edit in ["random", "uniform", "reversed", "shuffle"]:
+EDITS = ["random", "uniform", "reversed", "shuffle", "shuffle_keys"]
+# The gamma = 0 arm: the contrast off, the rest of the intervention on. Every edit and epsilon must give exactly the
+# factual prediction (the cut-off keeps the arg-max and s = l), per seed, on both splits.
+for edit in EDITS:
+    for e in ["0.1", "0.6"]:
+        for (t, v), f in zip(runs, rows[0][1]):
+            got = sweep(t, f"{edit}/g0/e{e}")[:2] + (sweep(v, f"{edit}/g0/e{e}")[0],)
+            assert all(abs(a - b) < 1e-12 for a, b in zip(got, f)), (edit, e, got, f)
+rows.append(("γ=0 (every edit, ε 0.1 and 0.6)", [sweep(t, "uniform/g0/e0.1")[:2] + (sweep(v, "uniform/g0/e0.1")[0],) for t, v in runs]))
+for edit in EDITS:
     for g in ["0.5", "1"]:
         for e in ["0.1", "0.6"]:
             name = f"{edit}/g{g}/e{e}"
@@ -90,13 +108,14 @@ for t, _ in runs:  # the sweep's entry for the configured setting is the evaluat
 print(f"seeds {' '.join(seeds)}; mean ± std; Δ: the paired difference from the factual prediction (the same run), "
       f"mean of the per-seed differences [95% t-interval], * when it excludes 0\n")
 print(f"Command: `{seed_sweep['command']}`; machine: {os.uname().nodename}, {os.cpu_count()} cores\n")
-print("| prediction | test accuracy (ρ 0.1) | Δ test accuracy vs factual | test worst-group | Δ worst-group vs factual | val accuracy (ρ 0.95) |")
-print("|---|---|---|---|---|---|")
+print("| prediction | test accuracy (ρ 0.1) | Δ test accuracy vs factual | test worst-group | Δ worst-group vs factual | val accuracy (ρ 0.95) | Δ val accuracy vs factual | helps? (test acc / worst / val) |")
+print("|---|---|---|---|---|---|---|---|")
 base = rows[0][1]
 for name, r in rows:
-    dt = "(baseline)" if name == "factual" else paired([x[0] for x in r], [x[0] for x in base])
-    dw = "(baseline)" if name == "factual" else paired([x[1] for x in r], [x[1] for x in base])
-    print(f"| {name} | {ms([x[0] for x in r])} | {dt} | {ms([x[1] for x in r])} | {dw} | {ms([x[2] for x in r])} |")
+    col = lambda rr, i: [x[i] for x in rr]
+    dt, dw, dv = ("(baseline)",) * 3 if name == "factual" else (paired(col(r, i), col(base, i)) for i in range(3))
+    helps = "" if name == "factual" else " / ".join(verdict(col(r, i), col(base, i)) for i in range(3))
+    print(f"| {name} | {ms(col(r, 0))} | {dt} | {ms(col(r, 1))} | {dw} | {ms(col(r, 2))} | {dv} | {helps} |")
 print("\nAverage causal effect of attention, mean|l − l_cf| (default uniform edit), test / val:")
 for site in ["encoders.text.layer0", "fusion.layer0"]:
     print(f"- {site}: {ms([t['components'][P + 'ace/' + site] for t, _ in runs])} / "

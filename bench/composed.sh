@@ -3,13 +3,13 @@
 # with each row's estimators and interventions (bench/composed/arms.yaml), one `mmdebias sweep` over SEEDS with
 # the no-method arm as the baseline. Prints the table in the doc's format (mean ± std in %) plus each row's
 # paired accuracy difference vs the baseline with its 95% interval, and writes it to OUT/table.md.
-#   bench/composed.sh [OUT]   (default runs/bench-composed; env MMDEBIAS=build/bin/mmdebias, SEEDS="0 1 2", JOBS=1,
+#   bench/composed.sh [OUT]   (default runs/bench-composed; env MMDEBIAS=build/bin/mmdebias, SEEDS="0 1 2 3 4", JOBS=1,
 #                              RESUME=0, OVERRIDES="train.epochs=1" for a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
 OUT=${1:-runs/bench-composed}
-SEEDS=${SEEDS:-"0 1 2"}
+SEEDS=${SEEDS:-"0 1 2 3 4"}
 JOBS=${JOBS:-1}
 read -ra extra <<<"${OVERRIDES:-}"
 read -ra seed_list <<<"$SEEDS"

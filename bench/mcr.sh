@@ -7,13 +7,13 @@
 # One `mmdebias sweep` per dataset (arms: bench/mcr/arms.yaml, baseline joint) and one per dataset for the step
 # time (bench/mcr/timing-arms.yaml, seeds as repeats, one run at a time). Prints a markdown report and writes
 # it to $WORK/report.md.
-#   bench/mcr.sh      # MMDEBIAS=build-mcr/bin/mmdebias SEEDS="0 1 2" WORK=/tmp/mmdebias-bench-mcr JOBS=1
+#   bench/mcr.sh      # MMDEBIAS=build/bin/mmdebias SEEDS="0 1 2 3 4" WORK=/tmp/mmdebias-bench-mcr JOBS=1
 #                     # TIMING_REPEATS=3 TIMING_STEPS=150 RESUME=0 OVERRIDES="train.epochs=1" (quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MMDEBIAS=${MMDEBIAS:-build-mcr/bin/mmdebias}
+MMDEBIAS=${MMDEBIAS:-build/bin/mmdebias}
 WORK=${WORK:-/tmp/mmdebias-bench-mcr}
-SEEDS=${SEEDS:-"0 1 2"}
+SEEDS=${SEEDS:-"0 1 2 3 4"}
 JOBS=${JOBS:-1}
 TIMING_REPEATS=${TIMING_REPEATS:-3}
 TIMING_STEPS=${TIMING_STEPS:-150}

@@ -2,9 +2,10 @@
 """Summarises bench/arl.sh's sweeps as markdown: usage `report.py WORK` (WORK/<data>/sweep.json for the arms,
 WORK/<data>-timing/sweep.json for the step time; per-run diagnostics from the run directories they name).
 
-Per dataset and arm (joint; arl; variance = arl with the variance estimator; released = arl with w fixed at
-1/2), mean ± std over seeds of: test accuracy and its paired difference vs joint training (mean of the per-seed
-differences with its 95% t-interval, from sweep.json; * when the interval excludes 0), per-modality accuracy
+Per dataset and arm (joint; arl; variance = arl with the variance estimator; fixed = arl with w fixed at 1/2;
+release = the later release's scaling), mean ± std over seeds of: test accuracy and its paired difference vs joint
+training (mean of the per-seed differences with its 95% t-interval, from sweep.json; * when the interval excludes
+0) and vs the fixed-weight arm (what the asymmetry of the weights adds), per-modality accuracy
 (the unimodal logits W[0; z_m; 0] + b of the shared head), the dependence ratio measured two ways, and ARL's
 weight ratio w_0 / w_1 at the last logged training step and on the test set (mean over test batches).
 Dependence measures (docs/methods/arl.md defines them):
@@ -21,14 +22,14 @@ import statistics as st
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sweep_summary import paired  # noqa: E402
+from sweep_summary import paired, paired_between  # noqa: E402
 
 import torch
 
 work = sys.argv[1]
 DATA = {"gaussian": ("m0", "m1"), "av_digits": ("image", "audio")}
 ARMS = (("joint", "joint"), ("arl", "ARL (entropy)"), ("variance", "ARL (variance estimator)"),
-        ("released", "ARL, w = 1/2 fixed (as released)"))
+        ("fixed", "ARL, w = 1/2 fixed"), ("release", "ARL, the later release's scaling (T = 8)"))
 
 
 def load_sweep(name):
@@ -87,8 +88,8 @@ print(f"Machine: {platform.node()}, {platform.system()} {platform.release()}, {o
 for data, mods in DATA.items():
     sweep = load_sweep(data)
     print(f"### {data}\n")
-    head = f"| arm | accuracy | Δ accuracy vs joint | acc {mods[0]} | acc {mods[1]} | spread ratio {mods[0]}:{mods[1]} | ARL weight ratio w_{mods[0]}/w_{mods[1]}: last logged train step | on test |"
-    sep = "|---|---|---|---|---|---|---|---|"
+    head = f"| arm | accuracy | Δ accuracy vs joint | Δ accuracy vs w = 1/2 fixed | acc {mods[0]} | acc {mods[1]} | spread ratio {mods[0]}:{mods[1]} | ARL weight ratio w_{mods[0]}/w_{mods[1]}: last logged train step | on test |"
+    sep = "|---|---|---|---|---|---|---|---|---|"
     if data == "gaussian":
         head += " map ratio m0:m1 (Bayes-optimal 4.0) |"
         sep += "---|"
@@ -112,7 +113,8 @@ for data, mods in DATA.items():
                 rows["map"].append(map_ratio(run_dir, mods))
         # The sweep's own mean and std of the accuracy are the same numbers as rows["acc"]: check, do not trust.
         assert abs(cfg["metrics"]["eval.classification.accuracy"]["mean"] - st.mean(rows["acc"])) < 1e-12
-        line = f"| {label} | {ms(rows['acc'])} | {paired(cfg)} | {ms(rows['a0'])} | {ms(rows['a1'])} | {ms(rows['spread'], '{:.2f}')} | {ms(rows['w'], '{:.2f}')} | {ms(rows['wtest'], '{:.2f}') if rows['wtest'] else 'n/a'} |"
+        vs_fixed = "" if arm in ("joint", "fixed") else paired_between(cfg, config(sweep, "fixed"))
+        line = f"| {label} | {ms(rows['acc'])} | {paired(cfg)} | {vs_fixed} | {ms(rows['a0'])} | {ms(rows['a1'])} | {ms(rows['spread'], '{:.2f}')} | {ms(rows['w'], '{:.2f}')} | {ms(rows['wtest'], '{:.2f}') if rows['wtest'] else 'n/a'} |"
         if data == "gaussian":
             line += f" {ms(rows['map'], '{:.2f}')} |"
         print(line)

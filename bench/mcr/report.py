@@ -4,7 +4,8 @@ WORK/<data>-timing/sweep.json for the step time; step counts from the run direct
 
 Per dataset and arm (in the arms file's order): mean ± std over seeds of the test accuracy, its paired
 difference vs joint training (mean of the per-seed differences with its 95% t-interval, * when it excludes 0),
-and each modality's accuracy (the unimodal logits W[0; z_m; 0] + b of the shared concat head).
+the same vs MCR without the game (λ = 0: the contrastive and unimodal terms only, which isolates the game, MCR's
+own idea), and each modality's accuracy (the unimodal logits W[0; z_m; 0] + b of the shared concat head).
 Step time: train seconds / steps of the alternating timing runs; the ratio of medians.
 """
 import json
@@ -14,7 +15,7 @@ import statistics as st
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sweep_summary import paired  # noqa: E402
+from sweep_summary import paired, paired_between  # noqa: E402
 
 work = sys.argv[1]
 DATA = {"gaussian": ("m0", "m1"), "av_digits": ("image", "audio")}
@@ -39,12 +40,14 @@ print(f"Machine: {platform.node()}, {platform.system()} {platform.release()}, {o
 for data, mods in DATA.items():
     sweep = load_sweep(data)
     print(f"### {data}\n")
-    print(f"| arm | accuracy | Δ accuracy vs joint | acc {mods[0]} | acc {mods[1]} |")
-    print("|---|---|---|---|---|")
+    print(f"| arm | accuracy | Δ accuracy vs joint | Δ accuracy vs mcr-nogame (λ = 0) | acc {mods[0]} | acc {mods[1]} |")
+    print("|---|---|---|---|---|---|")
+    nogame = next(c for c in sweep["configs"] if c["overrides"]["arm"] == "mcr-nogame")
     for cfg in sweep["configs"]:
         m = cfg["metrics"]
+        game = cfg["overrides"]["arm"].startswith("mcr-") and cfg is not nogame
         print(f"| {cfg['overrides']['arm']} | {ms(m['eval.classification.accuracy'])} (n = {m['eval.classification.accuracy']['n']}) | "
-              f"{paired(cfg)} | {ms(m[f'eval.per_modality_accuracy.{mods[0]}'])} | {ms(m[f'eval.per_modality_accuracy.{mods[1]}'])} |")
+              f"{paired(cfg)} | {paired_between(cfg, nogame) if game else ''} | {ms(m[f'eval.per_modality_accuracy.{mods[0]}'])} | {ms(m[f'eval.per_modality_accuracy.{mods[1]}'])} |")
     timing = load_sweep(f"{data}-timing")
     times = {}
     for cfg in timing["configs"]:

@@ -42,7 +42,8 @@ struct Config {
     b.choice("levels", &Config::level_mode, "component", {"component", "site", "all"},
              "One counterfactual pass per: component owning sites (an encoder, the fusion), site, or all sites at once");
     b.choice("edit", &Config::edit, Edit::Uniform, edit_table(),
-             "Counterfactual map: random noise, uniform rows, reversed rows, or shuffled positions per head");
+             "Counterfactual map: random noise, uniform rows, reversed rows, the head's Q×K map shuffled (the release), "
+             "or keys shuffled per head");
     b.option("gamma", &Config::gamma, 1.0, "Contrast strength γ in s = (1 + nγ)·l − γ·Σ l_cf (0 = factual logits)")
         .at_least(0.0);
     b.option("epsilon", &Config::epsilon, 0.1,
@@ -75,7 +76,7 @@ class CounterfactualAttention : public sdk::Intervention {
   std::vector<std::string> claimed_sites() const override { return c_.sites; }
 
   // Counts the Model::forward calls predict() and loss() make: run_counterfactuals runs `samples` passes for
-  // an edit that draws (random, shuffle) and one otherwise, once per level, per lone site, per swept edit.
+  // an edit that draws (random, shuffle, shuffle_keys) and one otherwise, once per level, per lone site, per swept edit.
   sdk::ComputeCost cost() const override {
     auto passes = [&](Edit e) { return edit_is_random(e) ? c_.samples : int64_t{1}; };
     const auto levels = static_cast<int64_t>(c_.levels.size());

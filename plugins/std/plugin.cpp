@@ -9,6 +9,7 @@ void register_std(mmdebias::sdk::Registrar& r) {
   using namespace mmdebias::std_plugin;
   register_mlp_encoder(r);
   register_conv2d_encoder(r);
+  register_resnet_encoder(r);
   register_tokens_encoder(r);
   register_concat_fusion(r);
   register_late_fusion(r);
@@ -20,6 +21,6 @@ void register_std(mmdebias::sdk::Registrar& r) {
 
 }  // namespace
 
-MMDEBIAS_PLUGIN("std", "0.1.0", "Ordinary encoders (mlp, conv2d, tokens), fusions (concat, late, gated, cross-attention), the gaussian "
+MMDEBIAS_PLUGIN("std", "0.1.0", "Ordinary encoders (mlp, conv2d, resnet, tokens), fusions (concat, late, gated, cross-attention), the gaussian "
                 "dataset and logit OOD scorers (msp, energy, maxlogit)",
                 register_std)

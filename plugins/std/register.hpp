@@ -9,6 +9,8 @@ namespace mmdebias::std_plugin {
 void register_mlp_encoder(sdk::Registrar& r);
 /// Registers std.conv2d (conv2d_encoder.cpp).
 void register_conv2d_encoder(sdk::Registrar& r);
+/// Registers std.resnet (resnet_encoder.cpp).
+void register_resnet_encoder(sdk::Registrar& r);
 /// Registers std.tokens (tokens_encoder.cpp).
 void register_tokens_encoder(sdk::Registrar& r);
 /// Registers std.concat (concat_fusion.cpp).

@@ -177,6 +177,38 @@ TEST_CASE("the deferred gradient scaler is the identity forward and (1 + w_m) ba
   CHECK(arl->on_features("m0", z0, eval).is_same(z0));
 }
 
+TEST_CASE("scaling: release scales encoder m's gradient by 1 + softmax(T * share of the other modality * w_m), as released") {
+  auto arl = intervention(2, {{"start", int64_t{0}}, {"scaling", std::string("release")}, {"temperature", 8.0}});
+  RecordingContext ctx(sdk::Phase::Train, 0);
+  // |z1| = |z0| elementwise, and modality 0's logits are 3·z0: the |logit| shares are exactly 3/4 and 1/4.
+  at::Tensor z0 = at::randn({4, 3}, at::kDouble).requires_grad_(true);
+  at::Tensor z1 = (z0.detach().abs() * at::sign(at::randn({4, 3}, at::kDouble))).requires_grad_(true);
+  at::Tensor y0 = arl->on_features("m0", z0, ctx), y1 = arl->on_features("m1", z1, ctx);
+  sdk::Estimates est;
+  est.set("arl.weights", at::tensor({0.7, 0.3}, at::kDouble));
+  sdk::ForwardRecord record;
+  record.modality_logits["m0"] = 3 * y0;
+  record.modality_logits["m1"] = y1;
+  sdk::Batch batch;
+  batch.label = labels({0, 1, 2, 0});
+  sdk::LossTerms terms;
+  NoModel model;
+  arl->loss(record, batch, est, model, terms, ctx);
+  // The release: weight = softmax([ĉ_v·w_a·T, ĉ_a·w_v·T]), ĉ the normalised mean |logit| of each modality; its
+  // GradScale multiplies the gradient by 1 + weight.
+  const double a = 0.25 * 0.7 * 8, b = 0.75 * 0.3 * 8;
+  const double f0 = 1 + std::exp(a) / (std::exp(a) + std::exp(b)), f1 = 3 - f0;
+  CHECK(ctx.metrics.at("logit_share/m0") == doctest::Approx(0.75).epsilon(1e-12));
+  CHECK(ctx.metrics.at("scale/m0") == doctest::Approx(f0).epsilon(1e-12));
+  CHECK(ctx.metrics.at("scale/m1") == doctest::Approx(f1).epsilon(1e-12));
+  at::Tensor g0 = at::randn({4, 3}, at::kDouble), g1 = at::randn({4, 3}, at::kDouble);
+  torch::autograd::backward({(y0 * g0).sum() + (y1 * g1).sum()});
+  CHECK(at::allclose(z0.grad(), f0 * g0, 0, 1e-12));
+  CHECK(at::allclose(z1.grad(), f1 * g1, 0, 1e-12));
+  // One collective per training step for the shares.
+  CHECK(ctx.reductions == 1);
+}
+
 TEST_CASE("the warm-up: before `start` epochs no scaling and L = CE(out) + warmup_gamma * Σ CE(out_m)") {
   auto arl = intervention(2, {{"start", int64_t{2}}, {"gamma", 3.0}});
   for (int64_t epoch : {0, 1, 2}) {

@@ -1,6 +1,7 @@
 // The counterfactual edits' properties (methods.md): uniform is 1/K over the unmasked positions of a stochastic
-// row, reversed is 0 at the row maximum, shuffle is a permutation of each row by one permutation per head; every
-// edit keeps masked positions at 0 and rows stochastic over the unmasked positions, whatever the mask.
+// row, reversed is 0 at the row maximum, shuffle_keys is a permutation of each row by one permutation per head; every
+// edit keeps masked positions at 0 and rows stochastic over the unmasked positions, whatever the mask. The release's
+// shuffle (a permutation of the head's whole Q×K map) has its own file, test_shuffle.cpp.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -77,14 +78,14 @@ TEST_CASE("a row with one allowed key, or with all allowed weights equal, is lef
   CHECK(at::allclose(out[0][0][1], at::tensor({1.0, 0.0, 0.0, 0.0}, at::kDouble)));
 }
 
-TEST_CASE("shuffle permutes each row, with one permutation per head shared by batch rows and queries") {
+TEST_CASE("shuffle_keys permutes each row, with one permutation per head shared by batch rows and queries") {
   for (const auto& [mask_name, mask] : test_masks(B, Q, K)) {
     INFO("mask " << mask_name);
     at::Tensor w = stochastic_weights({B, H, Q, K}, mask, 8);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
-    at::Tensor u = cmm::draw_for_edit(cmm::Edit::Shuffle, w.sizes(), gen);
+    at::Tensor u = cmm::draw_for_edit(cmm::Edit::ShuffleKeys, w.sizes(), gen);
     REQUIRE(u.sizes() == at::IntArrayRef({H, K}));
-    at::Tensor out = cmm::edit_attention(w, mask, cmm::Edit::Shuffle, u);
+    at::Tensor out = cmm::edit_attention(w, mask, cmm::Edit::ShuffleKeys, u);
     // A permutation of each row: the same multiset of values.
     CHECK(at::equal(std::get<0>(out.sort(-1)), std::get<0>(w.sort(-1))));
     if (mask_name == "none") {
@@ -102,6 +103,7 @@ TEST_CASE("random draws fresh noise: two draws differ, the same seed repeats") {
   CHECK_FALSE(at::allclose(edited(cmm::Edit::Random, w, {}, 1), edited(cmm::Edit::Random, w, {}, 2)));
   CHECK(cmm::edit_is_random(cmm::Edit::Random));
   CHECK(cmm::edit_is_random(cmm::Edit::Shuffle));
+  CHECK(cmm::edit_is_random(cmm::Edit::ShuffleKeys));
   CHECK_FALSE(cmm::edit_is_random(cmm::Edit::Uniform));
   CHECK_FALSE(cmm::edit_is_random(cmm::Edit::Reversed));
 }
@@ -113,5 +115,5 @@ TEST_CASE("edits work in float32 and keep the weights' dtype") {
     CHECK((out.scalar_type() == at::kFloat));
     CHECK(at::allclose(out.sum(-1), at::ones({B, H, Q}), 0, 1e-5));
   }
-  CHECK(error_of([] { cmm::parse_edit("inverted"); }).find("random, uniform, reversed or shuffle") != std::string::npos);
+  CHECK(error_of([] { cmm::parse_edit("inverted"); }).find("random, uniform, reversed, shuffle, shuffle_keys") != std::string::npos);
 }

@@ -61,7 +61,7 @@ TEST_CASE("one counterfactual pass per level, each overriding exactly that level
 TEST_CASE("intervening at the fusion site changes the output only through that site") {
   torch::NoGradGuard no_grad;
   TinyModel model;
-  auto iv = make_intervention(model.all_sites(), {{"sites", std::vector<std::string>{"fusion.*"}}, {"edit", std::string("shuffle")}});
+  auto iv = make_intervention(model.all_sites(), {{"sites", std::vector<std::string>{"fusion.*"}}, {"edit", std::string("shuffle_keys")}});
   CHECK(iv->claimed_sites() == std::vector<std::string>{kFusionSite});
   RecordingContext ctx;
   predict(*iv, model, ctx);

@@ -49,6 +49,13 @@ c = [v for k, v in b.items() if k.endswith("centroids")]
 assert len(c) == 1 and tuple(c[0].shape) == (4, 16), {k: tuple(v.shape) for k, v in b.items()}
 assert c[0].abs().sum() > 0
 PY
+python3 - "$work/ated/summary.json" <<'PY' || fail "the ATE-D evaluation does not log fitted = 1 and a moved gate (gate_shift > 0)"
+import json, sys
+c = json.load(open(sys.argv[1]))["eval"]["components"]
+fitted = [v for k, v in c.items() if k.endswith("/fitted")]
+shift = [v for k, v in c.items() if k.endswith("/gate_shift")]
+assert fitted == [1.0] and len(shift) == 1 and 0 < shift[0] < 1, c
+PY
 run eval "$work/ated" --json
 expect_code 0
 python3 - "$work/ated/summary.json" "$out" <<'PY' || fail "eval of the saved ATE-D run differs from the run's own evaluation"

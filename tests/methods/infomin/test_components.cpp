@@ -63,11 +63,12 @@ TEST_CASE("confounder uses a fixed kappa when dynamic_kappa is false and adds th
   CHECK(terms.at("rate").weight == doctest::Approx(0.7));
 }
 
-TEST_CASE("debias feeds FC(x − r) to the head and predicts logit − b_logit and names a missing confounder") {
-  auto deb = make_intervention("infomin.debias", 8, 3);
+TEST_CASE("debias feeds FC(x − r) to the head, predicts logit − b_logit with subtract_bias, and names a missing confounder") {
+  auto deb = make_intervention("infomin.debias", 8, 3, {{"subtract_bias", true}});
   CHECK((deb->hooks() & sdk::kOnFused) != 0);
   CHECK((deb->hooks() & sdk::kPredict) != 0);
-  CHECK((make_intervention("infomin.debias", 8, 3, {{"subtract_bias", false}})->hooks() & sdk::kPredict) == 0);
+  // The default is the release's TE-D prediction: the head's logit, no predict hook.
+  CHECK((make_intervention("infomin.debias", 8, 3)->hooks() & sdk::kPredict) == 0);
   TestContext ctx;
   ctx.phase_ = sdk::Phase::Eval;
   sdk::Estimates none;
@@ -172,7 +173,7 @@ TEST_CASE("backdoor is the identity until fitted and collects epoch fit_epoch an
   CHECK(a.sizes() == at::IntArrayRef({K, d}));
   CHECK(at::equal(a, b));
 
-  auto greedy = make_intervention("infomin.backdoor", d, 2, {{"clusters", int64_t{50}}});
+  auto greedy = make_intervention("infomin.backdoor", d, 2, {{"clusters", int64_t{50}}, {"fit_epoch", int64_t{0}}});
   TestContext ctx;
   sdk::Batch batch;
   batch.index = at::arange(0, 5, at::kLong);
