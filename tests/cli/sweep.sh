@@ -21,13 +21,17 @@ grep -q '^  threads: 1$' "$work/whole/interventions.0.gamma=4/seed-0/manifest.ya
 
 # 2. SIGKILLed after some runs finished and others are mid-way (checkpoint writes slowed so that they are), then
 # started again: finished runs skipped, the rest resumed; the same sweep.csv, byte for byte.
-MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=150 "$MMDEBIAS" sweep "${grid[@]}" --out "$work/killed" >"$work/killed.out" 2>&1 &
+MMDEBIAS_TEST_CHECKPOINT_PAUSE_MS=400 "$MMDEBIAS" sweep "${grid[@]}" --out "$work/killed" >"$work/killed.out" 2>&1 &
 sweep_pid=$!
-# mid_way: at least 3 runs finished and one with a checkpoint but no summary.
+# mid_way: at least 3 runs finished and one whose latest checkpoint is its first (step 8 of 24): two slowed checkpoint
+# writes are still ahead of it, so the kill reaches it mid-way even on a loaded machine. (A run caught at a later
+# checkpoint may finish its last steps before the SIGTERM is seen, and then nothing is resumed.)
 mid_way() {
   [[ $(find "$work/killed" -name summary.json 2>/dev/null | wc -l) -ge 3 ]] || return 1
   local d
-  for d in "$work"/killed/*/seed-*/; do [[ -e $d/checkpoints/latest && ! -e $d/summary.json ]] && return 0; done
+  for d in "$work"/killed/*/seed-*/; do
+    [[ ! -e $d/summary.json && $(cat "$d/checkpoints/latest" 2>/dev/null) == ckpt-000000008.pt ]] && return 0
+  done
   return 1
 }
 for _ in $(seq 1 1200); do mid_way && break; sleep 0.05; done
