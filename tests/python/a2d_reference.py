@@ -2,7 +2,7 @@
 """Reference values for tests/methods/a2d, written from MultiOOD itself: /work/shared/methods.md's "A2D + NP-Mix"
 section, the paper (Dong et al., NeurIPS 2024) and its release (donghao51/MultiOOD at ab7b221,
 HMDB-rgb-flow/train_video_flow.py: train_one_step, hellinger_distance, normalized_prediction_entropy), never from
-docs/methods/a2d.md or the C++, so that a misreading there shows up here as a mismatch.
+our own method docs or the C++, so that a misreading there shows up here as a mismatch.
 
 The model as released: each modality m has a classifier of its own, fc_m (an nn.Linear on its embedding z_m:
 `model.cls_head.fc_cls`, `model_flow.cls_head.fc_cls`), and the fused head is a separate nn.Linear on

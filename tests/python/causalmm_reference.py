@@ -2,7 +2,7 @@
 """Reference CausalMM computations for tests/methods/causalmm/test_python_reference.cpp, written from the project's
 method facts (shared/methods.md, "CausalMM - counterfactual attention"), the paper (Zhou et al., ICLR 2025,
 "Mitigating Modality Prior-Induced Hallucinations in MLLMs via Deciphering Attention Causality") and the released
-code (github.com/The-Martyr/CausalMM) -- not from docs/methods/causalmm.md nor from the C++. Entry by entry, in
+code (github.com/The-Martyr/CausalMM) -- not from our own method docs nor from the C++. Entry by entry, in
 float64, with torch autograd only for the gradients.
 
 Usage: /usr/bin/python3 causalmm_reference.py CASES.json
