@@ -94,18 +94,20 @@ class BackdoorIntervention : public sdk::Intervention {
  private:
   bool fitted() const { return centroids_.size(0) > 0; }
 
-  /// g(x, c) = x ⊙ 2σ(W [x; c] + b): a per-feature weight in (0, 2) conditioned on the confounder.
-  at::Tensor gated(const at::Tensor& x, const at::Tensor& c) {
-    return x * (2 * at::sigmoid(gate_->forward(at::cat({x, c.expand_as(x)}, 1))));
+  /// 2σ(W [x; c] + b): a per-feature weight in (0, 2) conditioned on the confounder.
+  at::Tensor gate(const at::Tensor& x, const at::Tensor& c) {
+    return 2 * at::sigmoid(gate_->forward(at::cat({x, c.expand_as(x)}, 1)));
   }
+
+  /// g(x, c) = x ⊙ gate(x, c).
+  at::Tensor gated(const at::Tensor& x, const at::Tensor& c) { return x * gate(x, c); }
 
   /// "gate_shift": mean |2σ(W [x; c] + b) − 1| at the nearest centroid, how far the gate has moved from the
   /// identity it starts at (0: the adjustment changes nothing but the averaging over k).
   void log_gate_shift(sdk::Context& ctx) {
     at::NoGradGuard no_grad;
     at::Tensor x = stash_.detach();
-    at::Tensor c = centroids_.index_select(0, nearest_centroid(x, centroids_));
-    at::Tensor g = 2 * at::sigmoid(gate_->forward(at::cat({x, c}, 1)));
+    at::Tensor g = gate(x, centroids_.index_select(0, nearest_centroid(x, centroids_)));
     ctx.metric("gate_shift", (g - 1).abs().mean().item<double>());
   }
 
