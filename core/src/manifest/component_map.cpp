@@ -6,6 +6,7 @@
 #include "manifest/host_schema.hpp"
 #include "manifest/option_values.hpp"
 #include "manifest/parsed.hpp"
+#include "manifest/weight_keys.hpp"
 #include "manifest/yaml_options.hpp"
 
 namespace mmdebias::core::detail {
@@ -105,7 +106,11 @@ ParsedComponent parse_component(const YAML::Node& node, const std::string& path,
 
   std::vector<std::string> reserved = {"type"};
   if (list_entry) reserved.push_back("name");
-  if (component_kind_is_trained(kind)) { reserved.push_back("lr"); reserved.push_back("weight_decay"); }
+  if (component_kind_is_trained(kind)) {
+    reserved.push_back("lr");
+    reserved.push_back("weight_decay");
+    for (const auto& k : weight_key_names()) reserved.push_back(k);
+  }
   if (list_entry) {
     if (auto name = yaml_child(node, "name")) {
       if (!name->IsScalar() || !valid_instance_name(name->Scalar())) {

@@ -216,6 +216,15 @@ const std::vector<ReservedKey>& reserved_component_keys() {
        "Defaults to train.lr."},
       {"weight_decay", "float >= 0",
        "Encoders, fusion, estimators, interventions: this component's weight decay. Defaults to train.weight_decay."},
+      {"init", "path or map",
+       "Encoders, fusion, estimators, interventions: starting weights loaded by name after the component is built, "
+       "from safetensors or a state dict saved with torch.save: `init: FILE` or `init: {path, key, prefix, rename, "
+       "ignore, strict}` (see docs/bring-your-model.md). Its sha256 is recorded; a resume refuses a changed file."},
+      {"trainable", "bool",
+       "Encoders, fusion, estimators, interventions: false freezes every parameter of the component. Default true."},
+      {"freeze", "list of string",
+       "Encoders, fusion, estimators, interventions: glob patterns of the component's parameter names to freeze "
+       "(e.g. [conv1.*, bn1.*, layer1.*]); a pattern that matches nothing is an error."},
   };
   return keys;
 }

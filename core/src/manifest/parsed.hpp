@@ -13,6 +13,7 @@
 #include "manifest/schema_check.hpp"
 #include "mmdebias/core/manifest.hpp"
 #include "plugin/registry.hpp"
+#include "weights/weight_settings.hpp"
 
 namespace mmdebias::core::detail {
 
@@ -26,6 +27,7 @@ struct ParsedComponent {
   bool ok = false;        ///< Type resolved and every key valid.
   sdk::Options options;   ///< Validated options (when ok).
   std::optional<double> lr, weight_decay;
+  WeightSettings weights; ///< init / trainable / freeze (trained kinds; read by read_weight_keys).
   YAML::Node resolved;    ///< The component map with defaults filled (when ok).
 };
 

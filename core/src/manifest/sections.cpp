@@ -5,6 +5,7 @@
 
 #include "manifest/host_schema.hpp"
 #include "manifest/plugin_settings.hpp"
+#include "manifest/weight_keys.hpp"
 #include "manifest/yaml_options.hpp"
 #include "plugin/pins.hpp"
 
@@ -169,6 +170,9 @@ ParsedManifest parse_manifest(const Manifest& manifest, const Registry& registry
   std::optional<YAML::Node> sinks;
   if (auto run = yaml_child(root, "run")) sinks = yaml_child(*run, "sinks");
   parsed.sinks = detail::parse_component_list(sinks, "run.sinks", "sinks", sdk::ComponentKind::Sink, registry, diag);
+  for (auto* list : {&parsed.encoders, &parsed.estimators, &parsed.interventions})
+    for (auto& c : *list) detail::read_weight_keys(c, manifest.base_directory(), diag);
+  if (parsed.fusion) detail::read_weight_keys(*parsed.fusion, manifest.base_directory(), diag);
   for (const auto* c : parsed.all()) parsed.all_types_resolved = parsed.all_types_resolved && c->entry;
 
   return parsed;

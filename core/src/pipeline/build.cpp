@@ -11,9 +11,28 @@
 #include "common/text.hpp"
 #include "pipeline/cost.hpp"
 #include "pipeline/memory_budget.hpp"
+#include "weights/state_file.hpp"
 
 namespace mmdebias::core::detail {
 namespace {
+
+// init: then trainable / freeze, on the component as built; a fault is located at the key that asked for it.
+bool apply_weight_settings(const ParsedComponent& c, torch::nn::Module& module, std::string& note, Diagnostics& diag) {
+  const WeightSettings& w = c.weights;
+  try {
+    if (w.init) note = load_initial_weights(module, *w.init);
+  } catch (const std::exception& e) {
+    diag.error(join_path(c.path, "init"), yaml_child(c.node, "init").value_or(c.node), e.what());
+    return false;
+  }
+  try {
+    freeze_parameters(module, w);
+  } catch (const std::exception& e) {
+    diag.error(join_path(c.path, "freeze"), yaml_child(c.node, "freeze").value_or(c.node), e.what());
+    return false;
+  }
+  return true;
+}
 
 template <class T, class Make>
 bool construct(const ParsedComponent& c, const sdk::BuildArgs& args, Diagnostics& diag, Make make, Instance<T>& out) {
@@ -24,6 +43,9 @@ bool construct(const ParsedComponent& c, const sdk::BuildArgs& args, Diagnostics
   } catch (const std::exception& e) {
     diag.error(c.path, c.node, "cannot construct " + type + ": " + e.what());
     return false;
+  }
+  if constexpr (std::is_base_of_v<torch::nn::Module, T>) {
+    if (!apply_weight_settings(c, *out.object, out.weights_note, diag)) return false;
   }
   out.name = c.instance;
   out.type = type;
@@ -80,6 +102,18 @@ void check_eval_split(const ParsedManifest& parsed, const Manifest& manifest, co
 }
 
 }  // namespace
+
+std::vector<std::string> weight_notes(const BuiltPipeline& built) {
+  std::vector<std::string> out;
+  auto add = [&](const auto& instance) {
+    if (!instance.weights_note.empty()) out.push_back(instance.name + ": " + instance.weights_note);
+  };
+  for (const auto& e : built.encoders) add(e);
+  add(built.fusion);
+  for (const auto& e : built.estimators) add(e);
+  for (const auto& i : built.interventions) add(i);
+  return out;
+}
 
 bool build_pipeline(const ParsedManifest& parsed, const Registry& registry, const Manifest& manifest,
                     Diagnostics& diag, BuiltPipeline& out) {

@@ -14,6 +14,9 @@ namespace mmdebias::core::detail {
 bool build_pipeline(const ParsedManifest& parsed, const Registry& registry, const Manifest& manifest,
                     Diagnostics& diag, BuiltPipeline& out);
 
+/// "encoders.audio: loaded 62 of 62 tensors from ..." for each component whose manifest set init:.
+std::vector<std::string> weight_notes(const BuiltPipeline& built);
+
 /// Needs vs provides, exclusive hooks and attention sites (only on a built model).
 void check_pipeline(const ParsedManifest& parsed, const BuiltPipeline& built, const Registry& registry,
                     Diagnostics& diag);

@@ -22,6 +22,7 @@ struct Instance {
   std::optional<double> lr;            ///< Its own learning rate, when set.
   std::optional<double> weight_decay;  ///< Its own weight decay, when set.
   std::shared_ptr<T> object;           ///< The instance (keeps its plugin loaded).
+  std::string weights_note;            ///< What init: loaded ("loaded 62 of 62 tensors from ..."), when set.
 };
 
 /// The pipeline as validation constructed it, for the engine to reuse.

@@ -60,7 +60,9 @@ ResolvedManifest validate_manifest(const Manifest& manifest, const Registry& reg
 ValidateReport validate_report(const Manifest& manifest, const PluginHost& plugins) {
   ValidatedPipeline v = validate_and_build(manifest, plugins.registry());
   v.resolved.libraries = library_provenance(plugins);
-  return {emit_yaml(v.resolved) + format_hook_order(v.resolved), v.pipeline.dataset_info.warnings};
+  std::string weights;
+  for (const auto& note : detail::weight_notes(v.pipeline)) weights += "# init " + note + "\n";
+  return {emit_yaml(v.resolved) + format_hook_order(v.resolved) + weights, v.pipeline.dataset_info.warnings};
 }
 
 }  // namespace mmdebias::core

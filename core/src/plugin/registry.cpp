@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/text.hpp"
+#include "manifest/host_schema.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "plugin/guard.hpp"
 
@@ -11,6 +12,8 @@ namespace mmdebias::core {
 namespace {
 
 const std::array<const char*, 4> kReservedOptionNames = {"type", "name", "lr", "weight_decay"};
+// Reserved in trained components only (since 1.4's host): a dataset or scorer may still call an option "init".
+const std::array<const char*, 3> kReservedTrainedNames = {"init", "trainable", "freeze"};
 
 std::string owner_text(const std::shared_ptr<PluginLibrary>& plugin) {
   return plugin ? plugin->path().string() : std::string("<built in>");
@@ -69,6 +72,11 @@ void Registry::add(sdk::ComponentKind kind, sdk::ComponentDecl decl, AnyFactory 
   for (const char* reserved : kReservedOptionNames)
     if (decl.schema.find(reserved))
       throw InputError("component " + plugin_name + "." + decl.name + " declares an option named '" + reserved + "', which the manifest reserves");
+  if (component_kind_is_trained(kind))
+    for (const char* reserved : kReservedTrainedNames)
+      if (decl.schema.find(reserved))
+        throw InputError("component " + plugin_name + "." + decl.name + " declares an option named '" + reserved +
+                         "', which the manifest reserves in trained components (starting weights and freezing)");
   std::string full = plugin_name + "." + decl.name;
   auto it = entries_.find(full);
   if (it != entries_.end())

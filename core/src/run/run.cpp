@@ -12,6 +12,7 @@
 #include "eval/scorer_state.hpp"
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/stop_request.hpp"
+#include "pipeline/build.hpp"
 #include "run/checkpoint.hpp"
 #include "run/checkpoint_choice.hpp"
 #include "run/device.hpp"
@@ -364,6 +365,7 @@ RunOutcome run_pipeline(const RunRequest& request) {
   log_libraries(*state.logger, session->resolved.libraries);
   if (writer)  // what the dataset says of its data (e.g. most classes empty), in the log and on the console
     for (const auto& w : session->model->pipeline().dataset_info.warnings) state.logger->warn("warning: " + w);
+  for (const auto& note : detail::weight_notes(session->model->pipeline())) state.logger->info("init " + note);
   broadcast_initial_state(*session->model, collective);
   // Made before the trainer, whose callbacks write to them; closed on every way out (the destructor on an exception).
   // Only rank 0 feeds sinks: the other ranks' stay constructed and unopened.
