@@ -10,6 +10,7 @@ void register_std(mmdebias::sdk::Registrar& r) {
   register_mlp_encoder(r);
   register_conv2d_encoder(r);
   register_resnet_encoder(r);
+  register_torchscript_encoder(r);
   register_tokens_encoder(r);
   register_concat_fusion(r);
   register_late_fusion(r);
@@ -21,6 +22,6 @@ void register_std(mmdebias::sdk::Registrar& r) {
 
 }  // namespace
 
-MMDEBIAS_PLUGIN("std", "0.1.0", "Ordinary encoders (mlp, conv2d, resnet, tokens), fusions (concat, late, gated, cross-attention), the gaussian "
+MMDEBIAS_PLUGIN("std", "0.1.0", "Ordinary encoders (mlp, conv2d, resnet, tokens, torchscript), fusions (concat, late, gated, cross-attention), the gaussian "
                 "dataset and logit OOD scorers (msp, energy, maxlogit)",
                 register_std)

@@ -11,6 +11,8 @@ void register_mlp_encoder(sdk::Registrar& r);
 void register_conv2d_encoder(sdk::Registrar& r);
 /// Registers std.resnet (resnet_encoder.cpp).
 void register_resnet_encoder(sdk::Registrar& r);
+/// Registers std.torchscript (torchscript_encoder.cpp).
+void register_torchscript_encoder(sdk::Registrar& r);
 /// Registers std.tokens (tokens_encoder.cpp).
 void register_tokens_encoder(sdk::Registrar& r);
 /// Registers std.concat (concat_fusion.cpp).

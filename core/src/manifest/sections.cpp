@@ -170,9 +170,12 @@ ParsedManifest parse_manifest(const Manifest& manifest, const Registry& registry
   std::optional<YAML::Node> sinks;
   if (auto run = yaml_child(root, "run")) sinks = yaml_child(*run, "sinks");
   parsed.sinks = detail::parse_component_list(sinks, "run.sinks", "sinks", sdk::ComponentKind::Sink, registry, diag);
+  // Weight files, like data.files's root and std.torchscript's path, are relative to the working directory (as
+  // MMEngine's load_from): they sit beside a component's other options, which a plugin reads without the manifest.
+  const std::filesystem::path cwd = std::filesystem::current_path();
   for (auto* list : {&parsed.encoders, &parsed.estimators, &parsed.interventions})
-    for (auto& c : *list) detail::read_weight_keys(c, manifest.base_directory(), diag);
-  if (parsed.fusion) detail::read_weight_keys(*parsed.fusion, manifest.base_directory(), diag);
+    for (auto& c : *list) detail::read_weight_keys(c, cwd, diag);
+  if (parsed.fusion) detail::read_weight_keys(*parsed.fusion, cwd, diag);
   for (const auto* c : parsed.all()) parsed.all_types_resolved = parsed.all_types_resolved && c->entry;
 
   return parsed;

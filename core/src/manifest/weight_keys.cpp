@@ -94,7 +94,7 @@ const std::vector<std::string>& weight_key_names() {
 const sdk::Schema& init_schema() {
   static const sdk::Schema schema = [] {
     sdk::Schema s;
-    s.add_string("path", "", "The weight file: safetensors, or a state dict saved with torch.save (relative to the manifest).").required();
+    s.add_string("path", "", "The weight file: safetensors, or a state dict saved with torch.save (relative to the working directory).").required();
     s.add_string("key", "", "torch.save checkpoints: the entry of the saved dict that holds the state dict (e.g. state_dict).");
     s.add_string("prefix", "", "Stripped from the file's names; names without it are not this component's and are left out.");
     s.add_string_list("ignore", {}, "Glob patterns of names (after prefix and rename) to leave out, e.g. fc.*.");

@@ -17,7 +17,7 @@ const std::vector<std::string>& weight_key_names();
 /// The init schema: path, key, prefix, ignore, strict (rename is a map, read apart).
 const sdk::Schema& init_schema();
 
-/// Reads c's init / trainable / freeze (paths resolved against base_dir, the file's sha256 taken) into
+/// Reads c's init / trainable / freeze (relative paths resolved against base_dir, the file's sha256 taken) into
 /// c.weights and c.resolved; problems go to diag at their keys and make c not ok.
 void read_weight_keys(ParsedComponent& c, const std::filesystem::path& base_dir, Diagnostics& diag);
 

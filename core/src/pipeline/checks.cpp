@@ -77,6 +77,15 @@ void check_capabilities(const ParsedManifest& parsed, const BuiltPipeline& built
           if (p == need && e->full_name != c->entry->full_name) could.push_back(e->full_name);
       std::string msg = c->entry->full_name + " needs '" + need + "', which no other component of this manifest provides";
       if (need == sdk::capability::kGroups) msg += "; a dataset with group ids provides it";
+      if (need == sdk::capability::kAttentionSites) {
+        std::vector<std::string> scripted;
+        for (const auto& e : built.encoders)
+          if (e.type == "std.torchscript") scripted.push_back(e.name);
+        msg += "; the model has no attention site";
+        if (!scripted.empty())
+          msg += " (" + join(scripted) + " is a TorchScript encoder: its attention, if any, runs inside the scripted module, "
+                 "where no intervention can reach it; an encoder that declares its sites, e.g. std.tokens, has them)";
+      }
       if (need == sdk::capability::kIndependentModalityHeads && built.fusion.object)
         msg += "; the fusion " + built.fusion.type + " gives per-modality logits " +
                (built.fusion.object->has_modality_heads() ? "from parameters of its fused head" : "not at all") + ", and " +

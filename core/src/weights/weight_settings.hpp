@@ -13,7 +13,7 @@ namespace mmdebias::core {
 /// `init:` — a weight file to load into the component after it is built.
 struct InitSpec {
   std::string path;                  ///< As written in the manifest.
-  std::filesystem::path file;        ///< Resolved against the manifest's directory.
+  std::filesystem::path file;        ///< Resolved against the working directory.
   std::string key;                   ///< torch.save checkpoints: the entry that holds the state dict.
   std::string prefix;                ///< Stripped from the file's names; names without it are not this component's.
   std::vector<std::pair<std::string, std::string>> rename;  ///< Name prefix -> replacement, after prefix.
