@@ -26,6 +26,8 @@ int cmd_run(const Args& args);
 int cmd_sweep(const Args& args);
 /// `mmdebias eval RUN_DIR [k=v ...]`.
 int cmd_eval(const Args& args);
+/// `mmdebias export RUN_DIR --out DIR`: the trained pipeline as TorchScript + safetensors.
+int cmd_export(const Args& args);
 /// `mmdebias demo [--out DIR]`: the embedded default manifest.
 int cmd_demo(const Args& args);
 /// `mmdebias report RUN_DIR [B_RUN_DIR] [--out FILE]`: a self-contained HTML report of a run, or two compared.

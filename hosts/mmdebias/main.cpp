@@ -25,6 +25,7 @@ const std::map<std::string, Entry>& commands() {
       {"run", {mmdebias::host::cmd_run, "train and evaluate a manifest into a run directory (or --resume one)"}},
       {"sweep", {mmdebias::host::cmd_sweep, "run a grid of configurations x seeds, continue it, and aggregate it"}},
       {"eval", {mmdebias::host::cmd_eval, "evaluate a run's latest checkpoint, e.g. on another split"}},
+      {"export", {mmdebias::host::cmd_export, "write a run's trained pipeline as TorchScript + safetensors for PyTorch"}},
       {"demo", {mmdebias::host::cmd_demo, "run the embedded default manifest and print its summary"}},
       {"report", {mmdebias::host::cmd_report, "write a self-contained HTML report with plots of a run, or compare two"}},
       {"new-plugin", {mmdebias::host::cmd_new_plugin, "write a plugin skeleton that builds against the installed SDK"}},

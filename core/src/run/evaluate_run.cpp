@@ -7,13 +7,11 @@
 #include "mmdebias/core/errors.hpp"
 #include "mmdebias/core/run.hpp"
 #include "run/checkpoint.hpp"
-#include "run/checkpoint_choice.hpp"
 #include "run/logging.hpp"
-#include "run/resume_check.hpp"
 #include "run/run_directory.hpp"
 #include "run/run_lock.hpp"
 #include "run/session.hpp"
-#include "train/optimization.hpp"
+#include "run/trained_run.hpp"
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;
@@ -26,26 +24,16 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   run_dir.make_writable();
   // It writes eval-<split>.json, the scores and scorers/: not while a run (or another eval) writes there.
   const RunLock lock(run_dir.dir(), "mmdebias eval");
-  std::optional<fs::path> latest = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias eval " + run_dir_path.string());
-  if (!latest) throw InputError(run_dir_path.string() + " has no checkpoint to evaluate");
-  refuse_edited_manifest(run_dir.manifest(), read_checkpoint_meta(*latest).resolved_manifest, latest->filename().string(),
-                         /*for_eval=*/true, "evaluate " + run_dir_path.string());
-  Manifest manifest = load_manifest(run_dir.manifest(), overrides);
-  std::unique_ptr<Session> session = open_session(manifest, std::move(search));
+  TrainedRun trained = open_trained_run(run_dir, overrides, std::move(search), checkpoint, "evaluate " + run_dir_path.string());
+  Session* session = trained.session.get();
+  const fs::path* latest = &trained.checkpoint;
+  const CheckpointMeta& meta = trained.meta;
   RunState& state = session->state;
   state.logger = make_run_logger(run_dir, state.collective->rank());
   for (const std::string& note : session->notes) state.logger->warn(note);
   if (!lock.unavailable().empty()) state.logger->warn(lock.unavailable());
   log_libraries(*state.logger, session->resolved.libraries);
   const sdk::Options& eval = session->section("eval");
-  std::vector<double> unused_lrs;
-  auto optimizer = make_optimizer(session->model->parameter_groups(), session->section("train"), unused_lrs);
-  CheckpointMeta meta = load_checkpoint(*latest, session->model->root(), *optimizer);  // one process: rank 0's view
-  std::vector<std::string> differences = resume_differences(meta.resolved_manifest, session->resolved_text, /*for_eval=*/true);
-  if (!differences.empty()) {
-    differences.insert(differences.begin(), "cannot evaluate " + run_dir_path.string() + ": the pipeline differs from the one trained:");
-    throw InputErrors(differences);
-  }
   EvalOptions options{eval.string("split"), eval.integer("batch_size"), 1};
   // Statistics fitted at the end of the run are reused when nothing they depend on changed.
   const ScorerBasis basis{params_sha256(session->model->root()), session->train_data->fingerprint()};
