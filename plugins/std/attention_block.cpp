@@ -19,9 +19,9 @@ SelfAttention::SelfAttention(int64_t dim, int64_t heads, double dropout) : dim_(
 
 at::Tensor SelfAttention::forward(const at::Tensor& x, const at::Tensor& mask, const sdk::AttentionSites& sites,
                                   const std::string& site) {
-  const int64_t B = x.size(0), T = x.size(1), dh = dim_ / heads_;
-  // [B, T, 3, heads, dh] -> three [B, heads, T, dh].
-  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, dh}).permute({2, 0, 3, 1, 4});
+  const int64_t T = x.size(1), dh = dim_ / heads_;
+  // [B, T, 3, heads, dh] -> three [B, heads, T, dh] (B as -1: a traced export serves any batch size).
+  auto qkv = qkv_->forward(x).view({-1, T, 3, heads_, dh}).permute({2, 0, 3, 1, 4});
   at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
 
   // The softmax in fp32 under every precision: bf16 weights would keep 8 significant bits, and the sites' edits
@@ -41,7 +41,7 @@ at::Tensor SelfAttention::forward(const at::Tensor& x, const at::Tensor& mask, c
 
   weights = sites.apply(site, weights, mask);
   at::Tensor attended = at::matmul(at::dropout(weights, dropout_, is_training()), v);  // [B, h, T, dh]
-  return out_->forward(attended.transpose(1, 2).reshape({B, T, dim_}));
+  return out_->forward(attended.transpose(1, 2).reshape({-1, T, dim_}));
 }
 
 TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, int64_t ff_dim, double dropout) : dropout_(dropout) {
@@ -62,7 +62,7 @@ at::Tensor TransformerBlock::forward(const at::Tensor& x, const at::Tensor& mask
 
 at::Tensor attention_mask(const at::Tensor& key_valid, int64_t length, bool causal, const at::TensorOptions& device) {
   auto bool_opts = device.dtype(at::kBool);
-  at::Tensor mask = key_valid.defined() ? key_valid.to(at::kBool).view({key_valid.size(0), 1, 1, length})
+  at::Tensor mask = key_valid.defined() ? key_valid.to(at::kBool).view({-1, 1, 1, length})
                                         : at::ones({1, 1, 1, length}, bool_opts);
   if (causal) mask = mask.logical_and(at::ones({length, length}, bool_opts).tril().view({1, 1, length, length}));
   return mask;

@@ -55,8 +55,8 @@ class GatedFusion : public sdk::Fusion {
       z.push_back(feature_of(features, inputs_[i], kName));
       h.push_back(at::tanh(proj_[i]->forward(z.back())));
     }
-    const int64_t B = z.front().size(0), k = static_cast<int64_t>(inputs_.size());
-    const at::Tensor gate_logits = gate_->forward(at::cat(z, 1)).view({B, k, dim_});
+    const int64_t k = static_cast<int64_t>(inputs_.size());
+    const at::Tensor gate_logits = gate_->forward(at::cat(z, 1)).view({-1, k, dim_});  // -1: a traced export serves any batch
     sdk::FullPrecision full;  // the gates' softmax and the gated sum in fp32 under every precision
     const at::Tensor g = at::softmax(sdk::fp32(gate_logits), 1);  // [B, k, d]
     return (g * sdk::fp32(at::stack(h, 1))).sum(1);

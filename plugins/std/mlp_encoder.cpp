@@ -63,7 +63,7 @@ class MlpEncoder : public sdk::Encoder {
 
   at::Tensor encode(const at::Tensor& input, const sdk::AttentionSites&) override {
     check_input_shape(input, shape_, kName);
-    at::Tensor x = input.reshape({input.size(0), -1}).to(out_->weight.scalar_type());
+    at::Tensor x = input.flatten(1).to(out_->weight.scalar_type());
     for (size_t i = 0; i < layers_.size(); ++i) {
       x = layers_[i]->forward(x);
       // In fp32 under every precision: under bf16 autocast LibTorch 1.13's CPU layer_norm refuses a bf16 input with

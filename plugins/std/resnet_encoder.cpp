@@ -88,13 +88,14 @@ class ResNetEncoder : public sdk::Encoder {
   at::Tensor encode(const at::Tensor& input, const sdk::AttentionSites&) override {
     check_input_shape(input, shape_, kName);
     at::Tensor x = input.to(conv1_->weight.scalar_type());
-    const int64_t batch = x.size(0);
     if (shape_.size() == 2) x = x.unsqueeze(1);
     if (shape_.size() == 4) x = x.flatten(0, 1);  // [B, T, C, H, W] -> [B·T, C, H, W]: one image per frame
     x = at::max_pool2d(at::relu(bn1_->forward(conv1_->forward(x))), {3, 3}, {2, 2}, {1, 1});
     for (auto& layer : layers_) x = layer->forward(x);
     x = x.mean({2, 3});                             // [B·T, 512]
-    return x.view({batch, -1, kWidth}).mean(1);     // the mean over frames (one "frame" for images)
+    // The mean over frames (one "frame" for images); the batch dimension stays -1 so that a traced export
+    // (mmdebias export) serves any batch size.
+    return x.view({-1, shape_.size() == 4 ? shape_[0] : 1, kWidth}).mean(1);
   }
 
  private:
