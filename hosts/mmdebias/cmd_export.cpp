@@ -23,7 +23,7 @@ int cmd_export(const Args& args) {
              "Writes the run's inference pipeline (encoders, fusion, head and the interventions' prediction adjustments)\n"
              "as DIR/model.pt, a TorchScript module: torch.jit.load(\"DIR/model.pt\")({\"<modality>\": x, ...}) gives the\n"
              "logits; DIR/weights.safetensors (every parameter and buffer by name), DIR/pipeline.json (what it holds) and\n"
-             "DIR/samples.safetensors (the first evaluation samples with mmdebias's logits, to check a load against).\n"
+             "DIR/samples.pt (torch.load: the first evaluation samples with mmdebias's logits, to check a load against).\n"
              "A prediction that is no fixed tensor function (it draws random numbers, or branches on values) is refused."))
     return 0;
   std::vector<std::string> rest = positional_args(vm);
@@ -42,7 +42,7 @@ int cmd_export(const Args& args) {
   }
   std::cout << "})\n  weights.safetensors   every parameter and buffer by name\n"
             << "  pipeline.json         inputs, components, options\n"
-            << "  samples.safetensors   the first evaluation samples with their logits\n";
+            << "  samples.pt            torch.load: the first evaluation samples, with mmdebias's logits\n";
   if (!d["in_prediction"].empty()) std::cout << "  prediction adjusted by: " << d["in_prediction"].dump() << "\n";
   return 0;
 }

@@ -4,8 +4,11 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/version.h>
 
 #include "common/atomic_file.hpp"
@@ -20,7 +23,7 @@ namespace mmdebias::core {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr int64_t kSamples = 64;  // evaluation samples kept with their logits in samples.safetensors
+constexpr int64_t kSamples = 64;  // evaluation samples kept with their logits in samples.pt
 
 sdk::Batch first_samples(sdk::Dataset& data, int64_t n) {
   n = std::min(n, data.size());
@@ -79,6 +82,24 @@ NamedTensors named_state(torch::nn::Module& root) {
   return out;
 }
 
+// {"split", "inputs": {modality: tensor}, "logits", "label"}: what torch.load reads in Python.
+c10::IValue samples_dict(const sdk::Batch& samples, const at::Tensor& logits, const std::string& split) {
+  c10::Dict<std::string, at::Tensor> inputs;
+  for (const auto& [m, t] : samples.inputs) inputs.insert(m, t);
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  out.insert("split", split);
+  out.insert("inputs", inputs);
+  out.insert("logits", logits);
+  out.insert("label", samples.label);
+  return out;
+}
+
+void write_bytes(const fs::path& file, const std::vector<char>& bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out.flush()) throw RunError(file.string() + ": write failed");
+}
+
 // out_dir must be new (or empty): an export never mixes with or replaces another.
 void check_out_dir(const fs::path& out_dir) {
   std::error_code ec;
@@ -118,11 +139,7 @@ nlohmann::json export_run(const fs::path& run_dir_path, const fs::path& out_dir,
     traced.module.save((partial / "model.pt").string());
     write_safetensors(partial / "weights.safetensors", named_state(model.root()),
                       {{"format", "mmdebias-export"}, {"checkpoint", trained.checkpoint.filename().string()}});
-    NamedTensors sample_tensors;
-    for (const auto& [m, t] : samples.inputs) sample_tensors.emplace_back("inputs." + m, t);
-    sample_tensors.emplace_back("logits", logits);
-    sample_tensors.emplace_back("label", samples.label);
-    write_safetensors(partial / "samples.safetensors", sample_tensors, {{"split", session.section("eval").string("split")}});
+    write_bytes(partial / "samples.pt", torch::jit::pickle_save(samples_dict(samples, logits, session.section("eval").string("split"))));
     write_file_atomically(partial / "pipeline.json", description.dump(2) + "\n");
     std::error_code ec;
     if (fs::exists(out_dir, ec)) fs::remove(out_dir);  // empty (checked above)
