@@ -45,10 +45,15 @@ void mirror(torch::nn::Module& into, const torch::jit::Module& scripted) {
   }
 }
 
+// The interpreter's error ends with its cause ("RuntimeError: ..."), after a traceback: the cause first, then the
+// traceback's start.
 std::string first_lines(const std::string& text, int lines) {
   size_t end = 0;
   for (int i = 0; i < lines && end != std::string::npos; ++i) end = text.find('\n', end ? end + 1 : 0);
-  return end == std::string::npos ? text : text.substr(0, end) + "\n  ...";
+  if (end == std::string::npos) return text;
+  std::string trimmed = text.substr(0, text.find_last_not_of("\n ") + 1);
+  const std::string cause = trimmed.substr(trimmed.find_last_of('\n') + 1);
+  return cause + "\n" + text.substr(0, end) + "\n  ...";
 }
 
 class TorchScriptEncoder : public sdk::Encoder {
@@ -139,6 +144,10 @@ std::shared_ptr<sdk::Encoder> make(const sdk::BuildArgs& args) {
     throw std::invalid_argument(where + ": cannot load the TorchScript file '" + c.path + "' (save it with torch.jit.save of a "
                                 "scripted or traced module): " + first_lines(e.what_without_backtrace(), 3));
   }
+  // Tensors read from the archive keep the reader's storage (its DataPtr context is not the allocator's own), which
+  // some kernels assert against (Debian's 1.13 convolution: "dptr.get() == dptr.get_context()"): own them.
+  for (const auto& p : scripted.named_parameters()) p.value.set_data(p.value.detach().clone());
+  for (const auto& b : scripted.named_buffers()) b.value.set_data(b.value.detach().clone());
   if (!scripted.find_method("forward"))
     throw std::invalid_argument(where + ": '" + c.path + "' has no forward method");
   return std::make_shared<TorchScriptEncoder>(std::move(scripted), input, where);

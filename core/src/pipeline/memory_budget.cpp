@@ -3,6 +3,8 @@
 #include "compat/torch.hpp"
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
@@ -49,16 +51,24 @@ uint64_t available_memory_bytes() {
 // Bytes allocated while a budget was alive and not yet freed; outlives every budget (the model's tensors do).
 std::atomic<uint64_t> g_live{0};
 
-// The wrapped allocation, freed through its own deleter; ours keeps g_live up to date.
-struct Tracked {
-  c10::DataPtr original;
-  size_t bytes;
-};
+// The wrapped allocations by their data pointer, which is also their DataPtr's context: kernels that take raw
+// memory (Allocator::raw_allocate, e.g. a convolution's workspace) require the two to be equal.
+std::mutex g_tracked_mutex;
+std::unordered_map<void*, std::pair<c10::DataPtr, size_t>>& tracked() {
+  static auto* map = new std::unordered_map<void*, std::pair<c10::DataPtr, size_t>>();  // outlives every tensor
+  return *map;
+}
 
-void free_tracked(void* context) {
-  auto* tracked = static_cast<Tracked*>(context);
-  g_live.fetch_sub(tracked->bytes);
-  delete tracked;
+void free_tracked(void* data) {
+  c10::DataPtr original;  // freed after the lock is released, through its own deleter
+  {
+    std::lock_guard<std::mutex> lock(g_tracked_mutex);
+    auto it = tracked().find(data);
+    if (it == tracked().end()) return;
+    g_live.fetch_sub(it->second.second);
+    original = std::move(it->second.first);
+    tracked().erase(it);
+  }
 }
 
 // Wraps LibTorch's CPU allocator for the budget's lifetime, counting live bytes.
@@ -82,8 +92,15 @@ struct AllocationBudget::Counting final : compat::Allocator {
     c10::DataPtr original = inner->allocate(n);
     void* data = original.get();
     const c10::Device device = original.device();
-    return {data, new Tracked{std::move(original), n}, &free_tracked, device};
+    if (!data) return original;  // zero bytes
+    {
+      std::lock_guard<std::mutex> lock(g_tracked_mutex);
+      tracked()[data] = {std::move(original), n};
+    }
+    return {data, data, &free_tracked, device};
   }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &free_tracked; }
 };
 
 AllocationBudget::AllocationBudget(uint64_t available_bytes, int copies)
