@@ -8,7 +8,9 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/version.h>
 
 #include "common/atomic_file.hpp"
@@ -94,6 +96,25 @@ c10::IValue samples_dict(const sdk::Batch& samples, const at::Tensor& logits, co
   return out;
 }
 
+// What torch.save writes for value (LibTorch's pickler and archive writer), without torch::pickle_save's type tags
+// on dicts: PyTorch >= 2.6 loads with weights_only=True, which refuses the tags' restore function.
+std::vector<char> torch_load_bytes(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); }, nullptr,
+                              nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> archive;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* bytes, size_t n) {
+    archive.insert(archive.end(), static_cast<const char*>(bytes), static_cast<const char*>(bytes) + n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return archive;
+}
+
 void write_bytes(const fs::path& file, const std::vector<char>& bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -139,7 +160,7 @@ nlohmann::json export_run(const fs::path& run_dir_path, const fs::path& out_dir,
     traced.module.save((partial / "model.pt").string());
     write_safetensors(partial / "weights.safetensors", named_state(model.root()),
                       {{"format", "mmdebias-export"}, {"checkpoint", trained.checkpoint.filename().string()}});
-    write_bytes(partial / "samples.pt", torch::jit::pickle_save(samples_dict(samples, logits, session.section("eval").string("split"))));
+    write_bytes(partial / "samples.pt", torch_load_bytes(samples_dict(samples, logits, session.section("eval").string("split"))));
     write_file_atomically(partial / "pipeline.json", description.dump(2) + "\n");
     std::error_code ec;
     if (fs::exists(out_dir, ec)) fs::remove(out_dir);  // empty (checked above)

@@ -78,9 +78,11 @@ NamedTensors read_safetensors(const std::filesystem::path& file) {
     Entry e{it.key(), dtype_of(v["dtype"].get<std::string>(), at_name), {}, 0, 0};
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned()) throw InputError(at_name + ": shape entries must be non-negative integers");
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+        throw InputError(at_name + ": shape entries must be non-negative 64-bit integers");
       e.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
+      if (__builtin_mul_overflow(numel, d.get<uint64_t>(), &numel))
+        throw InputError(at_name + ": its shape has more elements than 64 bits count");
     }
     if (!v["data_offsets"][0].is_number_unsigned() || !v["data_offsets"][1].is_number_unsigned())
       throw InputError(at_name + ": data_offsets must be non-negative integers");
@@ -89,7 +91,8 @@ NamedTensors read_safetensors(const std::filesystem::path& file) {
     if (e.begin > e.end || e.end > data_size)
       throw InputError(at_name + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                        "] fall outside the " + std::to_string(data_size) + " data bytes");
-    if (e.end - e.begin != numel * at::elementSize(e.dtype))
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(at::elementSize(e.dtype)), &bytes) || e.end - e.begin != bytes)
       throw InputError(at_name + ": " + std::to_string(e.end - e.begin) + " bytes for " + std::to_string(numel) +
                        " elements of " + v["dtype"].get<std::string>());
     entries.push_back(std::move(e));

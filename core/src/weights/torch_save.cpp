@@ -41,8 +41,7 @@ at::ScalarType storage_dtype(const std::string& type) {
 /// The pickle opcodes a state dict uses (protocol 2, as torch.save writes, and 4's framing).
 class Unpickler {
  public:
-  Unpickler(const std::string& bytes, caffe2::serialize::PyTorchStreamReader& archive)
-      : bytes_(bytes), archive_(archive) {}
+  Unpickler(const std::string& bytes, const RecordReader& record) : bytes_(bytes), record_(record) {}
 
   ValuePtr run() {
     while (true) {
@@ -151,10 +150,10 @@ class Unpickler {
     const std::string key = str(t[2]);
     auto found = storages_.find(key);
     if (found != storages_.end()) return make(found->second);
-    auto [data, size] = archive_.getRecord("data/" + key);
-    const int64_t numel = static_cast<int64_t>(size / at::elementSize(dtype));
+    const at::Tensor bytes = record_("data/" + key);
+    const int64_t numel = bytes.numel() / static_cast<int64_t>(at::elementSize(dtype));
     at::Tensor flat = at::empty({numel}, at::TensorOptions().dtype(dtype));
-    std::memcpy(flat.data_ptr(), data.get(), numel * at::elementSize(dtype));
+    std::memcpy(flat.data_ptr(), bytes.data_ptr(), numel * at::elementSize(dtype));
     storages_[key] = flat;
     return make(flat);
   }
@@ -174,8 +173,10 @@ class Unpickler {
       int64_t last = offset, numel = 1;  // the furthest element the view reaches must lie in the storage
       for (size_t i = 0; i < size.size(); ++i) {
         if (size[i] < 0 || stride[i] < 0) fail("negative tensor size or stride");
-        numel *= size[i];
-        if (size[i] > 0) last += (size[i] - 1) * stride[i];
+        int64_t reach = 0;
+        if (__builtin_mul_overflow(numel, size[i], &numel) ||
+            (size[i] > 0 && (__builtin_mul_overflow(size[i] - 1, stride[i], &reach) || __builtin_add_overflow(last, reach, &last))))
+          fail("a tensor's size overflows 64 bits");
       }
       if (offset < 0 || (numel > 0 && last >= storage->numel())) fail("tensor view outside its storage");
       return make(storage->as_strided(size, stride, offset).clone());
@@ -188,7 +189,7 @@ class Unpickler {
   }
 
   const std::string& bytes_;
-  caffe2::serialize::PyTorchStreamReader& archive_;
+  const RecordReader& record_;
   size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::map<uint64_t, ValuePtr> memo_;
@@ -226,27 +227,37 @@ bool looks_like_torch_save(const std::filesystem::path& file) {
   return in.read(head, 4) && std::memcmp(head, "PK\x03\x04", 4) == 0;
 }
 
+NamedTensors state_dict_from_pickle(const std::string& pickle, const RecordReader& record, const std::string& key) {
+  ValuePtr root = Unpickler(pickle, record).run();
+  const auto* dict = std::get_if<Dict>(&root->v);
+  if (!dict) throw InputError("the saved object is a " + describe(*root) + ", not a dict");
+  if (key.empty()) return tensors_of(*dict, "the saved dict");
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : dict->items) {
+    const auto* name = std::get_if<std::string>(&k->v);
+    if (!name) continue;
+    keys.push_back(*name);
+    if (*name != key) continue;
+    const auto* inner = std::get_if<Dict>(&v->v);
+    if (!inner) throw InputError("its entry '" + key + "' is a " + describe(*v) + ", not a dict of tensors");
+    return tensors_of(*inner, "its entry '" + key + "'");
+  }
+  throw InputError("the saved dict has no entry '" + key + "'; its entries: " + join(keys) + did_you_mean(key, keys));
+}
+
 NamedTensors read_torch_save(const std::filesystem::path& file, const std::string& key) {
   const std::string where = file.string();
   try {
     caffe2::serialize::PyTorchStreamReader archive(where);
     auto [data, size] = archive.getRecord("data.pkl");
-    const std::string bytes(static_cast<const char*>(data.get()), size);
-    ValuePtr root = Unpickler(bytes, archive).run();
-    const auto* dict = std::get_if<Dict>(&root->v);
-    if (!dict) throw InputError("the saved object is a " + describe(*root) + ", not a dict");
-    if (key.empty()) return tensors_of(*dict, "the saved dict");
-    std::vector<std::string> keys;
-    for (const auto& [k, v] : dict->items) {
-      const auto* name = std::get_if<std::string>(&k->v);
-      if (!name) continue;
-      keys.push_back(*name);
-      if (*name != key) continue;
-      const auto* inner = std::get_if<Dict>(&v->v);
-      if (!inner) throw InputError("its entry '" + key + "' is a " + describe(*v) + ", not a dict of tensors");
-      return tensors_of(*inner, "its entry '" + key + "'");
-    }
-    throw InputError("the saved dict has no entry '" + key + "'; its entries: " + join(keys) + did_you_mean(key, keys));
+    const std::string pickle(static_cast<const char*>(data.get()), size);
+    const RecordReader record = [&archive](const std::string& name) {
+      auto [bytes, n] = archive.getRecord(name);
+      at::Tensor t = at::empty({static_cast<int64_t>(n)}, at::kByte);
+      std::memcpy(t.data_ptr(), bytes.get(), n);
+      return t;
+    };
+    return state_dict_from_pickle(pickle, record, key);
   } catch (const InputError& e) {
     throw InputError(where + ": " + e.what());
   } catch (const c10::Error& e) {

@@ -5,11 +5,19 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "weights/named_tensors.hpp"
 
 namespace mmdebias::core {
+
+/// Reads one record of the archive ("data/0") as bytes (a uint8 tensor).
+using RecordReader = std::function<at::Tensor(const std::string& name)>;
+
+/// The tensors of a pickled state dict (torch.save's data.pkl), its storages read through record; key as below.
+/// Throws InputError (without the file's name) on anything a state dict does not hold.
+NamedTensors state_dict_from_pickle(const std::string& pickle, const RecordReader& record, const std::string& key);
 
 /// True when the file is a zip archive (torch.save's format since PyTorch 1.6).
 bool looks_like_torch_save(const std::filesystem::path& file);
