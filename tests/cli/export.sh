@@ -40,13 +40,18 @@ print(f"{ex}: {len(want)} samples, {d['batching']}, largest relative difference 
 PY
 }
 
+# train_and_export NAME: trains NAME.yaml into NAME, exports it into NAME-export and checks the export.
+train_and_export() {
+  run run "$1.yaml" --out "$1"
+  expect_code 0
+  run export "$1" --out "$1-export"
+  expect_code 0
+  check_export "$1" "$1-export"
+}
+
 printf 'mmdebias: 1\ndata: {type: std.gaussian}\nmodel:\n  encoders: {m0: {type: std.mlp}, m1: {type: std.mlp}}\n  fusion: {type: std.concat}\ntrain: {epochs: 2}\nrun: {seed: 2}\n' >plain.yaml
-run run plain.yaml --out plain
-expect_code 0
-run export plain --out plain-export
-expect_code 0
+train_and_export plain
 expect_out 'logits = torch.jit.load("plain-export/model.pt")({"m0": x_m0, "m1": x_m1})'
-check_export plain plain-export
 # The directory is new or empty: an export never writes over another.
 run export plain --out plain-export
 expect_code 2
@@ -55,21 +60,13 @@ ls -d plain-export.partial-* 2>/dev/null && fail "a partial export directory was
 
 # CausalInfoMin's TE-D prediction (subtract_bias: logit - b_logit) is a tensor function: it is in the export.
 printf 'mmdebias: 1\ndata: {type: std.gaussian, spurious: true}\nmodel:\n  encoders: {m0: {type: std.mlp}, m1: {type: std.mlp}}\n  fusion: {type: std.concat}\nestimators: [{type: infomin.confounder}]\ninterventions: [{type: infomin.debias, subtract_bias: true}]\ntrain: {epochs: 2}\nrun: {seed: 2}\n' >ted.yaml
-run run ted.yaml --out ted
-expect_code 0
-run export ted --out ted-export
-expect_code 0
+train_and_export ted
 expect_out 'prediction adjusted by: ["interventions.debias (infomin.debias)"]'
-check_export ted ted-export
 
 # A TorchScript encoder exports inside the pipeline.
 "$PYTHON" "$SRC/tests/python/scripted_encoders.py" || fail "scripting the encoders"
 printf 'mmdebias: 1\ndata: {type: std.gaussian}\nmodel:\n  encoders: {m0: {type: std.torchscript, path: enc_bn.pt}, m1: {type: std.mlp}}\n  fusion: {type: std.late}\ntrain: {epochs: 2}\nrun: {seed: 2}\n' >scripted.yaml
-run run scripted.yaml --out scripted
-expect_code 0
-run export scripted --out scripted-export
-expect_code 0
-check_export scripted scripted-export
+train_and_export scripted
 
 # CausalMM with random attention edits draws random numbers at prediction: refused, naming it.
 printf 'mmdebias: 1\ndata: {type: std.gaussian}\nmodel:\n  encoders: {m0: {type: std.mlp}, m1: {type: std.mlp}}\n  fusion: {type: std.cross_attention, dim: 8, heads: 2, layers: 1, ff_dim: 16}\ninterventions: [{type: causalmm.counterfactual_attention, sites: ["fusion.*"], edit: random}]\ntrain: {epochs: 1}\nrun: {seed: 2}\n' >cmm.yaml

@@ -45,7 +45,7 @@ nlohmann::json component_json(const std::string& name, const std::string& type, 
   return {{"name", name}, {"type", type}, {"options", o}};
 }
 
-nlohmann::json describe(const PipelineModel& model, const TracedPipeline& traced, const TrainedRun& run) {
+nlohmann::json describe(PipelineModel& model, const TracedPipeline& traced, const TrainedRun& run, const fs::path& run_dir) {
   const BuiltPipeline& p = model.pipeline();
   nlohmann::json inputs = nlohmann::json::array();
   for (const auto& m : p.model.inputs)
@@ -62,10 +62,10 @@ nlohmann::json describe(const PipelineModel& model, const TracedPipeline& traced
   for (const auto& i : p.interventions) interventions.push_back(component_json(i.name, i.type, i.options));
   return {{"format", "mmdebias-export"},
           {"format_version", 1},
-          {"run", run.session->resolved.config["run"]["name"] ? run.session->resolved.config["run"]["name"].as<std::string>() : ""},
+          {"run", fs::absolute(run_dir).lexically_normal().string()},
           {"checkpoint", run.checkpoint.filename().string()},
           {"step", run.meta.position.step},
-          {"params_sha256", params_sha256(const_cast<PipelineModel&>(model).root())},
+          {"params_sha256", params_sha256(model.root())},
           {"inputs", inputs},
           {"num_classes", p.model.num_classes},
           {"encoders", encoders},
@@ -151,7 +151,7 @@ nlohmann::json export_run(const fs::path& run_dir_path, const fs::path& out_dir,
     for (const auto& [m, t] : samples.inputs) inputs.insert(m, t);
     logits = traced.module.forward({c10::IValue(inputs)}).toTensor();
   }
-  const nlohmann::json description = describe(model, traced, trained);
+  const nlohmann::json description = describe(model, traced, trained, run_dir_path);
 
   const fs::path partial = out_dir.string() + ".partial-" + std::to_string(::getpid());
   fs::remove_all(partial);
