@@ -13,6 +13,9 @@
 #include "mmdebias/sdk/testing.hpp"
 #include "mmdebias/sdk/device_check.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/api/module.h>
 #include <doctest/doctest.h>
 
 #include "devices/meta_kernels.hpp"
@@ -97,11 +101,26 @@ at::Tensor input_for(const sdk::ModalitySpec& m, c10::Device device) {
   return at::zeros(shape, at::TensorOptions().device(device));
 }
 
+/// A TorchScript encoder for std.torchscript, written from C++ (torch.jit's define): any input -> [B, 8].
+std::string scripted_encoder_file() {
+  static const std::string file = [] {
+    const std::string path = (std::filesystem::temp_directory_path() / ("mmdebias-meta-scripted-" + std::to_string(::getpid()) + ".pt")).string();
+    torch::jit::Module m("__torch__.MetaCheck");
+    m.register_parameter("w", at::randn({1, 8}), false);
+    m.define("def forward(self, x):\n    return x.flatten(1).sum(1, keepdim=True).float() * self.w\n");
+    m.save(path);
+    return path;
+  }();
+  return file;
+}
+
 sdk::BuildArgs args_for(const core::ComponentEntry& entry, const std::string& path, const sdk::ModelSpec& model) {
   sdk::BuildArgs a;
   a.name = path;
   a.model = model;
-  a.options = core::complete_options(entry.decl.schema);
+  std::map<std::string, sdk::OptionValue> given;
+  if (entry.full_name == "std.torchscript") given["path"] = scripted_encoder_file();  // its one required option
+  a.options = core::complete_options(entry.decl.schema, given);
   return a;
 }
 

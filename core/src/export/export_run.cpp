@@ -138,7 +138,7 @@ nlohmann::json export_run(const fs::path& run_dir_path, const fs::path& out_dir,
   // Traced on the CPU (a CUDA run's export loads anywhere; torch.jit.load(map_location=) moves it).
   std::vector<Override> with_cpu = parse_overrides({"run.device=cpu", "run.precision=fp32"});
   with_cpu.insert(with_cpu.end(), overrides.begin(), overrides.end());
-  TrainedRun trained = open_trained_run(run_dir, with_cpu, std::move(search), checkpoint, "export " + run_dir_path.string());
+  TrainedRun trained = open_trained_run(run_dir, run_dir_path.string(), with_cpu, std::move(search), checkpoint, "export");
   Session& session = *trained.session;
   PipelineModel& model = *session.model;
 

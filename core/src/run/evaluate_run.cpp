@@ -24,7 +24,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   run_dir.make_writable();
   // It writes eval-<split>.json, the scores and scorers/: not while a run (or another eval) writes there.
   const RunLock lock(run_dir.dir(), "mmdebias eval");
-  TrainedRun trained = open_trained_run(run_dir, overrides, std::move(search), checkpoint, "evaluate " + run_dir_path.string());
+  TrainedRun trained = open_trained_run(run_dir, run_dir_path.string(), overrides, std::move(search), checkpoint, "eval");
   Session* session = trained.session.get();
   const fs::path* latest = &trained.checkpoint;
   const CheckpointMeta& meta = trained.meta;

@@ -7,11 +7,11 @@
 
 namespace mmdebias::core {
 
-TrainedRun open_trained_run(const RunDirectory& run_dir, const std::vector<Override>& overrides, SearchPath search,
-                            const std::string& checkpoint, const std::string& action) {
-  const std::string dir = run_dir.dir().string();
-  std::optional<std::filesystem::path> chosen = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias " + action);
-  if (!chosen) throw InputError(dir + " has no checkpoint to " + action.substr(0, action.find(' ')));
+TrainedRun open_trained_run(const RunDirectory& run_dir, const std::string& shown, const std::vector<Override>& overrides,
+                            SearchPath search, const std::string& checkpoint, const std::string& command) {
+  const std::string verb = command == "eval" ? "evaluate" : command, action = verb + " " + shown;
+  std::optional<std::filesystem::path> chosen = choose_checkpoint(run_dir.checkpoints(), checkpoint, "mmdebias " + command + " " + shown);
+  if (!chosen) throw InputError(shown + " has no checkpoint to " + verb);
   refuse_edited_manifest(run_dir.manifest(), read_checkpoint_meta(*chosen).resolved_manifest, chosen->filename().string(),
                          /*for_eval=*/true, action);
   Manifest manifest = load_manifest(run_dir.manifest(), overrides);

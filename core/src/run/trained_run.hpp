@@ -21,9 +21,10 @@ struct TrainedRun {
   std::filesystem::path checkpoint;  ///< The checkpoint loaded.
 };
 
-/// Opens run_dir's latest checkpoint (or the one named by checkpoint) for `action` ("evaluate RUN"); throws
-/// InputError when there is none or when the manifest (with overrides) would build another pipeline.
-TrainedRun open_trained_run(const RunDirectory& run_dir, const std::vector<Override>& overrides, SearchPath search,
-                            const std::string& checkpoint, const std::string& action);
+/// Opens run_dir (shown as the user wrote it) at its latest checkpoint, or the one named by checkpoint, for `command`
+/// ("eval", "export": what messages tell the user to run); throws InputError when there is none or when the manifest
+/// (with overrides) would build another pipeline.
+TrainedRun open_trained_run(const RunDirectory& run_dir, const std::string& shown, const std::vector<Override>& overrides,
+                            SearchPath search, const std::string& checkpoint, const std::string& command);
 
 }  // namespace mmdebias::core
