@@ -1,0 +1,67 @@
+# Writes a miniature CREMA-D tree laid out as OGM-GE prepares it (its CramedDataset and video_preprocessing.py):
+#   ROOT/AudioWAV/<clip>.wav                  speech (espeak-ng), 16 kHz mono 16-bit like CREMA-D's
+#   ROOT/Image-01-FPS/<clip>/<frame:05d>.jpg  frames (PIL), one per second of a 3-frame clip
+#   ROOT/train.csv, ROOT/test.csv             headerless "clip,EMOTION" lines
+# Clip names follow CREMA-D's actor_sentence_emotion_level. The emotion is in both modalities: the spoken word and
+# its pitch, and the colour and shape of the frames, so a model can learn it from either. Deterministic.
+#   examples/cremad-mini/make_tree.py ROOT [--train N] [--test N] [--rate 16000]
+import argparse
+import os
+import subprocess
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+EMOTIONS = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
+WORDS = {"NEU": "the table is brown", "HAP": "what a lovely day", "SAD": "I lost my way home",
+         "FEA": "something is behind us", "DIS": "that smells awful", "ANG": "stop doing that now"}
+VOICES = ["en", "en-us", "en+f3", "en+m3"]
+COLOURS = [(128, 128, 128), (240, 200, 40), (40, 60, 200), (120, 40, 160), (60, 160, 60), (220, 40, 40)]
+
+
+def speech(path, text, voice, pitch, rate):
+    wav = subprocess.run(["espeak-ng", "--stdout", "-v", voice, "-p", str(pitch), "-s", "160", text],
+                         check=True, capture_output=True).stdout
+    subprocess.run(["sox", "-q", "-t", "wav", "-", "-r", str(rate), "-c", "1", "-b", "16", path],
+                   input=wav, check=True)
+
+
+def frames(folder, emotion, rng, count=3, size=(64, 48)):
+    os.makedirs(folder, exist_ok=True)
+    k = EMOTIONS.index(emotion)
+    for f in range(count):
+        img = Image.new("RGB", size, tuple(int(c * 0.3) for c in COLOURS[k]))
+        draw = ImageDraw.Draw(img)
+        x, y = rng.integers(4, 20), rng.integers(4, 14)
+        box = [x, y, x + 24 + 2 * k, y + 20]
+        (draw.ellipse if k % 2 else draw.rectangle)(box, fill=COLOURS[k])
+        noise = rng.normal(0, 12, (size[1], size[0], 3))
+        arr = np.clip(np.asarray(img, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(os.path.join(folder, f"{f * 30:05d}.jpg"), quality=90)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("root")
+    ap.add_argument("--train", type=int, default=4, help="clips per emotion in train.csv")
+    ap.add_argument("--test", type=int, default=2, help="clips per emotion in test.csv")
+    ap.add_argument("--rate", type=int, default=16000)
+    a = ap.parse_args()
+    rng = np.random.default_rng(0)
+    os.makedirs(os.path.join(a.root, "AudioWAV"), exist_ok=True)
+    splits = {"train": [], "test": []}
+    actor = 1001
+    for e, emotion in enumerate(EMOTIONS):
+        for i in range(a.train + a.test):
+            clip = f"{actor + i}_S{e:02d}_{emotion}_XX"
+            voice = VOICES[i % len(VOICES)]
+            speech(os.path.join(a.root, "AudioWAV", clip + ".wav"), WORDS[emotion], voice, 30 + 8 * e, a.rate)
+            frames(os.path.join(a.root, "Image-01-FPS", clip), emotion, rng)
+            splits["train" if i < a.train else "test"].append(f"{clip},{emotion}")
+    for name, lines in splits.items():
+        with open(os.path.join(a.root, name + ".csv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

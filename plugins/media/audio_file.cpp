@@ -1,0 +1,56 @@
+#include "audio_file.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <samplerate.h>
+#include <sndfile.h>
+
+#include <ATen/ATen.h>
+
+#include "mmdebias/sdk/data.hpp"
+
+namespace mmdebias::media_plugin {
+namespace {
+
+struct CloseFile {
+  void operator()(SNDFILE* f) const { sf_close(f); }
+};
+
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
+  throw sdk::DataError(file.string() + ": " + what);
+}
+
+}  // namespace
+
+at::Tensor read_audio(const std::filesystem::path& file, int64_t rate) {
+  SF_INFO info{};
+  std::unique_ptr<SNDFILE, CloseFile> f(sf_open(file.c_str(), SFM_READ, &info));
+  if (!f) fail(file, std::string("cannot read it as audio: ") + sf_strerror(nullptr));
+  if (info.channels < 1 || info.samplerate < 1) fail(file, "no channels or no sample rate in its header");
+  if (info.frames < 0 || info.frames > (int64_t{1} << 34) / info.channels) fail(file, "an implausible length in its header");
+  std::vector<float> interleaved(static_cast<size_t>(info.frames) * info.channels);
+  const sf_count_t got = sf_readf_float(f.get(), interleaved.data(), info.frames);
+  if (got != info.frames)
+    fail(file, "its data ends after " + std::to_string(got) + " of the " + std::to_string(info.frames) + " frames its header gives");
+  at::Tensor wave = at::from_blob(interleaved.data(), {info.frames, info.channels}, at::kFloat).mean(1);
+  if (info.samplerate == rate) return wave.contiguous().clone();
+
+  // libsamplerate's best sinc converter: what SoX and librosa's soxr_hq-like paths approximate closely.
+  const double ratio = static_cast<double>(rate) / info.samplerate;
+  const int64_t out_frames = static_cast<int64_t>(std::ceil(info.frames * ratio));
+  at::Tensor in = wave.contiguous();
+  at::Tensor out = at::empty({out_frames + 16}, at::kFloat);
+  SRC_DATA data{};
+  data.data_in = in.data_ptr<float>();
+  data.input_frames = info.frames;
+  data.data_out = out.data_ptr<float>();
+  data.output_frames = out.numel();
+  data.src_ratio = ratio;
+  if (const int error = src_simple(&data, SRC_SINC_BEST_QUALITY, 1))
+    fail(file, std::string("resampling from ") + std::to_string(info.samplerate) + " Hz failed: " + src_strerror(error));
+  return out.narrow(0, 0, std::min<int64_t>(data.output_frames_gen, out_frames)).clone();
+}
+
+}  // namespace mmdebias::media_plugin

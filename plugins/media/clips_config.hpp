@@ -1,0 +1,62 @@
+// The options of media.clips, and the presets that fill them for the layouts researchers already have.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mmdebias/sdk/bind.hpp"
+
+namespace mmdebias::media_plugin {
+
+/// The options of media.clips (flat: the SDK's options are scalars and lists).
+struct ClipsConfig {
+  std::string preset, root, index, split_column, label_column, group_column, ood_column;
+  std::vector<std::string> classes;
+  std::string audio, audio_features, audio_fit;
+  int64_t audio_rate = 0, n_fft = 0, hop = 0, mels = 0;
+  double audio_seconds = 0;
+  std::string frames, image, eval_resize;
+  int64_t frame_count = 0, image_size = 0;
+
+  static void declare(sdk::OptionBinder<ClipsConfig>& b) {
+    b.choice("preset", &ClipsConfig::preset, "none", {"none", "cremad"},
+             "A layout as the literature prepares it (docs/datasets.md): cremad = OGM-GE's CREMA-D (AudioWAV/, "
+             "Image-01-FPS/, train.csv and test.csv beside them); sets the options below to that paper's");
+    b.required("root", &ClipsConfig::root, "The dataset's folder; the index's paths are relative to it");
+    b.option("index", &ClipsConfig::index, "index.csv",
+             "The index under root: .csv with a header row or .jsonl; \"{split}.csv\" reads one file per split");
+    b.option("split_column", &ClipsConfig::split_column, "split", "The column naming each row's split (one index for all splits)");
+    b.option("label_column", &ClipsConfig::label_column, "label", "The class column: an index 0..C-1, or a name of `classes`");
+    b.option("classes", &ClipsConfig::classes, {}, "Class names in index order, when the label column holds names");
+    b.option("group_column", &ClipsConfig::group_column, "", "An optional integer group column (worst-group accuracy)");
+    b.option("ood_column", &ClipsConfig::ood_column, "", "An optional 0/1 column: 1 = out-of-distribution");
+    b.option("audio", &ClipsConfig::audio, "", "The column of audio files (WAV, FLAC, OGG); the modality takes its name");
+    b.option("audio_rate", &ClipsConfig::audio_rate, 22050, "Sample rate the audio is resampled to (Hz)").range(1000, 384000);
+    b.option("audio_seconds", &ClipsConfig::audio_seconds, 3.0, "Duration cut or padded to").range(0.01, 600.0);
+    b.choice("audio_fit", &ClipsConfig::audio_fit, "auto", {"auto", "pad", "tile"},
+             "A shorter clip: zero-padded (pad), or repeated (tile, OGM-GE); a longer one: a random segment in training, "
+             "the centred one in evaluation (pad), or its start (tile). auto: the preset's, else pad");
+    b.choice("audio_features", &ClipsConfig::audio_features, "log_stft", {"waveform", "log_stft", "log_mel"},
+             "The waveform [L], log(|STFT| + 1e-7) [n_fft/2+1, frames] (OGM-GE) or log mel [mels, frames]");
+    b.option("n_fft", &ClipsConfig::n_fft, 512, "STFT size (periodic Hann window, centred frames)").range(16, 65536);
+    b.option("hop", &ClipsConfig::hop, 353, "STFT hop (samples)").range(1, 65536);
+    b.option("mels", &ClipsConfig::mels, 64, "Mel bands (log_mel)").range(1, 1024);
+    b.option("frames", &ClipsConfig::frames, "", "The column of frame folders (JPEG/PNG per clip); the modality takes its name");
+    b.option("frame_count", &ClipsConfig::frame_count, 0,
+             "Frames per clip, one per equal segment: random within it in training, its middle in evaluation; "
+             "0: the preset's (cremad 1, as OGM-GE's --fps 1), else 3").range(0, 256);
+    b.option("image", &ClipsConfig::image, "", "The column of single images (JPEG/PNG)");
+    b.option("image_size", &ClipsConfig::image_size, 224, "Side of frames and images after the transforms").range(8, 4096);
+    b.choice("eval_resize", &ClipsConfig::eval_resize, "square", {"square", "center_crop"},
+             "Evaluation: Resize((s, s)) (OGM-GE) or Resize(s*256/224) + CenterCrop(s)");
+  }
+};
+
+/// OGM-GE's CREMA-D: six emotions, in its class_dict's order.
+inline const std::vector<std::string>& cremad_classes() {
+  static const std::vector<std::string> names = {"NEU", "HAP", "SAD", "FEA", "DIS", "ANG"};
+  return names;
+}
+
+}  // namespace mmdebias::media_plugin

@@ -1,0 +1,69 @@
+#include "image_transforms.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+namespace mmdebias::media_plugin {
+namespace {
+
+// [1, 3, H, W] float -> [1, 3, h, w]: bilinear with antialiasing, as torchvision's resize of tensors (antialias=True)
+// and close to PIL's bilinear resize.
+at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
+  if (x.size(2) == h && x.size(3) == w) return x;
+  return at::_upsample_bilinear2d_aa(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+}
+
+double uniform(std::mt19937_64& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
+
+}  // namespace
+
+Draw draw_crop(int64_t height, int64_t width, std::mt19937_64& rng) {
+  const double area = static_cast<double>(height) * width;
+  const double log_lo = std::log(3.0 / 4.0), log_hi = std::log(4.0 / 3.0);
+  Draw d;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * uniform(rng, 0.08, 1.0);
+    const double aspect = std::exp(uniform(rng, log_lo, log_hi));
+    const int64_t w = std::llround(std::sqrt(target * aspect)), h = std::llround(std::sqrt(target / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      d.top = std::uniform_int_distribution<int64_t>(0, height - h)(rng);
+      d.left = std::uniform_int_distribution<int64_t>(0, width - w)(rng);
+      d.height = h;
+      d.width = w;
+      d.flip = std::bernoulli_distribution(0.5)(rng);
+      return d;
+    }
+  }
+  const double ratio = static_cast<double>(width) / height;  // the central crop at the nearest allowed ratio
+  int64_t w = width, h = height;
+  if (ratio < 3.0 / 4.0) h = std::llround(w / (3.0 / 4.0));
+  else if (ratio > 4.0 / 3.0) w = std::llround(h * (4.0 / 3.0));
+  d.top = (height - h) / 2;
+  d.left = (width - w) / 2;
+  d.height = h;
+  d.width = w;
+  d.flip = std::bernoulli_distribution(0.5)(rng);
+  return d;
+}
+
+at::Tensor transform_image(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw) {
+  at::Tensor x = rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0);  // ToTensor
+  if (t.train) {
+    x = resize(x.narrow(2, draw.top, draw.height).narrow(3, draw.left, draw.width), t.size, t.size);
+    if (draw.flip) x = x.flip({3});
+  } else if (t.eval_center_crop) {
+    const int64_t short_side = t.size * 256 / 224, h = x.size(2), w = x.size(3);
+    const int64_t nh = h <= w ? short_side : short_side * h / w, nw = h <= w ? short_side * w / h : short_side;
+    x = resize(x, nh, nw);
+    x = x.narrow(2, (nh - t.size) / 2, t.size).narrow(3, (nw - t.size) / 2, t.size);
+  } else {
+    x = resize(x, t.size, t.size);
+  }
+  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), at::kFloat).view({1, 3, 1, 1});
+  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), at::kFloat).view({1, 3, 1, 1});
+  return ((x - mean) / std).squeeze(0).contiguous();
+}
+
+}  // namespace mmdebias::media_plugin
