@@ -1,5 +1,7 @@
 #include "audio_file.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +20,8 @@ struct CloseFile {
   void operator()(SNDFILE* f) const { sf_close(f); }
 };
 
+constexpr int64_t kMaxSamples = int64_t{1} << 31;  // 13.5 hours at 44.1 kHz: more is a corrupt header
+
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
   throw sdk::DataError(file.string() + ": " + what);
 }
@@ -29,7 +33,13 @@ at::Tensor read_audio(const std::filesystem::path& file, int64_t rate) {
   std::unique_ptr<SNDFILE, CloseFile> f(sf_open(file.c_str(), SFM_READ, &info));
   if (!f) fail(file, std::string("cannot read it as audio: ") + sf_strerror(nullptr));
   if (info.channels < 1 || info.samplerate < 1) fail(file, "no channels or no sample rate in its header");
-  if (info.frames < 0 || info.frames > (int64_t{1} << 34) / info.channels) fail(file, "an implausible length in its header");
+  // A header's length is believed up to what the file could hold (compressed formats: 64x its bytes) and 2^31 samples.
+  std::error_code ec;
+  const int64_t bytes = static_cast<int64_t>(std::filesystem::file_size(file, ec));
+  const int64_t most = std::min<int64_t>(kMaxSamples, 64 * bytes + 4096);
+  if (info.frames < 0 || info.channels > 4096 || info.frames > most / info.channels)
+    fail(file, "an implausible length in its header (" + std::to_string(info.frames) + " frames of " +
+                   std::to_string(info.channels) + " channels in " + std::to_string(bytes) + " bytes)");
   std::vector<float> interleaved(static_cast<size_t>(info.frames) * info.channels);
   const sf_count_t got = sf_readf_float(f.get(), interleaved.data(), info.frames);
   if (got != info.frames)
@@ -40,6 +50,7 @@ at::Tensor read_audio(const std::filesystem::path& file, int64_t rate) {
   // libsamplerate's best sinc converter: what SoX and librosa's soxr_hq-like paths approximate closely.
   const double ratio = static_cast<double>(rate) / info.samplerate;
   const int64_t out_frames = static_cast<int64_t>(std::ceil(info.frames * ratio));
+  if (out_frames > kMaxSamples) fail(file, "resampled from " + std::to_string(info.samplerate) + " Hz it would hold too many samples");
   at::Tensor in = wave.contiguous();
   at::Tensor out = at::empty({out_frames + 16}, at::kFloat);
   SRC_DATA data{};
