@@ -79,10 +79,17 @@ TEST_CASE("media.clips cremad preset: modalities, shapes and an evaluation sampl
   const std::string cmd = std::string(MMDEBIAS_TORCHVISION_PYTHON) + " -I " + MMDEBIAS_SOURCE_DIR +
                           "/tests/python/media_reference.py " + tree.root.string() + " 1003_S01_HAP_XX 32 " + out.string();
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "media_reference.py failed");
-  const double audio = relative(s.inputs.at("audio"), read_f32(out.string() + ".audio.f32", {257, 188}));
+  // The log magnifies an FFT's rounding in near-silent bins (espeak's pauses are exact zeros; MKL's and pocketfft's
+  // FFTs round differently there): compare the magnitudes, and the logs where the magnitude is not negligible.
+  const at::Tensor ours = s.inputs.at("audio"), theirs = read_f32(out.string() + ".audio.f32", {257, 188});
+  const double magnitude = relative(at::exp(ours), at::exp(theirs));
+  const at::Tensor audible = at::exp(theirs) > 1e-2 * at::exp(theirs).max();  // float32 FFT error ~1e-7 of the peak
+  const double log_audible = (ours - theirs).abs().masked_select(audible).max().item<double>();
   const double frames = relative(s.inputs.at("visual"), read_f32(out.string() + ".frames.f32", {1, 3, 32, 32}));
-  MESSAGE("largest relative difference: audio " << audio << ", frames " << frames);
-  CHECK(audio < 1e-4);
+  MESSAGE("audio: largest relative difference of |STFT| " << magnitude << ", of its log where audible " << log_audible
+          << "; frames " << frames);
+  CHECK(magnitude < 1e-5);
+  CHECK(log_audible < 1e-4);
   CHECK(frames < 1e-4);
 }
 
