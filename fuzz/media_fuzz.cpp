@@ -1,4 +1,4 @@
-// Fuzzes the media plugin's readers (plugins/media): audio files through libsndfile and libsamplerate, images
+// Fuzzes the media plugin's readers (plugins/media): audio files through libsndfile and libsoxr, images
 // through libjpeg-turbo and libpng, and index files (CSV through Boost.Tokenizer, JSON lines through nlohmann-json).
 //
 // Input: a first byte choosing the reader — 'A' audio (read at 22050 Hz), 'I' image, 'C' a CSV index, anything else a

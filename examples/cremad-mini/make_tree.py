@@ -4,7 +4,7 @@
 #   ROOT/train.csv, ROOT/test.csv             headerless "clip,EMOTION" lines
 # Clip names follow CREMA-D's actor_sentence_emotion_level. The emotion is in both modalities: the spoken word and
 # its pitch, and the colour and shape of the frames, so a model can learn it from either. Deterministic.
-#   examples/cremad-mini/make_tree.py ROOT [--train N] [--test N] [--rate 16000]
+#   examples/cremad-mini/make_tree.py ROOT [--train N] [--test N] [--rate 16000] [--frames 3] [--frame-size 64x48]
 import argparse
 import os
 import subprocess
@@ -26,14 +26,15 @@ def speech(path, text, voice, pitch, rate):
                    input=wav, check=True)
 
 
-def frames(folder, emotion, rng, count=3, size=(64, 48)):
+def frames(folder, emotion, rng, count, size):
     os.makedirs(folder, exist_ok=True)
     k = EMOTIONS.index(emotion)
     for f in range(count):
         img = Image.new("RGB", size, tuple(int(c * 0.3) for c in COLOURS[k]))
         draw = ImageDraw.Draw(img)
-        x, y = rng.integers(4, 20), rng.integers(4, 14)
-        box = [x, y, x + 24 + 2 * k, y + 20]
+        sx, sy = size[0] / 64, size[1] / 48  # the drawing scales with the frame
+        x, y = rng.integers(4, 20) * sx, rng.integers(4, 14) * sy
+        box = [x, y, x + (24 + 2 * k) * sx, y + 20 * sy]
         (draw.ellipse if k % 2 else draw.rectangle)(box, fill=COLOURS[k])
         noise = rng.normal(0, 12, (size[1], size[0], 3))
         arr = np.clip(np.asarray(img, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
@@ -46,7 +47,10 @@ def main():
     ap.add_argument("--train", type=int, default=4, help="clips per emotion in train.csv")
     ap.add_argument("--test", type=int, default=2, help="clips per emotion in test.csv")
     ap.add_argument("--rate", type=int, default=16000)
+    ap.add_argument("--frames", type=int, default=3, help="frames per clip")
+    ap.add_argument("--frame-size", default="64x48", help="WIDTHxHEIGHT of the frames")
     a = ap.parse_args()
+    size = tuple(int(v) for v in a.frame_size.split("x"))
     rng = np.random.default_rng(0)
     os.makedirs(os.path.join(a.root, "AudioWAV"), exist_ok=True)
     splits = {"train": [], "test": []}
@@ -56,7 +60,7 @@ def main():
             clip = f"{actor + i}_S{e:02d}_{emotion}_XX"
             voice = VOICES[i % len(VOICES)]
             speech(os.path.join(a.root, "AudioWAV", clip + ".wav"), WORDS[emotion], voice, 30 + 8 * e, a.rate)
-            frames(os.path.join(a.root, "Image-01-FPS", clip), emotion, rng)
+            frames(os.path.join(a.root, "Image-01-FPS", clip), emotion, rng, a.frames, size)
             splits["train" if i < a.train else "test"].append(f"{clip},{emotion}")
     for name, lines in splits.items():
         with open(os.path.join(a.root, name + ".csv"), "w") as f:

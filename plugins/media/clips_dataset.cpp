@@ -317,7 +317,7 @@ void register_clips(sdk::Registrar& r) {
   sdk::ComponentDecl d;
   d.name = "clips";
   d.doc = "Audio files, folders of frames and images on disk, listed by an index (CSV / JSON lines) or laid out as a "
-          "preset names (cremad: OGM-GE's CREMA-D); decoded (libsndfile, libsamplerate, libjpeg-turbo, libpng) and "
+          "preset names (cremad: OGM-GE's CREMA-D); decoded (libsndfile, libsoxr, libjpeg-turbo, libpng) and "
           "augmented as the literature's loaders do";
   d.schema = sdk::schema_of<ClipsConfig>();
   r.add_dataset(std::move(d), make);

@@ -23,9 +23,12 @@ constexpr int64_t kMaxPixels = int64_t{1} << 28;  // 268 M pixels: a header clai
 }
 
 std::vector<unsigned char> read_bytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in) fail(file, std::string("cannot open: ") + std::strerror(errno));
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<unsigned char> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) fail(file, "cannot read it");
+  return bytes;
 }
 
 struct TjHandle {

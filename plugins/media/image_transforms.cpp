@@ -9,10 +9,27 @@ namespace mmdebias::media_plugin {
 namespace {
 
 // [1, 3, H, W] float -> [1, 3, h, w]: bilinear with antialiasing, as torchvision's resize of tensors (antialias=True)
-// and close to PIL's bilinear resize.
+// and close to PIL's bilinear resize. Antialiasing changes only a shrink: an enlargement (every crop of
+// RandomResizedCrop on frames no larger than the output) takes the plain kernel, equal within float rounding and
+// ~2x faster.
 at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
   if (x.size(2) == h && x.size(3) == w) return x;
+  if (h >= x.size(2) && w >= x.size(3)) return at::upsample_bilinear2d(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
   return at::_upsample_bilinear2d_aa(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+}
+
+// uint8 [H, W, 3] -> float [1, 3, H, W], then ToTensor's 1/255 and Normalize in one affine pass per channel:
+// x / 255 * (1 / std) - mean / std. A bilinear resize's weights sum to 1, so the affine map commutes with it: applied
+// before an enlargement it touches fewer pixels.
+at::Tensor to_float(const at::Tensor& rgb) { return rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat); }
+
+void normalise_(at::Tensor& x, const ImageTransform& t) {
+  std::vector<double> scale(3), shift(3);
+  for (size_t c = 0; c < 3; ++c) {
+    scale[c] = 1.0 / (255.0 * t.std[c]);
+    shift[c] = -t.mean[c] / t.std[c];
+  }
+  x.mul_(at::tensor(scale, at::kFloat).view({1, 3, 1, 1})).add_(at::tensor(shift, at::kFloat).view({1, 3, 1, 1}));
 }
 
 double uniform(std::mt19937_64& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
@@ -49,21 +66,23 @@ Draw draw_crop(int64_t height, int64_t width, std::mt19937_64& rng) {
 }
 
 at::Tensor transform_image(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw) {
-  at::Tensor x = rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0);  // ToTensor
-  if (t.train) {
-    x = resize(x.narrow(2, draw.top, draw.height).narrow(3, draw.left, draw.width), t.size, t.size);
+  at::Tensor x;
+  if (t.train) {  // the crop first, so that only its pixels are converted and normalised
+    x = to_float(rgb.narrow(0, draw.top, draw.height).narrow(1, draw.left, draw.width));
+    normalise_(x, t);
+    x = resize(x, t.size, t.size);
     if (draw.flip) x = x.flip({3});
   } else if (t.eval_center_crop) {
+    x = to_float(rgb);
     const int64_t short_side = t.size * 256 / 224, h = x.size(2), w = x.size(3);
     const int64_t nh = h <= w ? short_side : short_side * h / w, nw = h <= w ? short_side * w / h : short_side;
-    x = resize(x, nh, nw);
-    x = x.narrow(2, (nh - t.size) / 2, t.size).narrow(3, (nw - t.size) / 2, t.size);
+    x = resize(x, nh, nw).narrow(2, (nh - t.size) / 2, t.size).narrow(3, (nw - t.size) / 2, t.size).contiguous();
+    normalise_(x, t);
   } else {
-    x = resize(x, t.size, t.size);
+    x = resize(to_float(rgb), t.size, t.size).contiguous();
+    normalise_(x, t);
   }
-  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), at::kFloat).view({1, 3, 1, 1});
-  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), at::kFloat).view({1, 3, 1, 1});
-  return ((x - mean) / std).squeeze(0).contiguous();
+  return x.squeeze(0).contiguous();
 }
 
 }  // namespace mmdebias::media_plugin

@@ -109,7 +109,7 @@ TEST_CASE("media.clips: 16 kHz files are resampled to 22050 Hz, and training dra
   CHECK_FALSE(at::equal(other->get(3).inputs.at("visual"), a));  // another seed: another draw
   CHECK(train->get(0).inputs.at("audio").size(0) == 66150);
 
-  // A 440 Hz sine written at 16 kHz and read at 22050 Hz: the same frequency and level (libsamplerate).
+  // A 440 Hz sine written at 16 kHz and read at 22050 Hz: the same frequency and level (libsoxr).
   const fs::path wav = tree.root / "AudioWAV" / "1001_S00_NEU_XX.wav";
   REQUIRE(std::system(("sox -q -n -r 16000 -c 1 -b 16 " + wav.string() + " synth 3 sine 440 vol 0.5").c_str()) == 0);
   const at::Tensor x = train->get(0).inputs.at("audio");

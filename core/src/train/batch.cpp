@@ -1,6 +1,8 @@
 // collate(): stacks samples into a sdk::Batch, refusing samples that disagree on their modalities; and the
 // checks of a batch a dataset filled itself (Dataset::get_batch); and where
 // a batch's inputs are not finite.
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -73,7 +75,12 @@ at::Tensor stack_samples(const std::vector<at::Tensor>& parts) {
   at::Tensor out = at::empty(shape, first.options());
   const size_t bytes = static_cast<size_t>(first.numel()) * first.element_size();
   auto* dst = static_cast<char*>(out.data_ptr());
-  for (size_t i = 0; i < parts.size(); ++i) std::memcpy(dst + i * bytes, parts[i].data_ptr(), bytes);
+  // In parallel (in the caller's TBB arena: the loader's threads) where a batch is large: decoded frames make batches
+  // of ~100 MB, whose copy and first touch of fresh pages a single thread spends ~10% of an epoch on.
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, parts.size(), bytes >= (64 << 10) ? 1 : parts.size()),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t i = r.begin(); i != r.end(); ++i) std::memcpy(dst + i * bytes, parts[i].data_ptr(), bytes);
+                    });
   return out;
 }
 

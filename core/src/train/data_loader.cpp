@@ -192,7 +192,7 @@ struct DataLoader::State {
       tbb::parallel_for(tbb::blocked_range<size_t>(0, indices.size()), [&](const tbb::blocked_range<size_t>& r) {
         // Reading needs no autograd: without it each per-sample slice skips the autograd and view-tracking
         // kernels (a fifth of the loader's CPU time on small samples: perf, bench/run section 1). The guard is per
-        // thread, so it is set in the worker; collate() runs outside it, so batches are normal tensors.
+        // thread, so it is set in the worker; collate() runs outside the guard, so batches are normal tensors.
         c10::InferenceMode no_autograd;
         for (size_t i = r.begin(); i != r.end() && !stop.load(std::memory_order_relaxed); ++i) {
           try {
@@ -206,7 +206,7 @@ struct DataLoader::State {
     if (stop) return {};
     for (const auto& error : errors)  // the first failure by position, whatever the thread count
       if (error) std::rethrow_exception(error);
-    return collate(samples, indices);
+    return arena.execute([&] { return collate(samples, indices); });  // its copies use the loader's threads
   }
 
   // Reads and collates this rank's slice of global batch b (samples placed by position).
