@@ -5,6 +5,7 @@
 # wait of a training run of std.resnet (depth 18) on those frames. docs/benchmarks.md, "Reading media".
 #   bench/media_loader.sh        (env: TREE=/tmp/mmdebias-media-bench PER_CLASS=335 WORKERS=2 SIZE=224 FRAMES=3 EPOCHS=2)
 set -euo pipefail
+/usr/bin/python3 -c "import soundfile, scipy, torchvision" 2>/dev/null || { echo "media_loader: needs python3-soundfile, python3-scipy and python3-torchvision (apt-get install)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 tree=${TREE:-/tmp/mmdebias-media-bench} per_class=${PER_CLASS:-335} workers=${WORKERS:-2} size=${SIZE:-224}
 frames=${FRAMES:-3} epochs=${EPOCHS:-2} build=${BUILD:-build} python=${PYTHON:-/usr/bin/python3}
