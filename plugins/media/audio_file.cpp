@@ -21,6 +21,7 @@ struct CloseFile {
 };
 
 constexpr int64_t kMaxSamples = int64_t{1} << 31;  // 13.5 hours at 44.1 kHz: more is a corrupt header
+constexpr int kMinRate = 1000, kMaxRate = 768000;   // telephone-band recordings to studio rates
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
   throw sdk::DataError(file.string() + ": " + what);
@@ -33,6 +34,10 @@ at::Tensor read_audio(const std::filesystem::path& file, int64_t rate) {
   std::unique_ptr<SNDFILE, CloseFile> f(sf_open(file.c_str(), SFM_READ, &info));
   if (!f) fail(file, std::string("cannot read it as audio: ") + sf_strerror(nullptr));
   if (info.channels < 1 || info.samplerate < 1) fail(file, "no channels or no sample rate in its header");
+  // Rates outside what audio is recorded at are a corrupt header (libsoxr crashes on ratios like 22050 / 1.3e9).
+  if (info.samplerate < kMinRate || info.samplerate > kMaxRate)
+    fail(file, "an implausible sample rate in its header (" + std::to_string(info.samplerate) + " Hz; " +
+                   std::to_string(kMinRate) + " to " + std::to_string(kMaxRate) + " are read)");
   // A header's length is believed up to what the file could hold (compressed formats: 64x its bytes) and 2^31 samples.
   std::error_code ec;
   const int64_t bytes = static_cast<int64_t>(std::filesystem::file_size(file, ec));

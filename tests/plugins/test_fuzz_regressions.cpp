@@ -127,3 +127,26 @@ TEST_CASE("fuzz regressions: checkpoints (as fuzz/checkpoint_fuzz.cpp: a matchin
     check_outcome(input, expect, got);
   }
 }
+
+TEST_CASE("fuzz regressions: media.clips audio inputs (as fuzz/media_fuzz.cpp: 'A' then the file, read at 22050 Hz)") {
+  const auto inputs = regressions("media", ".bin");
+  REQUIRE_FALSE(inputs.empty());
+  for (const auto& [input, expect] : inputs) {
+    TempDir root;
+    const std::string bytes = read_bytes(input);
+    REQUIRE(bytes.substr(0, 1) == "A");
+    write_bytes(root.path / "a.wav", bytes.substr(1));
+    write_bytes(root.path / "index.csv", "split,audio,label\ntrain,a.wav,0\n");
+    const std::string got = outcome([&] {
+      mmdebias::sdk::BuildArgs a;
+      a.name = "data";
+      a.split = "train";
+      a.options = stdtest::options("media.clips", {{"root", root.path.string()}, {"audio", std::string("audio")}});
+      auto ds = stdtest::registry().make_dataset("media.clips", a);
+      ds->info();
+      ds->prepare();
+      ds->get(0);
+    });
+    check_outcome(input, expect, got);
+  }
+}
