@@ -91,6 +91,15 @@ TEST_CASE("media.clips cremad preset: modalities, shapes and an evaluation sampl
   CHECK(magnitude < 1e-5);
   CHECK(log_audible < 1e-4);
   CHECK(frames < 1e-4);
+
+  // log_mel: 40 mel filters as librosa's defaults (Slaney scale and area), written apart in the reference.
+  auto mel = clips("test", {{"preset", std::string("cremad")}, {"root", tree.root.string()}, {"image_size", int64_t{32}},
+                            {"audio_features", std::string("log_mel")}, {"mels", int64_t{40}}});
+  mel->prepare();
+  const at::Tensor ours_mel = mel->get(1).inputs.at("audio"), theirs_mel = read_f32(out.string() + ".mel.f32", {40, 188});
+  const double mel_power = relative(at::exp(ours_mel), at::exp(theirs_mel));
+  MESSAGE("log-mel: largest relative difference of the mel power " << mel_power);
+  CHECK(mel_power < 1e-5);
 }
 
 TEST_CASE("media.clips: 16 kHz files are resampled to 22050 Hz, and training draws depend on (seed, index) only") {
