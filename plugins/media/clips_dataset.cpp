@@ -80,19 +80,27 @@ class ClipsDataset final : public sdk::Dataset {
     const int64_t s = r_.c.image_size;
     if (!r_.frames_name.empty()) info.modalities.push_back({r_.frames_name, sdk::InputKind::Dense, {r_.frame_count, 3, s, s}, 0});
     if (!r_.image_name.empty()) info.modalities.push_back({r_.image_name, sdk::InputKind::Dense, {3, s, s}, 0});
-    info.splits = splits();
+    // Each index file read once: the splits and (for integer labels) the classes come from them.
+    std::vector<Index> indexes;
+    if (one_index()) {
+      indexes.push_back(read_index(index_file("")));
+      require_split_column(indexes[0]);
+      info.splits = split_names(indexes[0]);
+    } else {
+      info.splits = split_files();
+      for (const auto& split : info.splits) indexes.push_back(read_split(split));
+    }
     info.class_names = r_.c.classes;
-    info.num_classes = r_.c.classes.empty() ? max_label() + 1 : static_cast<int64_t>(r_.c.classes.size());
+    info.num_classes = r_.c.classes.empty() ? max_label(indexes) + 1 : static_cast<int64_t>(r_.c.classes.size());
     return info;
   }
 
   void prepare() override {
     entries_.clear();
     const Index index = read_split(split_);
-    const bool one_index = r_.c.preset == "none" && r_.c.index.find("{split}") == std::string::npos;
-    if (one_index) require_split_column(index);
+    if (one_index()) require_split_column(index);
     for (const auto& row : index.rows) {
-      if (one_index && row.fields.at(r_.c.split_column) != split_) continue;
+      if (one_index() && row.fields.at(r_.c.split_column) != split_) continue;
       entries_.push_back(entry(index, row));
     }
     if (entries_.empty()) throw sdk::DataError(std::string(kName) + ": the split '" + split_ + "' has no row in " + index.file.string());
@@ -161,21 +169,25 @@ class ClipsDataset final : public sdk::Dataset {
     return read_index(index_file(split));
   }
 
-  std::vector<std::string> splits() const {
+  /// One index for every split (with a split column), rather than a preset's or "{split}.csv" files.
+  bool one_index() const { return r_.c.preset == "none" && r_.c.index.find("{split}") == std::string::npos; }
+
+  /// The splits of a preset, or those "{split}.csv" files exist for.
+  std::vector<std::string> split_files() const {
     if (r_.c.preset == "cremad") return {"train", "test"};
-    if (r_.c.index.find("{split}") != std::string::npos) {
-      std::vector<std::string> out;
-      const std::string name = r_.c.index, before = name.substr(0, name.find("{split}")), after = name.substr(name.find("{split}") + 7);
-      for (const auto& f : fs::directory_iterator(fs::path(r_.c.root) / fs::path(before).parent_path())) {
-        const std::string n = f.path().filename().string(), b = fs::path(before).filename().string();
-        if (n.size() > b.size() + after.size() && n.rfind(b, 0) == 0 && n.compare(n.size() - after.size(), after.size(), after) == 0)
-          out.push_back(n.substr(b.size(), n.size() - b.size() - after.size()));
-      }
-      std::sort(out.begin(), out.end());
-      return out;
+    std::vector<std::string> out;
+    const std::string name = r_.c.index, before = name.substr(0, name.find("{split}")), after = name.substr(name.find("{split}") + 7);
+    for (const auto& f : fs::directory_iterator(fs::path(r_.c.root) / fs::path(before).parent_path())) {
+      const std::string n = f.path().filename().string(), b = fs::path(before).filename().string();
+      if (n.size() > b.size() + after.size() && n.rfind(b, 0) == 0 && n.compare(n.size() - after.size(), after.size(), after) == 0)
+        out.push_back(n.substr(b.size(), n.size() - b.size() - after.size()));
     }
-    const Index index = read_index(index_file(""));
-    require_split_column(index);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  /// The values of one index's split column, sorted.
+  std::vector<std::string> split_names(const Index& index) const {
     std::set<std::string> names;
     for (const auto& row : index.rows)
       if (auto s = row.fields.find(r_.c.split_column); s != row.fields.end()) names.insert(s->second);
@@ -189,12 +201,10 @@ class ClipsDataset final : public sdk::Dataset {
                            "val, test); add one, name it with split_column, or keep one index per split with index: \"{split}.csv\"");
   }
 
-  int64_t max_label() const {
+  int64_t max_label(const std::vector<Index>& indexes) const {
     int64_t best = -1;
-    for (const auto& split : splits()) {
-      const Index index = read_split(split);
+    for (const auto& index : indexes)
       for (const auto& row : index.rows) best = std::max(best, label_of(index, row));
-    }
     return best;
   }
 

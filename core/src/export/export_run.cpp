@@ -4,8 +4,6 @@
 
 #include <unistd.h>
 
-#include <fstream>
-
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <caffe2/serialize/inline_container.h>
@@ -115,11 +113,6 @@ std::vector<char> torch_load_bytes(const c10::IValue& value) {
   return archive;
 }
 
-void write_bytes(const fs::path& file, const std::vector<char>& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out.flush()) throw RunError(file.string() + ": write failed");
-}
 
 // out_dir must be new (or empty): an export never mixes with or replaces another.
 void check_out_dir(const fs::path& out_dir) {
@@ -160,7 +153,8 @@ nlohmann::json export_run(const fs::path& run_dir_path, const fs::path& out_dir,
     traced.module.save((partial / "model.pt").string());
     write_safetensors(partial / "weights.safetensors", named_state(model.root()),
                       {{"format", "mmdebias-export"}, {"checkpoint", trained.checkpoint.filename().string()}});
-    write_bytes(partial / "samples.pt", torch_load_bytes(samples_dict(samples, logits, session.section("eval").string("split"))));
+    const std::vector<char> samples_pt = torch_load_bytes(samples_dict(samples, logits, session.section("eval").string("split")));
+    write_file_atomically(partial / "samples.pt", std::string(samples_pt.begin(), samples_pt.end()));
     write_file_atomically(partial / "pipeline.json", description.dump(2) + "\n");
     std::error_code ec;
     if (fs::exists(out_dir, ec)) fs::remove(out_dir);  // empty (checked above)
