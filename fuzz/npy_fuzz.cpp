@@ -1,5 +1,5 @@
 // Fuzzes the data.files readers: the .npy header parser, the data-section check and row reads
-// (files_npy.cpp), and the split layout checks (files_layout.cpp) on a split of fuzzed files.
+// (plugins/common/npy/npy_file.cpp), and the split layout checks (files_layout.cpp) on a split of fuzzed files.
 //
 // Input: one .npy file. It is written as the split's modality file and, cut at its first "\x93NUMPY" after
 // the start (when there is one), as label.npy, so header, shape and dtype mismatches between files are reached.
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "files_layout.hpp"
-#include "files_npy.hpp"
+#include "npy/npy_file.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "files_mapping.hpp"
+#include "npy/npy_mapping.hpp"
 #include "mmdebias/sdk/data.hpp"
 
 namespace mmdebias::data_plugin::files {

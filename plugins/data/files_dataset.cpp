@@ -16,7 +16,7 @@
 // the fingerprint. get(i) copies one row of each file out of the mapping, get_batch(indices) those rows into one tensor
 // per column: no data is held in memory beyond the mapping, and both are safe from several threads. Every read out of
 // a mapping survives the file being cut short under it, and a batch is served only if no file changed in place before
-// its rows were copied (files_mapping.hpp): anything else is an sdk::DataError naming the file.
+// its rows were copied (plugins/common/npy/npy_mapping.hpp): anything else is an sdk::DataError naming the file.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,7 +35,7 @@
 #include "files_config.hpp"
 #include "files_digest.hpp"
 #include "files_layout.hpp"
-#include "files_mapping.hpp"
+#include "npy/npy_mapping.hpp"
 #include "register.hpp"
 #include "mmdebias/sdk/bind.hpp"
 

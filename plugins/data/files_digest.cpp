@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "files_mapping.hpp"
+#include "npy/npy_mapping.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
 
 namespace mmdebias::data_plugin::files {

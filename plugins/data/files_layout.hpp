@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "files_npy.hpp"
+#include "npy/npy_file.hpp"
 
 namespace mmdebias::data_plugin::files {
 

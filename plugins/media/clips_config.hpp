@@ -18,11 +18,17 @@ struct ClipsConfig {
   double audio_seconds = 0;
   std::string frames, image, eval_resize;
   int64_t frame_count = 0, image_size = 0;
+  std::string text, vocab;
+  bool text_ids = false, lowercase = true, special_tokens = false;
+  int64_t text_length = 0, vocab_size = 0;
+  std::vector<std::string> arrays;
 
   static void declare(sdk::OptionBinder<ClipsConfig>& b) {
-    b.choice("preset", &ClipsConfig::preset, "none", {"none", "cremad"},
-             "A layout as the literature prepares it (docs/datasets.md): cremad = OGM-GE's CREMA-D (AudioWAV/, "
-             "Image-01-FPS/, train.csv and test.csv beside them); sets the options below to that paper's");
+    b.choice("preset", &ClipsConfig::preset, "none", {"none", "cremad", "kinetics_sounds", "ave"},
+             "A layout as the literature prepares it (docs/datasets.md draws each tree): cremad = OGM-GE's CREMA-D "
+             "(AudioWAV/, Image-01-FPS/, train.csv, test.csv); kinetics_sounds = BalanceBenchmark's (ks_<split>_overlap.txt, "
+             "<split>_spec/*.npy, <split>-frames-1fps/<split>/); ave = OGM-GE's AVE (my_<split>.txt, stat.txt, "
+             "audio_spec/*.npy, visual/); sets the options below to the release's");
     b.required("root", &ClipsConfig::root, "The dataset's folder; the index's paths are relative to it");
     b.option("index", &ClipsConfig::index, "index.csv",
              "The index under root: .csv with a header row or .jsonl; \"{split}.csv\" reads one file per split");
@@ -50,13 +56,19 @@ struct ClipsConfig {
     b.option("image_size", &ClipsConfig::image_size, 224, "Side of frames and images after the transforms").range(8, 4096);
     b.choice("eval_resize", &ClipsConfig::eval_resize, "square", {"square", "center_crop"},
              "Evaluation: Resize((s, s)) (OGM-GE) or Resize(s*256/224) + CenterCrop(s)");
+    b.option("text", &ClipsConfig::text, "", "The column of text (the words themselves, or ids with text_ids); the modality "
+             "takes its name and is token ids [text_length], 0 padding");
+    b.option("vocab", &ClipsConfig::vocab, "", "The vocabulary file (BERT's vocab.txt format: a token per line, id = line - 1, "
+             "line 1 the padding token); relative paths are under root. Text is split at spaces and punctuation, then into "
+             "WordPiece pieces (\"##\" continuations); an unknown word is [UNK]");
+    b.option("text_ids", &ClipsConfig::text_ids, false, "The text column holds pre-tokenised ids (\"101 2023 102\") rather than words");
+    b.option("vocab_size", &ClipsConfig::vocab_size, 0, "Ids of a pre-tokenised column are below this (0: the vocabulary's size)").range(0, int64_t{1} << 31);
+    b.option("text_length", &ClipsConfig::text_length, 64, "Ids per sample: longer text is cut, shorter padded with 0").range(1, 65536);
+    b.option("lowercase", &ClipsConfig::lowercase, true, "Lower-case the text first (uncased vocabularies)");
+    b.option("special_tokens", &ClipsConfig::special_tokens, false, "[CLS] first and [SEP] last, as BERT's inputs");
+    b.option("arrays", &ClipsConfig::arrays, {}, "Columns of .npy files (np.save), one per sample: features computed "
+             "beforehand, each column a modality named after it, float32, of its first file's shape");
   }
 };
-
-/// OGM-GE's CREMA-D: six emotions, in its class_dict's order.
-inline const std::vector<std::string>& cremad_classes() {
-  static const std::vector<std::string> names = {"NEU", "HAP", "SAD", "FEA", "DIS", "ANG"};
-  return names;
-}
 
 }  // namespace mmdebias::media_plugin

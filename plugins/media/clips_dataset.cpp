@@ -1,8 +1,9 @@
 // media.clips: samples on disk as researchers keep them — audio files, folders of extracted frames, images —
 // listed by an index (CSV or JSON lines), or laid out as a preset names (OGM-GE's CREMA-D). Decoded and augmented
 // per sample in get(), which the host's loader calls from its worker threads; every random draw comes from a
-// generator seeded by (run seed, split, index), so a resumed run or another rank sees the same sample.
+// generator seeded by (run seed, split, epoch, index), so a resumed run or another rank sees the same sample.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -17,6 +18,9 @@
 #include "image_file.hpp"
 #include "image_transforms.hpp"
 #include "media_index.hpp"
+#include "npy_sample.hpp"
+#include "preset_layouts.hpp"
+#include "text_tokens.hpp"
 #include "mmdebias/sdk/components.hpp"
 #include "mmdebias/sdk/fingerprint.hpp"
 #include "mmdebias/sdk/registrar.hpp"
@@ -32,6 +36,8 @@ const char* kName = "media.clips";
 struct Entry {
   int64_t line = 0;
   std::string audio, frames, image;  // absolute paths ("" where the modality is absent)
+  std::string text;                  // the text column's value
+  std::vector<std::string> arrays;   // absolute paths, one per arrays column
   int64_t label = 0, group = -1;
   bool ood = false;
 };
@@ -39,6 +45,7 @@ struct Entry {
 /// The options with what the preset and "auto" resolve to.
 struct Resolved {
   ClipsConfig c;
+  Preset preset = Preset::None;
   std::string audio_name, frames_name, image_name;  // modality names
   std::string audio_fit;
   int64_t frame_count = 3;
@@ -46,42 +53,41 @@ struct Resolved {
 };
 
 Resolved resolve(const ClipsConfig& c) {
-  Resolved r{c, c.audio, c.frames, c.image, c.audio_fit == "auto" ? "pad" : c.audio_fit, c.frame_count ? c.frame_count : 3};
-  if (c.preset == "cremad") {  // OGM-GE's CramedDataset: the modalities are named as its model's inputs
+  Resolved r{c, preset_of(c.preset), c.audio, c.frames, c.image, c.audio_fit == "auto" ? "pad" : c.audio_fit, c.frame_count ? c.frame_count : 3};
+  if (r.preset != Preset::None) {  // the modalities are named as the releases' models' inputs
     r.audio_name = "audio";
     r.frames_name = "visual";
     r.image_name.clear();
+    r.c.text.clear();
+    r.c.arrays.clear();
+  }
+  if (r.preset == Preset::Cremad) {  // OGM-GE's CramedDataset
     if (c.audio_fit == "auto") r.audio_fit = "tile";
     if (!c.frame_count) r.frame_count = 1;
-    if (r.c.classes.empty()) r.c.classes = cremad_classes();
   }
+  if (r.preset == Preset::KineticsSounds || r.preset == Preset::Ave) r.frame_count = 3;  // the releases' pick_num
+  if (r.c.classes.empty()) r.c.classes = preset_classes(r.preset, c.root);
   return r;
 }
 
+/// Presets whose audio is a spectrogram computed beforehand (.npy), not a file to decode.
+bool spectrogram_files(Preset p) { return p == Preset::KineticsSounds || p == Preset::Ave; }
+
 std::string where(const fs::path& index, int64_t line) { return index.string() + ":" + std::to_string(line); }
 
-class ClipsDataset final : public sdk::Dataset {
+class ClipsDataset final : public sdk::Dataset, public sdk::EpochAware {
  public:
   ClipsDataset(const ClipsConfig& c, std::string split, uint64_t seed) : r_(resolve(c)), split_(std::move(split)), seed_(seed) {
-    if (r_.audio_name.empty() && r_.frames_name.empty() && r_.image_name.empty())
-      throw std::invalid_argument(std::string(kName) + ": no modality: name an index column in audio, frames or image (or a preset)");
+    if (r_.audio_name.empty() && r_.frames_name.empty() && r_.image_name.empty() && c.text.empty() && c.arrays.empty())
+      throw std::invalid_argument(std::string(kName) + ": no modality: name an index column in audio, frames, image, text or "
+                                  "arrays (or a preset)");
     if (!fs::is_directory(r_.c.root)) throw std::invalid_argument(std::string(kName) + ": root '" + r_.c.root + "' is not a directory");
   }
 
   sdk::DatasetInfo info() const override {
     sdk::DatasetInfo info;
     const int64_t L = r_.samples(), frames = 1 + L / r_.c.hop;
-    if (!r_.audio_name.empty()) {
-      std::vector<int64_t> shape = r_.c.audio_features == "waveform" ? std::vector<int64_t>{L}
-                                 : r_.c.audio_features == "log_mel" ? std::vector<int64_t>{r_.c.mels, frames}
-                                                                     : std::vector<int64_t>{r_.c.n_fft / 2 + 1, frames};
-      info.modalities.push_back({r_.audio_name, sdk::InputKind::Dense, shape, 0});
-    }
-    const int64_t s = r_.c.image_size;
-    if (!r_.frames_name.empty()) info.modalities.push_back({r_.frames_name, sdk::InputKind::Dense, {r_.frame_count, 3, s, s}, 0});
-    if (!r_.image_name.empty()) info.modalities.push_back({r_.image_name, sdk::InputKind::Dense, {3, s, s}, 0});
-    // Each index file read once: the splits and (for integer labels) the classes come from them.
-    std::vector<Index> indexes;
+    std::vector<Index> indexes;  // each index file read once: splits, classes and shapes come from them
     if (one_index()) {
       indexes.push_back(read_index(index_file("")));
       require_split_column(indexes[0]);
@@ -90,6 +96,20 @@ class ClipsDataset final : public sdk::Dataset {
       info.splits = split_files();
       for (const auto& split : info.splits) indexes.push_back(read_split(split));
     }
+    if (spectrogram_files(r_.preset)) {
+      info.modalities.push_back({r_.audio_name, sdk::InputKind::Dense, npy_shape(first_audio(indexes, info.splits)), 0});
+    } else if (!r_.audio_name.empty()) {
+      std::vector<int64_t> shape = r_.c.audio_features == "waveform" ? std::vector<int64_t>{L}
+                                 : r_.c.audio_features == "log_mel" ? std::vector<int64_t>{r_.c.mels, frames}
+                                                                     : std::vector<int64_t>{r_.c.n_fft / 2 + 1, frames};
+      info.modalities.push_back({r_.audio_name, sdk::InputKind::Dense, shape, 0});
+    }
+    const int64_t s = r_.c.image_size;
+    if (!r_.frames_name.empty()) info.modalities.push_back({r_.frames_name, sdk::InputKind::Dense, {r_.frame_count, 3, s, s}, 0});
+    if (!r_.image_name.empty()) info.modalities.push_back({r_.image_name, sdk::InputKind::Dense, {3, s, s}, 0});
+    if (!r_.c.text.empty()) info.modalities.push_back({r_.c.text, sdk::InputKind::Tokens, {r_.c.text_length}, text_vocab_size()});
+    for (const auto& column : r_.c.arrays)
+      info.modalities.push_back({column, sdk::InputKind::Dense, npy_shape(first_file(indexes, column)), 0});
     info.class_names = r_.c.classes;
     info.num_classes = r_.c.classes.empty() ? max_label(indexes) + 1 : static_cast<int64_t>(r_.c.classes.size());
     return info;
@@ -97,6 +117,10 @@ class ClipsDataset final : public sdk::Dataset {
 
   void prepare() override {
     entries_.clear();
+    if (!r_.c.text.empty()) {
+      if (!r_.c.text_ids) vocabulary_ = std::make_shared<Vocabulary>(vocab_file());
+      vocab_size_ = text_vocab_size();
+    }
     const Index index = read_split(split_);
     if (one_index()) require_split_column(index);
     for (const auto& row : index.rows) {
@@ -104,26 +128,35 @@ class ClipsDataset final : public sdk::Dataset {
       entries_.push_back(entry(index, row));
     }
     if (entries_.empty()) throw sdk::DataError(std::string(kName) + ": the split '" + split_ + "' has no row in " + index.file.string());
+    if (spectrogram_files(r_.preset)) audio_shape_ = npy_shape(entries_.front().audio);
+    array_shapes_.clear();
+    for (size_t k = 0; k < r_.c.arrays.size(); ++k) array_shapes_.push_back(npy_shape(entries_.front().arrays[k]));
   }
 
   int64_t size() const override { return static_cast<int64_t>(entries_.size()); }
 
+  void set_epoch(int64_t epoch) override { epoch_ = epoch; }  // fresh crops, flips, segments and frames each epoch
+
   sdk::Sample get(int64_t i) const override {
     const Entry& e = entries_.at(static_cast<size_t>(i));
-    sdk::Fnv1a64 key;  // (run seed, split, index): the same draws on every rank, machine and resume
+    sdk::Fnv1a64 key;  // (run seed, split, epoch, index): the same draws on every rank, machine and resume
     key.text(kName);
     key.u64(seed_);
     key.text(split_);
+    key.u64(static_cast<uint64_t>(epoch_.load()));
     key.u64(static_cast<uint64_t>(i));
     std::mt19937_64 rng(key.h);
     sdk::Sample s;
     try {
-      if (!e.audio.empty()) s.inputs[r_.audio_name] = audio(e.audio, rng);
+      if (!e.audio.empty())
+        s.inputs[r_.audio_name] = spectrogram_files(r_.preset) ? read_npy_sample(e.audio, audio_shape_) : audio(e.audio, rng);
       if (!e.frames.empty()) s.inputs[r_.frames_name] = frames(e.frames, rng);
       if (!e.image.empty()) {
         const at::Tensor rgb = read_image(e.image);
         s.inputs[r_.image_name] = transform_image(rgb, transform(), draw_crop(rgb.size(0), rgb.size(1), rng));
       }
+      if (!r_.c.text.empty()) s.inputs[r_.c.text] = tokens(e.text);
+      for (size_t k = 0; k < e.arrays.size(); ++k) s.inputs[r_.c.arrays[k]] = read_npy_sample(e.arrays[k], array_shapes_[k]);
     } catch (const sdk::DataError& err) {
       throw sdk::DataError(std::string(kName) + ": sample " + std::to_string(i) + " of '" + split_ + "' (" +
                            where(index_file(split_), e.line) + "): " + err.what());
@@ -142,6 +175,8 @@ class ClipsDataset final : public sdk::Dataset {
       f.text(e.audio);
       f.text(e.frames);
       f.text(e.image);
+      f.text(e.text);
+      for (const auto& a : e.arrays) f.text(a);
       f.u64(static_cast<uint64_t>(e.label));
     }
     return f.hex();
@@ -158,23 +193,23 @@ class ClipsDataset final : public sdk::Dataset {
   }
 
   fs::path index_file(const std::string& split) const {
-    if (r_.c.preset == "cremad") return fs::path(r_.c.root) / (split + ".csv");
+    if (r_.preset != Preset::None) return preset_split_file(r_.preset, r_.c.root, split);
     std::string name = r_.c.index;
     if (auto p = name.find("{split}"); p != std::string::npos) name.replace(p, 7, split);
     return fs::path(r_.c.root) / name;
   }
 
   Index read_split(const std::string& split) const {
-    if (r_.c.preset == "cremad") return read_headerless_pairs(index_file(split), "clip", "emotion");
+    if (r_.preset != Preset::None) return read_preset_split(r_.preset, r_.c.root, split);
     return read_index(index_file(split));
   }
 
   /// One index for every split (with a split column), rather than a preset's or "{split}.csv" files.
-  bool one_index() const { return r_.c.preset == "none" && r_.c.index.find("{split}") == std::string::npos; }
+  bool one_index() const { return r_.preset == Preset::None && r_.c.index.find("{split}") == std::string::npos; }
 
   /// The splits of a preset, or those "{split}.csv" files exist for.
   std::vector<std::string> split_files() const {
-    if (r_.c.preset == "cremad") return {"train", "test"};
+    if (r_.preset != Preset::None) return preset_splits(r_.preset);
     std::vector<std::string> out;
     const std::string name = r_.c.index, before = name.substr(0, name.find("{split}")), after = name.substr(name.find("{split}") + 7);
     for (const auto& f : fs::directory_iterator(fs::path(r_.c.root) / fs::path(before).parent_path())) {
@@ -209,7 +244,7 @@ class ClipsDataset final : public sdk::Dataset {
   }
 
   int64_t label_of(const Index& index, const IndexRow& row) const {
-    const std::string column = r_.c.preset == "cremad" ? "emotion" : r_.c.label_column;
+    const std::string column = r_.preset != Preset::None ? "label" : r_.c.label_column;
     auto it = row.fields.find(column);
     if (it == row.fields.end()) throw sdk::DataError(where(index.file, row.line) + ": no '" + column + "' column");
     const auto& names = r_.c.classes;
@@ -245,15 +280,17 @@ class ClipsDataset final : public sdk::Dataset {
       if (it == row.fields.end()) throw sdk::DataError(where(index.file, row.line) + ": no '" + column + "' column");
       return it->second;
     };
-    if (r_.c.preset == "cremad") {
-      const std::string clip = field("clip");
-      e.audio = path_of("audio", "AudioWAV/" + clip + ".wav", false);
-      e.frames = path_of("visual", "Image-01-FPS/" + clip, true);
+    if (r_.preset != Preset::None) {
+      const ClipFiles files = preset_files(r_.preset, r_.c.root, split_, field("clip"));
+      e.audio = path_of("audio", fs::relative(files.audio, r_.c.root).string(), false);
+      e.frames = path_of("visual", fs::relative(files.frames, r_.c.root).string(), true);
       return e;
     }
     if (!r_.audio_name.empty()) e.audio = path_of(r_.audio_name, field(r_.c.audio), false);
     if (!r_.frames_name.empty()) e.frames = path_of(r_.frames_name, field(r_.c.frames), true);
     if (!r_.image_name.empty()) e.image = path_of(r_.image_name, field(r_.c.image), false);
+    if (!r_.c.text.empty()) e.text = field(r_.c.text);
+    for (const auto& column : r_.c.arrays) e.arrays.push_back(path_of(column, field(column), false));
     if (!r_.c.group_column.empty()) {
       const std::string g = field(r_.c.group_column);
       try {
@@ -264,6 +301,41 @@ class ClipsDataset final : public sdk::Dataset {
     }
     if (!r_.c.ood_column.empty()) e.ood = field(r_.c.ood_column) == "1" || field(r_.c.ood_column) == "true";
     return e;
+  }
+
+  fs::path vocab_file() const {
+    if (r_.c.vocab.empty())
+      throw sdk::DataError(std::string(kName) + ": the text column '" + r_.c.text + "' needs a vocabulary file (vocab), or "
+                           "text_ids: true with vocab_size for pre-tokenised ids");
+    const fs::path v(r_.c.vocab);
+    return v.is_absolute() ? v : fs::path(r_.c.root) / v;
+  }
+
+  int64_t text_vocab_size() const {
+    if (r_.c.text_ids && r_.c.vocab_size > 0) return r_.c.vocab_size;
+    return Vocabulary(vocab_file()).size();
+  }
+
+  at::Tensor tokens(const std::string& text) const {
+    const std::vector<int64_t> ids = r_.c.text_ids ? parse_ids(text, r_.c.text_length, vocab_size_)
+                                                   : vocabulary_->encode(text, {r_.c.text_length, r_.c.lowercase, r_.c.special_tokens});
+    return at::tensor(ids, at::kLong);
+  }
+
+  /// A preset's first kept clip's spectrogram (its header gives the audio's shape).
+  fs::path first_audio(const std::vector<Index>& indexes, const std::vector<std::string>& splits) const {
+    for (size_t k = 0; k < indexes.size(); ++k)
+      if (!indexes[k].rows.empty())
+        return preset_files(r_.preset, r_.c.root, splits[k], indexes[k].rows.front().fields.at("clip")).audio;
+    throw sdk::DataError(std::string(kName) + ": no split file under " + r_.c.root + " lists a clip with its spectrogram");
+  }
+
+  /// The file of column in the first row that has it (its header gives the column's shape).
+  fs::path first_file(const std::vector<Index>& indexes, const std::string& column) const {
+    for (const auto& index : indexes)
+      for (const auto& row : index.rows)
+        if (auto it = row.fields.find(column); it != row.fields.end()) return fs::path(r_.c.root) / it->second;
+    throw sdk::DataError(std::string(kName) + ": no index row has the arrays column '" + column + "'");
   }
 
   at::Tensor audio(const fs::path& file, std::mt19937_64& rng) const {
@@ -294,6 +366,7 @@ class ClipsDataset final : public sdk::Dataset {
     }
     if (files.empty()) throw sdk::DataError(folder.string() + ": no JPEG or PNG frame");
     std::sort(files.begin(), files.end());
+    if (spectrogram_files(r_.preset)) return release_frames(folder, files.size(), rng);
     const int64_t T = r_.frame_count, n = static_cast<int64_t>(files.size());
     const double segment = static_cast<double>(n) / T;
     std::vector<at::Tensor> out;
@@ -310,10 +383,33 @@ class ClipsDataset final : public sdk::Dataset {
     return at::stack(out);
   }
 
+  // kinetics_sounds and ave: the 3 frames the release opens by name (each a file; a name the folder lacks is an error).
+  at::Tensor release_frames(const fs::path& folder, size_t images, std::mt19937_64& rng) const {
+    int64_t count = static_cast<int64_t>(images);  // KSDataset counts the names ending in "jpg", OGM-GE's AVE every file
+    if (r_.preset == Preset::Ave) count = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
+    std::vector<at::Tensor> out;
+    Draw draw;
+    for (const std::string& name : preset_frame_names(r_.preset, count, training(), rng)) {
+      const fs::path file = folder / name;
+      if (!fs::is_regular_file(file)) throw sdk::DataError(file.string() + ": no such frame (the release opens it by this name)");
+      const at::Tensor rgb = read_image(file);
+      if (out.empty()) draw = draw_crop(rgb.size(0), rgb.size(1), rng);
+      if (rgb.size(0) < draw.top + draw.height || rgb.size(1) < draw.left + draw.width)
+        throw sdk::DataError(file.string() + ": smaller than the clip's first frame");
+      out.push_back(transform_image(rgb, transform(), draw));
+    }
+    return at::stack(out);
+  }
+
   Resolved r_;
   std::string split_;
   uint64_t seed_;
   std::vector<Entry> entries_;
+  std::shared_ptr<const Vocabulary> vocabulary_;       // text as words: read at prepare()
+  int64_t vocab_size_ = 0;                             // text_ids: ids are below this
+  std::vector<std::vector<int64_t>> array_shapes_;     // per arrays column: its first file's shape
+  std::vector<int64_t> audio_shape_;                   // kinetics_sounds, ave: the first clip's spectrogram shape
+  std::atomic<int64_t> epoch_{0};
 };
 
 std::shared_ptr<sdk::Dataset> make(const sdk::BuildArgs& args) {

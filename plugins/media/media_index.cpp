@@ -79,24 +79,4 @@ Index read_index(const std::filesystem::path& file) {
   return index;
 }
 
-Index read_headerless_pairs(const std::filesystem::path& file, const std::string& first, const std::string& second) {
-  std::ifstream in(file);
-  if (!in) fail(file, 0, "cannot open the split file");
-  Index index;
-  index.file = file;
-  index.columns = {first, second};
-  std::string text;
-  int64_t line = 0;
-  while (std::getline(in, text)) {
-    ++line;
-    text = strip_cr(text);
-    if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text = text.substr(3);  // OGM-GE reads it as UTF-8-sig
-    if (text.find_first_not_of(" \t") == std::string::npos) continue;
-    std::vector<std::string> fields = csv_fields(text, file, line);
-    if (fields.size() != 2) fail(file, line, "expected \"" + first + "," + second + "\", got " + std::to_string(fields.size()) + " fields");
-    index.rows.push_back({line, {{first, fields[0]}, {second, fields[1]}}});
-  }
-  return index;
-}
-
 }  // namespace mmdebias::media_plugin

@@ -27,7 +27,4 @@ struct Index {
 /// malformed row (a field count other than the header's, a JSON line that is not an object of scalars).
 Index read_index(const std::filesystem::path& file);
 
-/// CREMA-D as OGM-GE distributes its split files: headerless lines "clip,EMOTION" (train.csv, test.csv).
-Index read_headerless_pairs(const std::filesystem::path& file, const std::string& first, const std::string& second);
-
 }  // namespace mmdebias::media_plugin

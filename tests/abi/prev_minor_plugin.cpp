@@ -1,6 +1,6 @@
 // The previous-minor test's plugin (docs/plugin-guide.md, section 10): compiled against the frozen SDK 1.0 headers
-// (tests/abi/sdk-1.0/include shadows the current SDK) as abi10, and against the frozen 1.1 and 1.2 headers as abi11 and
-// abi12 (ABI_PREVIOUS_MINOR=1, 2; they also call 1.1's Context::metric(name, tensor)), loaded by the current host. Its components override every
+// (tests/abi/sdk-1.0/include shadows the current SDK) as abi10, and against the frozen 1.1, 1.2 and 1.3 headers as abi11,
+// abi12, abi13 (ABI_PREVIOUS_MINOR=1, 2, 3; they also call 1.1's Context::metric(name, tensor)), loaded by the current host. Its components override every
 // virtual of SDK 1.0's Encoder, Fusion, BiasEstimator, Intervention and Scorer, and call every Context method of 1.0,
 // checking the answers: a "minor" change that was in fact a layout change (a virtual inserted before 1.0's, a moved
 // field) makes a call land in the wrong slot and the run fail. Each hook logs the metric "<hook>" = 1, so

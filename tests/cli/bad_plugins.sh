@@ -92,7 +92,7 @@ done
 declare -A entry=(
   [null_info]="its entry symbol mmdebias_plugin_v1 returned null"
   [short_struct]="its plugin info is 8 bytes, smaller than the"
-  [huge_abi]="built against SDK ABI 4294967295.4294967295, this host has SDK ABI 1.3"
+  [huge_abi]="built against SDK ABI 4294967295.4294967295, this host has SDK ABI 1.4"
   [unterminated_name]="its plugin name is longer than 64 characters; the entry symbol is corrupt"
   [control_name]="its plugin name holds control characters"
   [path_name]="plugin name '../evil' may hold only letters, digits, '_' and '-'"

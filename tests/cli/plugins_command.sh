@@ -6,7 +6,7 @@ expect_code 0
 expect_out "std 0.1.0  [loaded]"
 expect_out "std.concat  (fusion)"
 expect_out "std.mlp  (encoder)"
-expect_out "fingerprint: SDK 1.3, LibTorch"
+expect_out "fingerprint: SDK 1.4, LibTorch"
 # Every shipped method plugin is found beside std and loads.
 for plugin in data arl mcr a2d causalmm infomin tensorboard; do
   grep -qE "^$plugin [0-9.]+  \[loaded\]" "$out" || fail "shipped plugin '$plugin' is not listed as loaded"

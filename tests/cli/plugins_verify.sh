@@ -38,11 +38,11 @@ python3 - "$out" "$crash" "$timeout" <<'PY' || fail "JSON report is wrong"
 import json, sys
 d = json.load(open(sys.argv[1]))
 by = {p["path"].split("/")[-1]: p for p in d["plugins"]}
-assert d["ok"] is False and d["host"]["abi"] == "1.3", d
+assert d["ok"] is False and d["host"]["abi"] == "1.4", d
 assert by["mmdebias-fixture_hang.so"]["status"] == "timed_out", by["mmdebias-fixture_hang.so"]
 assert f"within {sys.argv[3]} s (stuck while registering" in by["mmdebias-fixture_hang.so"]["reason"]
 assert by["mmdebias-fixture_abi_major.so"]["status"] == "refused"
-assert "SDK ABI 2.3" in by["mmdebias-fixture_abi_major.so"]["reason"]
+assert "SDK ABI 2.4" in by["mmdebias-fixture_abi_major.so"]["reason"]
 c = by["mmdebias-fixture_crash.so"]
 assert c["status"] == "crashed" and c["signal"] == "SIGSEGV" and c["path"] == sys.argv[2], c
 for twin in ("mmdebias-twin_a.so", "mmdebias-twin_b.so"):

@@ -102,7 +102,7 @@ TEST_CASE("media.clips cremad preset: modalities, shapes and an evaluation sampl
   CHECK(mel_power < 1e-5);
 }
 
-TEST_CASE("media.clips: 16 kHz files are resampled to 22050 Hz, and training draws depend on (seed, index) only") {
+TEST_CASE("media.clips: 16 kHz files are resampled to 22050 Hz, and training draws depend on (seed, epoch, index) only") {
   Tree tree("16000");
   Given g = {{"preset", std::string("cremad")}, {"root", tree.root.string()}, {"image_size", int64_t{32}},
              {"audio_features", std::string("waveform")}};
@@ -113,6 +113,12 @@ TEST_CASE("media.clips: 16 kHz files are resampled to 22050 Hz, and training dra
   auto again = clips("train", g, 7);
   again->prepare();
   CHECK(at::equal(again->get(3).inputs.at("visual"), a));  // another instance (another rank, a resume)
+  auto* epochs = dynamic_cast<sdk::EpochAware*>(train.get());
+  REQUIRE(epochs != nullptr);
+  epochs->set_epoch(1);
+  CHECK_FALSE(at::equal(train->get(3).inputs.at("visual"), a));  // the next epoch: a fresh crop, as torchvision's
+  epochs->set_epoch(0);
+  CHECK(at::equal(train->get(3).inputs.at("visual"), a));  // epoch 0 again (a resume in it): the same draws
   auto other = clips("train", g, 8);
   other->prepare();
   CHECK_FALSE(at::equal(other->get(3).inputs.at("visual"), a));  // another seed: another draw

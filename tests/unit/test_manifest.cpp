@@ -129,7 +129,7 @@ TEST_CASE("the resolved manifest fills every default and records provenance and 
   CHECK(r.plugins[0].name == "fixture");
   CHECK(r.plugins[1].name == "std");
   CHECK(r.plugins[1].sha256.size() == 64);
-  CHECK(r.plugins[1].abi == "1.3");
+  CHECK(r.plugins[1].abi == "1.4");
   CHECK(!r.plugins[1].fingerprint.empty());
   // Hook order: manifest order within each hook.
   auto slot = [&](const std::string& hook) {

@@ -11,13 +11,15 @@
 namespace mmdebias::core {
 namespace {
 
-// Every sample once, in order.
-LoaderOptions loader_options(const RunState& state, const EvalOptions& options) {
+// Every sample of split once, in order.
+LoaderOptions loader_options(const RunState& state, const EvalOptions& options, const std::string& split) {
   LoaderOptions lo = LoaderOptions::for_rank(options.batch_size, state.seed, state.collective->rank(),
                                              state.collective->world_size(), options.threads);
   lo.shuffle = false;
   lo.drop_last = false;
   lo.device = state.device;
+  lo.skipped = state.skipped.get();
+  lo.split = split;
   return lo;
 }
 
@@ -76,7 +78,7 @@ void fit_scorers(PipelineModel& model, RunState& state, const std::shared_ptr<sd
   torch::NoGradGuard no_grad;
   model.root().eval();
   state.phase = sdk::Phase::Fit;
-  DataLoader loader(train_data, loader_options(state, options));
+  DataLoader loader(train_data, loader_options(state, options, "train"));
   loader.start_epoch(0);
   Autocast autocast(state.precision, state.device);  // the forward and the fit hooks, as in training
   while (auto batch = loader.next()) {
@@ -99,7 +101,7 @@ nlohmann::json evaluate(PipelineModel& model, RunState& state, const std::shared
   state.phase = sdk::Phase::Eval;
   state.metrics.clear();
   auto scorers = model.scorers();
-  DataLoader loader(data, loader_options(state, options));
+  DataLoader loader(data, loader_options(state, options, options.split));
   loader.start_epoch(0);
 
   const bool adjusts = model.adjusts_predictions();

@@ -69,6 +69,19 @@ std::optional<double> read_rate(const YAML::Node& map, const std::string& key, c
   return std::get<double>(*v);
 }
 
+// Reads a dataset's on_bad_sample: stop (the default) or skip.
+std::string read_bad_sample_policy(const YAML::Node& map, const std::string& path, Diagnostics& diag, bool& ok) {
+  auto value = yaml_child(map, "on_bad_sample");
+  if (!value) return "";  // not written into resolved.yaml: runs that never set it keep theirs as they were
+  if (!value->IsScalar() || (value->Scalar() != "stop" && value->Scalar() != "skip")) {
+    diag.error(join_path(path, "on_bad_sample"), *value, "expected stop (a bad sample ends the run, naming it) or skip "
+               "(it is left out and listed in summary.json), got " + describe_yaml(*value));
+    ok = false;
+    return "stop";
+  }
+  return value->Scalar();
+}
+
 }  // namespace
 
 ParsedComponent parse_component(const YAML::Node& node, const std::string& path, sdk::ComponentKind kind,
@@ -120,6 +133,11 @@ ParsedComponent parse_component(const YAML::Node& node, const std::string& path,
       }
     }
   }
+  std::string on_bad_sample;
+  if (kind == sdk::ComponentKind::Dataset) {
+    reserved.push_back("on_bad_sample");
+    on_bad_sample = read_bad_sample_policy(node, path, diag, ok);
+  }
   if (component_kind_is_trained(kind)) {
     c.lr = read_rate(node, "lr", path, diag, ok);
     c.weight_decay = read_rate(node, "weight_decay", path, diag, ok);
@@ -137,6 +155,7 @@ ParsedComponent parse_component(const YAML::Node& node, const std::string& path,
   if (c.lr) c.resolved["lr"] = option_to_yaml(*c.lr);
   if (c.weight_decay) c.resolved["weight_decay"] = option_to_yaml(*c.weight_decay);
   for (const auto& spec : schema.specs()) c.resolved[spec.name] = option_to_yaml(checked.values.at(spec.name));
+  if (!on_bad_sample.empty()) c.resolved["on_bad_sample"] = on_bad_sample;
   c.ok = true;
   return c;
 }

@@ -220,6 +220,10 @@ const std::vector<ReservedKey>& reserved_component_keys() {
        "Encoders, fusion, estimators, interventions: starting weights loaded by name after the component is built, "
        "from safetensors or a state dict saved with torch.save: `init: FILE` or `init: {path, key, prefix, rename, "
        "ignore, strict}` (see docs/bring-your-model.md). Its sha256 is recorded; a resume refuses a changed file."},
+      {"on_bad_sample", "stop or skip",
+       "The dataset only: what a sample the dataset refuses as bad data (a corrupt or unreadable file) does. stop (the "
+       "default): the run ends, naming the sample, its index row and file. skip: it is left out of its batch, warned of "
+       "once, and listed with its error in summary.json (`skipped_samples`, per split); a resume keeps the list."},
       {"trainable", "bool",
        "Encoders, fusion, estimators, interventions: false freezes every parameter of the component. Default true."},
       {"freeze", "list of string",

@@ -68,6 +68,8 @@ class MetricStore {
   int64_t transfers_ = 0;
 };
 
+class SkippedSamples;  // train/skipped_samples.hpp
+
 /// Everything about the run that contexts read; owned by the engine and updated as it goes.
 struct RunState {
   sdk::Phase phase = sdk::Phase::Train;  ///< Current phase.
@@ -81,6 +83,7 @@ struct RunState {
   MetricStore metrics;                     ///< Metrics recorded by components since the last flush.
   RngStreams rngs{0};                      ///< Every component's streams ("<component>/<stream>"), per rank.
   RngStreams shared_rngs{0};               ///< Every component's rank-shared streams, seeded alike on every rank.
+  std::shared_ptr<SkippedSamples> skipped; ///< data.on_bad_sample: skip: what the loaders left out (null: stop).
 };
 
 /// The context one component instance receives: its name tags logs, metrics and RNG streams.

@@ -72,6 +72,9 @@ void Registry::add(sdk::ComponentKind kind, sdk::ComponentDecl decl, AnyFactory 
   for (const char* reserved : kReservedOptionNames)
     if (decl.schema.find(reserved))
       throw InputError("component " + plugin_name + "." + decl.name + " declares an option named '" + reserved + "', which the manifest reserves");
+  if (kind == sdk::ComponentKind::Dataset && decl.schema.find("on_bad_sample"))
+    throw InputError("component " + plugin_name + "." + decl.name + " declares an option named 'on_bad_sample', which the "
+                     "manifest reserves in datasets (skipping bad samples is the host's)");
   if (component_kind_is_trained(kind))
     for (const char* reserved : kReservedTrainedNames)
       if (decl.schema.find(reserved))

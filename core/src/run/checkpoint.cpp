@@ -160,6 +160,11 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const fs::path
       throw InputError("checkpoint " + file.string() + ": 'loss_scale' is not a positive number");
     meta.loss_scale = LossScaleState{scale.toDouble(), read_int("loss_scale_good_steps"), read_int("loss_scale_skipped")};
   }
+  c10::IValue skipped;
+  if (archive.try_read("skipped_samples", skipped)) {
+    if (!skipped.isString()) throw InputError("checkpoint " + file.string() + ": 'skipped_samples' is not text");
+    meta.skipped_samples = skipped.toStringRef();
+  }
   return meta;
 }
 
@@ -200,6 +205,7 @@ fs::path save_checkpoint(const fs::path& dir, torch::nn::Module& model, torch::o
     archive.write("loss_scale_good_steps", c10::IValue(meta.loss_scale->good_steps));
     archive.write("loss_scale_skipped", c10::IValue(meta.loss_scale->skipped));
   }
+  if (!meta.skipped_samples.empty()) archive.write("skipped_samples", c10::IValue(meta.skipped_samples));
   torch::serialize::OutputArchive model_archive, optimizer_archive;
   model.save(model_archive);
   optimizer.save(optimizer_archive);

@@ -24,6 +24,7 @@ struct CheckpointMeta {
   std::string resolved_manifest;              ///< The resolved manifest (YAML) the run was started with.
   std::vector<std::string> rng_by_rank;       ///< Each rank's RNG streams, packed by pack_rng (index = rank).
   std::optional<LossScaleState> loss_scale;   ///< The loss scale, where the run has one (run.loss_scale).
+  std::string skipped_samples;                ///< on_bad_sample: skip: every rank's SkippedSamples as JSON ("" when off).
 };
 
 /// Writes model, optimizer and meta to dir/ckpt-<step>.pt atomically (temp file, fsync, rename) with a

@@ -25,6 +25,7 @@
 #include "run/run_lock.hpp"
 #include "run/session.hpp"
 #include "run/sinks.hpp"
+#include "train/skipped_samples.hpp"
 #include "train/trainer.hpp"
 
 namespace mmdebias::core {
@@ -224,6 +225,7 @@ std::unique_ptr<Trainer> make_trainer(Session& session, RunDirectory& run_dir, R
   callbacks.checkpoint = [&session, &run_dir, &sinks, writer](const RunPosition& position, torch::optim::Optimizer& optimizer,
                                                               const std::optional<LossScaleState>& loss_scale) {
     CheckpointMeta meta{position, session.resolved_text, gather_rng(session.state), loss_scale};
+    if (session.state.skipped) meta.skipped_samples = session.state.skipped->share(*session.state.collective);
     if (!writer) return;
     save_checkpoint(run_dir.checkpoints(), session.model->root(), optimizer, meta);
     sinks.flush();
@@ -262,6 +264,7 @@ void resume_trainer(Trainer& trainer, const fs::path& checkpoint, Session& sessi
                        std::to_string(collective.world_size()) +
                        ": random streams of the new ranks start afresh, so the run will not match an uninterrupted one bit for bit");
   trainer.resume_from(meta.position, meta.loss_scale);
+  if (state.skipped && !meta.skipped_samples.empty()) state.skipped->merge(nlohmann::json::parse(meta.skipped_samples));
   state.step = meta.position.step;
   if (collective.rank() == 0) run_dir.truncate_metrics_after(meta.position.step, meta.position.step >= trainer.total_steps());
   state.logger->info("resumed " + checkpoint.string() + " at step " + std::to_string(meta.position.step) + " (epoch " +
@@ -295,6 +298,10 @@ nlohmann::json finish_run(Session& session, RunDirectory& run_dir, RunSinks& sin
                             {"world_size", state.collective->world_size()},
                             {"threads", session.threads},
                             {"device", state.device.str()}};
+  if (state.skipped) {  // every rank's, the first 100 of each split listed
+    state.skipped->share(*state.collective);
+    summary["skipped_samples"] = state.skipped->to_json(100);
+  }
   if (trained.loss_scale) {
     summary["train"]["loss_scale"] = trained.loss_scale->scale;
     summary["train"]["skipped_steps"] = trained.loss_scale->skipped;

@@ -11,6 +11,7 @@
 #include "plugin/registry.hpp"
 #include "run/device.hpp"
 #include "run/threads.hpp"
+#include "train/skipped_samples.hpp"
 
 namespace mmdebias::core {
 namespace {
@@ -87,6 +88,10 @@ std::unique_ptr<Session> open_session(const Manifest& manifest, SearchPath searc
   state.device = resolve_device(run.string("device"), dist);
   state.precision = resolve_precision(run.string("precision"), state.device);
   set_deterministic(run.boolean("deterministic"));
+  if (const YAML::Node policy = session->resolved.config["data"]["on_bad_sample"]; policy && policy.Scalar() == "skip")
+    state.skipped = std::make_shared<SkippedSamples>([&state](const std::string& message) {
+      if (state.logger) state.logger->warn(message);
+    });
   use_device(state.device);
 
   const Instance<sdk::Dataset> data = validated.pipeline.dataset;

@@ -72,6 +72,17 @@ uint64_t uniform_below(std::mt19937_64& gen, uint64_t range) {
   }
 }
 
+// True when the failure is the data's fault (sdk::DataError): what on_bad_sample: skip leaves out.
+bool is_bad_data(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const sdk::DataError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 }  // namespace
 
 void validate(const LoaderOptions& o) {
@@ -157,15 +168,6 @@ struct DataLoader::State {
   State(std::shared_ptr<sdk::Dataset> d, const LoaderOptions& o)
       : dataset(std::move(d)), options(o), arena(std::max(1, std::min(o.threads, tbb::info::default_concurrency()))) {}
 
-  // Reads one sample; a failure becomes a runtime_error naming the index.
-  sdk::Sample read(int64_t index) const {
-    try {
-      return dataset->get(index);
-    } catch (...) {
-      rethrow_naming("reading sample " + std::to_string(index));
-    }
-  }
-
   // Reads the samples at indices with one Dataset::get_batch call; false when the dataset reads per sample.
   // Called outside InferenceMode, since the batch must be a normal tensor: a few selects through autograd's
   // dispatch cost half of selecting as inference tensors and cloning them (6 against 12 us a batch of 64 on
@@ -174,6 +176,13 @@ struct DataLoader::State {
     bool filled = false;
     try {
       filled = dataset->get_batch(indices, batch);
+    } catch (const sdk::DataError&) {
+      if (options.skipped) {  // read again per sample, to leave out only the bad ones
+        batch = sdk::Batch{};
+        return false;
+      }
+      rethrow_naming("reading batch of " + std::to_string(indices.size()) + " samples starting at index " +
+                     std::to_string(indices.front()));
     } catch (...) {
       rethrow_naming("reading batch of " + std::to_string(indices.size()) + " samples starting at index " +
                      std::to_string(indices.front()));
@@ -182,7 +191,8 @@ struct DataLoader::State {
     return filled;
   }
 
-  // Reads and collates the samples at indices (non-empty): batched when the dataset can, else per sample.
+  // Reads and collates the samples at indices (non-empty): batched when the dataset can, else per sample. Under
+  // on_bad_sample: skip the batch holds the good ones only (no tensor at all when none is good).
   sdk::Batch read_all(const std::vector<int64_t>& indices) {
     sdk::Batch batch;
     if (read_batch(indices, batch)) return batch;
@@ -196,7 +206,7 @@ struct DataLoader::State {
         c10::InferenceMode no_autograd;
         for (size_t i = r.begin(); i != r.end() && !stop.load(std::memory_order_relaxed); ++i) {
           try {
-            samples[i] = read(indices[i]);
+            samples[i] = dataset->get(indices[i]);
           } catch (...) {
             errors[i] = std::current_exception();
           }
@@ -204,19 +214,60 @@ struct DataLoader::State {
       });
     });
     if (stop) return {};
-    for (const auto& error : errors)  // the first failure by position, whatever the thread count
-      if (error) std::rethrow_exception(error);
-    return arena.execute([&] { return collate(samples, indices); });  // its copies use the loader's threads
+    std::vector<int64_t> kept = indices;
+    if (options.skipped) leave_out_bad(samples, kept, errors);
+    for (size_t i = 0; i < errors.size(); ++i)  // the first failure by position, whatever the thread count
+      if (errors[i]) {
+        try {
+          std::rethrow_exception(errors[i]);
+        } catch (...) {
+          rethrow_naming("reading sample " + std::to_string(kept[i]));
+        }
+      }
+    if (samples.empty()) return {};
+    return arena.execute([&] { return collate(samples, kept); });  // its copies use the loader's threads
+  }
+
+  // Records and removes the samples whose read failed with bad data (their errors cleared); others stay to be thrown.
+  void leave_out_bad(std::vector<sdk::Sample>& samples, std::vector<int64_t>& indices, std::vector<std::exception_ptr>& errors) const {
+    size_t out = 0;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      if (errors[i] && is_bad_data(errors[i])) {
+        options.skipped->add(options.split, indices[i], exception_message(errors[i]));
+        continue;
+      }
+      if (out != i) {  // a self-move would empty the sample
+        samples[out] = std::move(samples[i]);
+        indices[out] = indices[i];
+        errors[out] = errors[i];
+      }
+      ++out;
+    }
+    samples.resize(out);
+    indices.resize(out);
+    errors.resize(out);
+  }
+
+  // An empty batch with the dataset's shapes and dtypes: from the first sample at or after position `from` of the
+  // order that reads (its batch's own were all bad, or the rank got none).
+  sdk::Batch empty_batch(const std::vector<int64_t>& order, size_t from) {
+    for (size_t k = 0; k < order.size() && !stop; ++k) {
+      sdk::Batch one = read_all({order[(from + k) % order.size()]});
+      if (one.size() > 0) return empty_like(one);
+    }
+    if (stop) return {};
+    throw InputError("data loader: every sample of '" + options.split + "' is bad data (on_bad_sample: skip left out all " +
+                     std::to_string(order.size()) + "); the first: " + options.skipped->to_json(1)[options.split]["samples"][0]["error"].get<std::string>());
   }
 
   // Reads and collates this rank's slice of global batch b (samples placed by position).
   sdk::Batch produce(const std::vector<int64_t>& order, int64_t b) {
     const std::vector<int64_t> indices = batch_indices(order, options, b);
-    if (indices.empty()) {  // a rank left without samples: an empty batch shaped like the global batch's first sample
-      const int64_t first = order[static_cast<size_t>(b * options.batch_size * options.world_size)];
-      return empty_like(read_all({first}));
-    }
-    return read_all(indices);
+    sdk::Batch batch = indices.empty() ? sdk::Batch{} : read_all(indices);
+    // A rank left without samples, or whose samples were all bad: an empty batch shaped like the global batch's first
+    // sample (or the next that reads).
+    if (batch.size() == 0 && !stop) batch = empty_batch(order, static_cast<size_t>(b * options.batch_size * options.world_size));
+    return batch;
   }
 
   // Pushes an item unless stopped; blocks while the queue is full. Returns false when stopped.
@@ -290,6 +341,14 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
     throw std::out_of_range("data loader: first_batch " + std::to_string(first_batch) + " out of range [0, " +
                             std::to_string(s.batches) + "]");
   s.stop_producer();
+  if (s.options.tell_epoch)  // no read is running: the producer has just been joined
+    if (auto* aware = dynamic_cast<sdk::EpochAware*>(s.dataset.get())) {
+      try {
+        aware->set_epoch(epoch);
+      } catch (...) {
+        rethrow_naming("telling the dataset epoch " + std::to_string(epoch));
+      }
+    }
   s.epoch = epoch;
   s.next_batch = first_batch;
   s.started = true;

@@ -18,6 +18,11 @@
 // Reading. A dataset that implements Dataset::get_batch fills a batch in one call (TensorDataset: one
 // index_select per column); otherwise samples are read one by one with Dataset::get and collated.
 //
+// Bad samples. By default a sample the dataset refuses (sdk::DataError) ends the epoch with its error. With
+// options.skipped set (on_bad_sample: skip) it is recorded there and left out: its batch is smaller (empty when
+// every sample of it is bad, as above), and a batched read that fails is read again per sample to find which.
+// What is skipped depends on the data alone, so a resumed run and every world size skip the same samples.
+//
 // In line (prefetch 0). No producer thread: next() reads the batch on the caller's thread, and the whole read
 // counts as waiting (wait_seconds()). Best when the step and a loader thread would share one core anyway.
 //
@@ -36,12 +41,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <c10/core/Device.h>
 
 #include "mmdebias/sdk/data.hpp"
 #include "train/batch.hpp"
+#include "train/skipped_samples.hpp"
 
 namespace mmdebias::sdk {
 class Dataset;
@@ -60,6 +67,11 @@ struct LoaderOptions {
   int prefetch = 4;        ///< Batches produced ahead of the consumer (queue capacity); 0 = read in line, no thread.
   int threads = 1;         ///< Threads of the arena that reads samples in parallel (>= 1).
   c10::Device device{c10::kCPU};  ///< Where the producer copies each batch ahead (a GPU); the CPU copies nothing.
+  bool tell_epoch = false;  ///< Tell an sdk::EpochAware dataset each epoch (the training loader; not a scorer's fit,
+                            ///< which reads the same dataset between the trainer's epochs).
+  SkippedSamples* skipped = nullptr;  ///< on_bad_sample: skip: samples the dataset refuses as bad data
+                                      ///< (sdk::DataError) are recorded here and left out of their batch.
+  std::string split;        ///< The split read (names skipped samples).
 
   /// What every loader of a run shares: B, the run's seed, this rank's place and at least one thread;
   /// the caller sets shuffle, drop_last and prefetch.

@@ -24,6 +24,9 @@ LoaderOptions loader_options(const RunState& state, const sdk::Options& train, i
   lo.drop_last = train.boolean("drop_last");
   lo.prefetch = prefetch;
   lo.device = state.device;
+  lo.tell_epoch = true;  // augmentation drawn per epoch (sdk::EpochAware)
+  lo.skipped = state.skipped.get();
+  lo.split = "train";
   return lo;
 }
 

@@ -10,14 +10,15 @@
 /// SDK ABI major version: a host refuses a plugin whose major differs.
 #define MMDEBIAS_SDK_ABI_MAJOR 1
 /// SDK ABI minor version: a host refuses a plugin built against a newer minor than its own.
-#define MMDEBIAS_SDK_ABI_MINOR 3
+#define MMDEBIAS_SDK_ABI_MINOR 4
 /// The SDK release, "major.minor.patch": "1.0.0" is SDK 1.0 final, the first whose interfaces are promised stable;
 /// "1.1.0" added Context::metric(name, tensor) (a virtual at the end of the host-implemented Context) and precision.hpp
 /// (sdk::fp32, sdk::FullPrecision: inline, header only); "1.2.0" added metric sinks: sink.hpp (MetricSink, SinkStart,
 /// SinkRecord, SinkScalar), ComponentKind::Sink (last), SinkFactory and Registrar::add_sink (a virtual at the end of
 /// the host-implemented Registrar); "1.3.0" added the capability name capability::kIndependentModalityHeads (a
-/// component that needs it is refused by an older host, which cannot derive it).
-#define MMDEBIAS_SDK_VERSION "1.3.0"
+/// component that needs it is refused by an older host, which cannot derive it); "1.4.0" added sdk::EpochAware (a
+/// new class a dataset may also derive from, to be told each epoch).
+#define MMDEBIAS_SDK_VERSION "1.4.0"
 /// Name of the one C symbol every plugin exports.
 #define MMDEBIAS_PLUGIN_ENTRY_SYMBOL "mmdebias_plugin_v1"
 

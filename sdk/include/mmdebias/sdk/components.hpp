@@ -63,6 +63,18 @@ class Dataset {
   virtual bool get_batch(const std::vector<int64_t>& indices, Batch& batch) const { return false; }
 };
 
+/// Also derived from by a dataset whose random draws (augmentation) change from epoch to epoch, as a PyTorch
+/// sampler's set_epoch makes them: the host calls set_epoch(e) before reading the samples of epoch e of a loader
+/// (training's epochs 0, 1, ...; an evaluation or a scorer's fit: 0), never while get() or get_batch() runs, and
+/// a resumed run calls it for the epoch it resumes in. Draw from (seed, split, epoch, index) to stay exact on
+/// every rank and across a resume (SDK 1.4).
+class EpochAware {
+ public:
+  virtual ~EpochAware() = default;
+  /// The epoch the following get() / get_batch() calls read for.
+  virtual void set_epoch(int64_t epoch) = 0;
+};
+
 /// Turns one modality's batch into features [B, D] or tokens [B, T, D].
 class Encoder : public torch::nn::Module {
  public:

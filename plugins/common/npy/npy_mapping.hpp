@@ -14,7 +14,7 @@
 #include <string>
 #include <type_traits>
 
-namespace mmdebias::data_plugin::npy {
+namespace mmdebias::npy {
 
 /// What tells a file's content apart cheaply: where it lives, its size and its modification time.
 struct FileIdentity {
@@ -67,4 +67,4 @@ bool read_guarded(Read&& read) {
   return read_guarded([](void* r) noexcept { (*static_cast<Fn*>(r))(); }, &read);
 }
 
-}  // namespace mmdebias::data_plugin::npy
+}  // namespace mmdebias::npy

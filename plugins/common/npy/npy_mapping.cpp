@@ -1,5 +1,5 @@
-// Mappings of data files and reads out of them that survive the file being truncated (see files_mapping.hpp).
-#include "files_mapping.hpp"
+// Mappings of data files and reads out of them that survive the file being truncated (see npy_mapping.hpp).
+#include "npy/npy_mapping.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -14,7 +14,7 @@
 
 #include "mmdebias/sdk/data.hpp"
 
-namespace mmdebias::data_plugin::npy {
+namespace mmdebias::npy {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
@@ -127,4 +127,4 @@ bool read_guarded(void (*read)(void*) noexcept, void* arg) {
   return true;
 }
 
-}  // namespace mmdebias::data_plugin::npy
+}  // namespace mmdebias::npy

@@ -1,5 +1,5 @@
-// A minimal, strict reader of NumPy .npy files for data.files: header parsing without reading the data,
-// and a read-only memory mapping of the data section (files_mapping.hpp).
+// A minimal, strict reader of NumPy .npy files for the plugins that read them (data.files, media.clips): header
+// parsing without reading the data, and a read-only memory mapping of the data section (npy_mapping.hpp).
 //
 // Accepted: format versions 1.0, 2.0 and 3.0; C order; little-endian (or native on a little-endian host)
 // dtypes <f4 <f8 <f2 <i8 <i4 |u1 |b1. Every malformed file gives sdk::DataError (a std::invalid_argument)
@@ -14,9 +14,9 @@
 
 #include <c10/core/ScalarType.h>
 
-#include "files_mapping.hpp"
+#include "npy/npy_mapping.hpp"
 
-namespace mmdebias::data_plugin::npy {
+namespace mmdebias::npy {
 
 /// The element types data.files reads.
 enum class DType { F32, F64, F16, I64, I32, U8, Bool };
@@ -61,4 +61,4 @@ struct Array {
 /// its data section is complete.
 Array read_header(const std::string& path);
 
-}  // namespace mmdebias::data_plugin::npy
+}  // namespace mmdebias::npy

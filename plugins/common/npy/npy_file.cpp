@@ -1,5 +1,5 @@
-// The .npy reader of data.files (see files_npy.hpp and docs/files-format.md).
-#include "files_npy.hpp"
+// The .npy reader of data.files and media.clips (see npy_file.hpp and docs/files-format.md).
+#include "npy/npy_file.hpp"
 
 #include <cctype>
 #include <cerrno>
@@ -9,11 +9,11 @@
 
 #include "mmdebias/sdk/data.hpp"
 
-namespace mmdebias::data_plugin::npy {
+namespace mmdebias::npy {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw sdk::DataError("data.files: " + path + ": " + what);
+  throw sdk::DataError(path + ": " + what);  // the dataset that reads it says which it is
 }
 
 bool host_little_endian() {
@@ -236,4 +236,4 @@ Array read_header(const std::string& path) {
   return a;
 }
 
-}  // namespace mmdebias::data_plugin::npy
+}  // namespace mmdebias::npy
