@@ -1,10 +1,13 @@
 # Writes a miniature CREMA-D tree laid out as OGM-GE prepares it (its CramedDataset and video_preprocessing.py):
-#   ROOT/AudioWAV/<clip>.wav                  speech (espeak-ng), 16 kHz mono 16-bit like CREMA-D's
+#   ROOT/AudioWAV/<clip>.wav                  speech, 16 kHz mono 16-bit like CREMA-D's: every other clip a real
+#                                             recorded voice (Debian's asterisk-core-sounds-en-wav, resampled from
+#                                             8 kHz), the others espeak-ng's
 #   ROOT/Image-01-FPS/<clip>/<frame:05d>.jpg  frames (PIL), one per second of a 3-frame clip
 #   ROOT/train.csv, ROOT/test.csv             headerless "clip,EMOTION" lines
 # Clip names follow CREMA-D's actor_sentence_emotion_level. The emotion is in both modalities: the spoken word and
 # its pitch, and the colour and shape of the frames, so a model can learn it from either. Deterministic.
 #   examples/cremad-mini/make_tree.py ROOT [--train N] [--test N] [--rate 16000] [--frames 3] [--frame-size 64x48]
+#                                     [--voices mixed|espeak]
 import argparse
 import os
 import subprocess
@@ -16,6 +19,14 @@ EMOTIONS = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
 WORDS = {"NEU": "the table is brown", "HAP": "what a lovely day", "SAD": "I lost my way home",
          "FEA": "something is behind us", "DIS": "that smells awful", "ANG": "stop doing that now"}
 VOICES = ["en", "en-us", "en+f3", "en+m3"]
+# A recorded prompt per emotion (Allison's voice in asterisk-core-sounds-en-wav), distinct as WORDS are.
+RECORDED = {"NEU": "activated", "HAP": "hello", "SAD": "sorry", "FEA": "calling", "DIS": "goodbye", "ANG": "cancelled"}
+RECORDINGS = "/usr/share/asterisk/sounds/en"
+
+
+def recorded(path, emotion, rate):
+    source = os.path.join(RECORDINGS, RECORDED[emotion] + ".wav")
+    subprocess.run(["sox", "-q", source, "-r", str(rate), "-c", "1", "-b", "16", path], check=True)
 COLOURS = [(128, 128, 128), (240, 200, 40), (40, 60, 200), (120, 40, 160), (60, 160, 60), (220, 40, 40)]
 
 
@@ -49,7 +60,12 @@ def main():
     ap.add_argument("--rate", type=int, default=16000)
     ap.add_argument("--frames", type=int, default=3, help="frames per clip")
     ap.add_argument("--frame-size", default="64x48", help="WIDTHxHEIGHT of the frames")
+    ap.add_argument("--voices", choices=["mixed", "espeak"], default="mixed",
+                    help="mixed: every other clip a recorded voice (needs asterisk-core-sounds-en-wav); espeak: all synthetic")
     a = ap.parse_args()
+    if a.voices == "mixed" and not os.path.isdir(RECORDINGS):
+        raise SystemExit(f"make_tree.py: no recorded voices in {RECORDINGS}: install asterisk-core-sounds-en-wav "
+                         "(scripts/setup --tests does), or pass --voices espeak")
     size = tuple(int(v) for v in a.frame_size.split("x"))
     rng = np.random.default_rng(0)
     os.makedirs(os.path.join(a.root, "AudioWAV"), exist_ok=True)
@@ -58,8 +74,11 @@ def main():
     for e, emotion in enumerate(EMOTIONS):
         for i in range(a.train + a.test):
             clip = f"{actor + i}_S{e:02d}_{emotion}_XX"
-            voice = VOICES[i % len(VOICES)]
-            speech(os.path.join(a.root, "AudioWAV", clip + ".wav"), WORDS[emotion], voice, 30 + 8 * e, a.rate)
+            wav = os.path.join(a.root, "AudioWAV", clip + ".wav")
+            if i % 2 == 1 and a.voices == "mixed":
+                recorded(wav, emotion, a.rate)
+            else:
+                speech(wav, WORDS[emotion], VOICES[i % len(VOICES)], 30 + 8 * e, a.rate)
             frames(os.path.join(a.root, "Image-01-FPS", clip), emotion, rng, a.frames, size)
             splits["train" if i < a.train else "test"].append(f"{clip},{emotion}")
     for name, lines in splits.items():
