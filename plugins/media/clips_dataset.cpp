@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 
 #include "audio_file.hpp"
+#include "clip_frames.hpp"
 #include "clips_config.hpp"
 #include "image_file.hpp"
 #include "image_transforms.hpp"
@@ -358,47 +359,7 @@ class ClipsDataset final : public sdk::Dataset, public sdk::EpochAware {
   }
 
   at::Tensor frames(const fs::path& folder, std::mt19937_64& rng) const {
-    std::vector<fs::path> files;
-    for (const auto& f : fs::directory_iterator(folder)) {
-      std::string ext = f.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") files.push_back(f.path());
-    }
-    if (files.empty()) throw sdk::DataError(folder.string() + ": no JPEG or PNG frame");
-    std::sort(files.begin(), files.end());
-    if (spectrogram_files(r_.preset)) return release_frames(folder, files.size(), rng);
-    const int64_t T = r_.frame_count, n = static_cast<int64_t>(files.size());
-    const double segment = static_cast<double>(n) / T;
-    std::vector<at::Tensor> out;
-    Draw draw;
-    for (int64_t t = 0; t < T; ++t) {
-      const double offset = training() ? std::uniform_real_distribution<double>(0.0, 1.0)(rng) : 0.5;
-      const int64_t k = std::min(n - 1, static_cast<int64_t>(std::floor(segment * (t + offset))));
-      const at::Tensor rgb = read_image(files[static_cast<size_t>(k)]);
-      if (t == 0) draw = draw_crop(rgb.size(0), rgb.size(1), rng);  // one crop and flip for the whole clip
-      if (rgb.size(0) < draw.top + draw.height || rgb.size(1) < draw.left + draw.width)
-        throw sdk::DataError(files[static_cast<size_t>(k)].string() + ": smaller than the clip's first frame");
-      out.push_back(transform_image(rgb, transform(), draw));
-    }
-    return at::stack(out);
-  }
-
-  // kinetics_sounds and ave: the 3 frames the release opens by name (each a file; a name the folder lacks is an error).
-  at::Tensor release_frames(const fs::path& folder, size_t images, std::mt19937_64& rng) const {
-    int64_t count = static_cast<int64_t>(images);  // KSDataset counts the names ending in "jpg", OGM-GE's AVE every file
-    if (r_.preset == Preset::Ave) count = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
-    std::vector<at::Tensor> out;
-    Draw draw;
-    for (const std::string& name : preset_frame_names(r_.preset, count, training(), rng)) {
-      const fs::path file = folder / name;
-      if (!fs::is_regular_file(file)) throw sdk::DataError(file.string() + ": no such frame (the release opens it by this name)");
-      const at::Tensor rgb = read_image(file);
-      if (out.empty()) draw = draw_crop(rgb.size(0), rgb.size(1), rng);
-      if (rgb.size(0) < draw.top + draw.height || rgb.size(1) < draw.left + draw.width)
-        throw sdk::DataError(file.string() + ": smaller than the clip's first frame");
-      out.push_back(transform_image(rgb, transform(), draw));
-    }
-    return at::stack(out);
+    return read_clip_frames(folder, {r_.preset, r_.frame_count, transform()}, rng);
   }
 
   Resolved r_;

@@ -18,6 +18,18 @@ at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
   return at::_upsample_bilinear2d_aa(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
 }
 
+// resize() written into out ([1, 3, h, w], contiguous): the caller's slot in a clip's frames, with no copy after.
+void resize_into(const at::Tensor& x, at::Tensor& out) {
+  const int64_t h = out.size(2), w = out.size(3);
+  if (x.size(2) == h && x.size(3) == w) {
+    out.copy_(x);
+  } else if (h >= x.size(2) && w >= x.size(3)) {
+    at::upsample_bilinear2d_out(out, x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+  } else {
+    at::_upsample_bilinear2d_aa_out(out, x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+  }
+}
+
 // uint8 [H, W, 3] -> float [1, 3, H, W], then ToTensor's 1/255 and Normalize in one affine pass per channel:
 // x / 255 * (1 / std) - mean / std. A bilinear resize's weights sum to 1, so the affine map commutes with it: applied
 // before an enlargement it touches fewer pixels.
@@ -66,13 +78,25 @@ Draw draw_crop(int64_t height, int64_t width, std::mt19937_64& rng) {
 }
 
 at::Tensor transform_image(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw) {
+  at::Tensor out = at::empty({3, t.size, t.size}, at::kFloat);
+  transform_image_into(rgb, t, draw, out);
+  return out;
+}
+
+void transform_image_into(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw, at::Tensor out) {
   at::Tensor x;
-  if (t.train) {  // the crop first, so that only its pixels are converted and normalised
-    x = to_float(rgb.narrow(0, draw.top, draw.height).narrow(1, draw.left, draw.width));
+  if (t.train) {
+    // The crop first, so that only its pixels are converted and normalised; flipped while still uint8 (a bilinear
+    // resize samples symmetrically, so flipping before it is flipping after it), then resized into out.
+    at::Tensor crop = rgb.narrow(0, draw.top, draw.height).narrow(1, draw.left, draw.width);
+    if (draw.flip) crop = crop.flip({1});
+    x = to_float(crop);
     normalise_(x, t);
-    x = resize(x, t.size, t.size);
-    if (draw.flip) x = x.flip({3});
-  } else if (t.eval_center_crop) {
+    at::Tensor slot = out.unsqueeze(0);
+    resize_into(x, slot);
+    return;
+  }
+  if (t.eval_center_crop) {
     x = to_float(rgb);
     const int64_t short_side = t.size * 256 / 224, h = x.size(2), w = x.size(3);
     const int64_t nh = h <= w ? short_side : short_side * h / w, nw = h <= w ? short_side * w / h : short_side;
@@ -82,7 +106,7 @@ at::Tensor transform_image(const at::Tensor& rgb, const ImageTransform& t, const
     x = resize(to_float(rgb), t.size, t.size).contiguous();
     normalise_(x, t);
   }
-  return x.squeeze(0).contiguous();
+  out.copy_(x.squeeze(0));
 }
 
 }  // namespace mmdebias::media_plugin

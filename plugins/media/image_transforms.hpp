@@ -34,4 +34,7 @@ Draw draw_crop(int64_t height, int64_t width, std::mt19937_64& rng);
 /// uint8 RGB [H, W, 3] -> normalised float [3, size, size]; draw is used in training only.
 at::Tensor transform_image(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw);
 
+/// transform_image written into out (float [3, size, size], contiguous: a frame's slot in its clip's tensor).
+void transform_image_into(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw, at::Tensor out);
+
 }  // namespace mmdebias::media_plugin

@@ -66,13 +66,13 @@ void check_like_first(const std::vector<sdk::Sample>& samples, const std::vector
 
 // at::stack, or for contiguous CPU samples (shapes and dtypes already checked alike) one allocation and a
 // memcpy per sample: stack was over a quarter of the loader's CPU time on small samples (perf, bench/run section 1).
-at::Tensor stack_samples(const std::vector<at::Tensor>& parts) {
+at::Tensor stack_samples(const std::vector<at::Tensor>& parts, BufferPool* pool) {
   const at::Tensor& first = parts[0];
   for (const auto& t : parts)
     if (!t.device().is_cpu() || !t.is_contiguous() || t.is_neg() || t.is_conj() || t.requires_grad()) return at::stack(parts, 0);
   std::vector<int64_t> shape{static_cast<int64_t>(parts.size())};
   shape.insert(shape.end(), first.sizes().begin(), first.sizes().end());
-  at::Tensor out = at::empty(shape, first.options());
+  at::Tensor out = pool ? pool->empty(shape, first.scalar_type()) : at::empty(shape, first.options());
   const size_t bytes = static_cast<size_t>(first.numel()) * first.element_size();
   auto* dst = static_cast<char*>(out.data_ptr());
   // In parallel (in the caller's TBB arena: the loader's threads) where a batch is large: decoded frames make batches
@@ -86,7 +86,7 @@ at::Tensor stack_samples(const std::vector<at::Tensor>& parts) {
 
 }  // namespace
 
-sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<int64_t>& indices) {
+sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<int64_t>& indices, BufferPool* pool) {
   if (samples.empty()) throw std::invalid_argument("collate: no samples");
   if (samples.size() != indices.size())
     throw std::invalid_argument("collate: " + std::to_string(samples.size()) + " samples but " +
@@ -100,7 +100,7 @@ sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<in
   std::vector<at::Tensor> parts(samples.size());
   for (const auto& [name, t0] : samples[0].inputs) {
     for (size_t i = 0; i < samples.size(); ++i) parts[i] = samples[i].inputs.at(name);
-    batch.inputs.emplace(name, stack_samples(parts));
+    batch.inputs.emplace(name, stack_samples(parts, pool));
   }
   batch.label = at::empty({n}, at::kLong);
   batch.group = at::empty({n}, at::kLong);

@@ -11,13 +11,15 @@
 #include <c10/core/Device.h>
 
 #include "mmdebias/sdk/data.hpp"
+#include "train/buffer_pool.hpp"
 
 namespace mmdebias::core {
 
 /// Stacks samples into a batch: each modality [B, ...], label/group/environment int64 [B], ood bool [B],
 /// index [B] (= indices). Throws std::invalid_argument when the samples disagree on modalities, shapes,
-/// dtypes or devices (naming the modality, the sample index and both shapes), or when samples is empty.
-sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<int64_t>& indices);
+/// dtypes or devices (naming the modality, the sample index and both shapes), or when samples is empty. Large inputs
+/// are stacked into pool's buffers where a pool is given (the loader's).
+sdk::Batch collate(const std::vector<sdk::Sample>& samples, const std::vector<int64_t>& indices, BufferPool* pool = nullptr);
 
 /// The same batch with every tensor narrowed to zero rows (an empty batch of the right shapes and dtypes).
 sdk::Batch empty_like(const sdk::Batch& batch);

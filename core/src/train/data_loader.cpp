@@ -145,6 +145,8 @@ struct DataLoader::State {
   int64_t size = 0;
   int64_t batches = 0;
   tbb::task_arena arena;
+  // Batches in the queue, the one the consumer holds and the one being made: their large buffers, reused.
+  std::shared_ptr<BufferPool> pool;
 
   // Consumer side (touched by the consumer thread only).
   int64_t epoch = -1;
@@ -166,7 +168,8 @@ struct DataLoader::State {
   std::atomic<int64_t> busy_ns{0};
 
   State(std::shared_ptr<sdk::Dataset> d, const LoaderOptions& o)
-      : dataset(std::move(d)), options(o), arena(std::max(1, std::min(o.threads, tbb::info::default_concurrency()))) {}
+      : dataset(std::move(d)), options(o), arena(std::max(1, std::min(o.threads, tbb::info::default_concurrency()))),
+        pool(std::make_shared<BufferPool>(static_cast<size_t>(o.prefetch) + 3)) {}
 
   // Reads the samples at indices with one Dataset::get_batch call; false when the dataset reads per sample.
   // Called outside InferenceMode, since the batch must be a normal tensor: a few selects through autograd's
@@ -225,7 +228,7 @@ struct DataLoader::State {
         }
       }
     if (samples.empty()) return {};
-    return arena.execute([&] { return collate(samples, kept); });  // its copies use the loader's threads
+    return arena.execute([&] { return collate(samples, kept, pool.get()); });  // its copies use the loader's threads
   }
 
   // Records and removes the samples whose read failed with bad data (their errors cleared); others stay to be thrown.
