@@ -46,6 +46,10 @@ train, test = s["train"]["samples"][0]["error"], s["test"]["samples"][0]["error"
 assert "train.csv:" in train and "AudioWAV/1001_S00_NEU_XX.wav" in train, train
 assert "test.csv:" in test and "Image-01-FPS/1005_S02_SAD_XX/00030.jpg" in test, test
 PY
+run eval skipped
+expect_code 0
+python3 -c 'import json; s = json.load(open("skipped/eval-test.json"))["skipped_samples"]; assert s["test"]["count"] == 1, s' ||
+  fail "mmdebias eval does not report the skipped test sample"
 run run "$SRC/examples/cremad-mini/manifest.yaml" --out policy data.root=data/corrupt data.on_bad_sample=ignore
 expect_code 2
 expect_err "data.on_bad_sample"

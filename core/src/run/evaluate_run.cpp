@@ -12,6 +12,7 @@
 #include "run/run_lock.hpp"
 #include "run/session.hpp"
 #include "run/trained_run.hpp"
+#include "train/skipped_samples.hpp"
 
 namespace mmdebias::core {
 namespace fs = std::filesystem;
@@ -46,6 +47,7 @@ nlohmann::json evaluate_run(const fs::path& run_dir_path, const std::vector<Over
   result["step"] = meta.position.step;
   result["checkpoint"] = latest->string();
   result["scorer_statistics_reused"] = restored;
+  if (state.skipped) result["skipped_samples"] = state.skipped->to_json(100);  // on_bad_sample: skip (one process)
   write_file_atomically(run_dir.dir() / ("eval-" + options.split + ".json"), result.dump(2) + "\n");
   return result;
 }
