@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace mmdebias::data_plugin;
+namespace npy = mmdebias::npy;
 
 const fs::path& root() {
   static const fs::path dir = [] {
