@@ -318,3 +318,15 @@ TEST_CASE("options are completed from the schema; unknown names and out-of-range
   CHECK_THROWS_WITH_AS(core::complete_options(schema, {{"dimm", int64_t{2}}}), "unknown option 'dimm'; did you mean 'dim'?", core::InputError);
   CHECK_THROWS_WITH_AS(core::complete_options(schema, {{"dim", 2.5}}), "option 'dim': expected int", core::InputError);
 }
+
+TEST_CASE("the registry refuses a dataset declaring on_bad_sample, which the manifest reserves in datasets") {
+  core::Registry registry;
+  sdk::ComponentDecl decl;
+  decl.name = "strict";
+  decl.schema.add_string("on_bad_sample", "stop", "a dataset's own policy");
+  CHECK_THROWS_WITH_AS(registry.add_dataset(decl, [](const sdk::BuildArgs&) { return std::shared_ptr<sdk::Dataset>(); }),
+                       doctest::Contains("declares an option named 'on_bad_sample', which the manifest reserves in datasets"),
+                       core::InputError);
+  sdk::ComponentDecl scorer = decl;  // another kind may use the name
+  CHECK_NOTHROW(registry.add_scorer(scorer, [](const sdk::BuildArgs&) { return std::shared_ptr<sdk::Scorer>(); }));
+}
