@@ -1,10 +1,10 @@
 // Fuzzes the media plugin's readers (plugins/media): audio files through libsndfile and libsoxr, images
 // through libjpeg-turbo and libpng, index files (CSV through Boost.Tokenizer, JSON lines through nlohmann-json), a
-// vocabulary with a text encoded by it, pre-tokenised ids, and a sample's .npy array.
+// vocabulary with a text encoded by it, pre-tokenised ids, and a sample's .npy or pickled array.
 //
 // Input: a first byte choosing the reader — 'A' audio (read at 22050 Hz), 'I' image, 'C' a CSV index, 'V' a vocabulary
-// file (then its first line's text encoded, with and without [CLS]/[SEP]), 'T' ids text, 'N' a .npy file, anything else
-// a JSON lines index — then the file's bytes. Expected: success, or sdk::DataError naming the file. Anything else is a
+// file (then its first line's text encoded, with and without [CLS]/[SEP]), 'T' ids text, 'N' a .npy file, 'P' a
+// pickled numpy array (.pkl), anything else a JSON lines index — then the file's bytes. Expected: success, or sdk::DataError naming the file. Anything else is a
 // finding.
 #include <unistd.h>
 
@@ -36,7 +36,7 @@ fs::path file(const std::string& ext) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const char kind = static_cast<char>(data[0]);
-  const fs::path path = file(kind == 'A' ? ".wav" : kind == 'I' ? ".img" : kind == 'C' ? ".csv" : ".jsonl");
+  const fs::path path = file(kind == 'A' ? ".wav" : kind == 'I' ? ".img" : kind == 'C' ? ".csv" : kind == 'P' ? ".pkl" : ".jsonl");
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data) + 1, static_cast<std::streamsize>(size - 1));
@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       media_plugin::read_audio(path, 22050);
     } else if (kind == 'I') {
       media_plugin::read_image(path);
-    } else if (kind == 'C' || (kind != 'V' && kind != 'T' && kind != 'N')) {
+    } else if (kind == 'C' || (kind != 'V' && kind != 'T' && kind != 'N' && kind != 'P')) {
       media_plugin::read_index(path);
     } else if (kind == 'V') {
       const media_plugin::Vocabulary vocab(path);
@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       vocab.encode(text, {3, false, true});
     } else if (kind == 'T') {
       media_plugin::parse_ids(std::string(reinterpret_cast<const char*>(data) + 1, size - 1), 8, 1000);
-    } else {
+    } else {  // 'N' and 'P': the path's extension picks the reader
       media_plugin::read_npy_sample(path, media_plugin::npy_shape(path));
     }
   } catch (const sdk::DataError&) {

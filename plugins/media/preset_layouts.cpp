@@ -72,7 +72,11 @@ ClipFiles preset_files(Preset preset, const fs::path& root, const std::string& s
   switch (preset) {
     case Preset::Cremad: return {root / "AudioWAV" / (clip + ".wav"), root / "Image-01-FPS" / clip};
     case Preset::KineticsSounds: return {root / (split + "_spec") / (clip + ".npy"), root / (split + "-frames-1fps") / split / clip};
-    case Preset::Ave: return {root / "audio_spec" / (clip + ".npy"), root / "visual" / clip};
+    case Preset::Ave: {  // the release's pickled spectrogram, or the same array saved with np.save
+      const fs::path pkl = root / "audio_spec" / (clip + ".pkl"), npy = root / "audio_spec" / (clip + ".npy");
+      std::error_code ec;
+      return {fs::exists(pkl, ec) || !fs::exists(npy, ec) ? pkl : npy, root / "visual" / clip};
+    }
     case Preset::None: break;
   }
   throw std::logic_error("media.clips: no preset");

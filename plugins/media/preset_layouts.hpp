@@ -3,7 +3,7 @@
 //   kinetics_sounds  BalanceBenchmark's Kinetics-Sounds (KSDataset): ks_<split>_overlap.txt lines "clip ... label",
 //                    <split>_spec/<clip>.npy spectrograms, <split>-frames-1fps/<split>/<clip>/frame_0000<t>.jpg.
 //   ave              OGM-GE's AVE (dataset/dataset.py): my_<split>.txt lines "Class,clip,...", stat.txt class names,
-//                    audio_spec/<clip>.npy (its .pkl spectrograms saved with np.save), visual/<clip>/frame_0000<t>.jpg.
+//                    audio_spec/<clip>.pkl (pickled numpy spectrograms; or .npy), visual/<clip>/frame_0000<t>.jpg.
 // Which clips each release keeps and which frames it opens are reproduced here, so a preset sees the samples it does.
 #pragma once
 
@@ -37,7 +37,8 @@ Index read_preset_split(Preset preset, const std::filesystem::path& root, const 
 /// labels are indices).
 std::vector<std::string> preset_classes(Preset preset, const std::filesystem::path& root);
 
-/// Where a clip's audio file (.wav for cremad, a .npy spectrogram otherwise) and frame folder are.
+/// Where a clip's audio file (.wav for cremad, a .npy spectrogram for kinetics_sounds, ave's .pkl or .npy) and frame
+/// folder are.
 struct ClipFiles {
   std::filesystem::path audio, frames;
 };

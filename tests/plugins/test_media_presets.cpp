@@ -114,10 +114,29 @@ TEST_CASE("media.clips ave preset: stat.txt's sorted classes, the release's dupl
   CHECK(train->get(0).label == 1);
   CHECK(train->get(1).label == 2);
   CHECK(frame_numbers(train->get(0).inputs.at("visual")) == std::vector<int64_t>{1, 4, 7});  // 10 frames: seg 3
+  // The release's pickled spectrograms (protocol 2 for a0, 5 for the test clip a4) equal numpy's arrays; a1's is a .npy.
+  auto from_numpy = [&](const std::string& clip) {
+    const fs::path saved = trees.root / (clip + ".npy");
+    const std::string cmd = std::string(MMDEBIAS_TORCHVISION_PYTHON) + " -I -c 'import numpy, pickle, sys; numpy.save(sys.argv[2], " +
+                            "pickle.load(open(sys.argv[1], \"rb\")).astype(numpy.float32))' " +
+                            (trees.root / "ave" / "audio_spec" / (clip + ".pkl")).string() + " " + saved.string();
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    return npy_values(saved, {16, 20});
+  };
+  CHECK(at::equal(train->get(0).inputs.at("audio"), from_numpy("a0")));
+  CHECK(at::equal(train->get(1).inputs.at("audio"), npy_values(trees.root / "ave" / "audio_spec" / "a1.npy", {16, 20})));
   auto test = clips("test", g);
   REQUIRE(test->size() == 1);
+  CHECK(at::equal(test->get(0).inputs.at("audio"), from_numpy("a4")));
   CHECK(test->get(0).label == 0);
   CHECK(frame_numbers(test->get(0).inputs.at("visual")) == std::vector<int64_t>{1, 4, 7});
+}
+
+TEST_CASE("media.clips: a pickle of anything but one numpy array is refused, naming the file") {
+  Trees trees;
+  std::ofstream(trees.root / "index.csv") << "split,spec,label\ntrain,not_an_array.pkl,0\n";
+  CHECK_THROWS_WITH_AS(clips("train", {{"root", trees.root.string()}, {"arrays", std::vector<std::string>{"spec"}}}),
+                       doctest::Contains("not_an_array.pkl: not a pickled numpy array"), sdk::DataError);
 }
 
 TEST_CASE("media.clips: text through a vocabulary file or as ids, and .npy columns") {

@@ -2,10 +2,11 @@
 #   ROOT/ks       BalanceBenchmark's Kinetics-Sounds (KSDataset): ks_<split>_overlap.txt "clip ... label" lines,
 #                 <split>_spec/<clip>.npy, <split>-frames-1fps/<split>/<clip>/frame_0000<t>.jpg
 #   ROOT/ave      OGM-GE's AVE (dataset/dataset.py): my_<split>.txt "Class,clip,..." lines, stat.txt,
-#                 audio_spec/<clip>.npy, visual/<clip>/frame_0000<t>.jpg
+#                 audio_spec/<clip>.pkl (pickle protocols 2, 3, 5; one clip .npy), visual/<clip>/frame_0000<t>.jpg
 #   ROOT/generic  an index.csv with a text column, pre-tokenised ids and a .npy column, and a vocab.txt
 # Every frame is one flat colour whose red channel is 20 * t, so a test can tell which frame a loader opened.
 import os
+import pickle
 import sys
 
 import numpy as np
@@ -43,9 +44,16 @@ with open(os.path.join(ks, "ks_test_overlap.txt"), "w") as f:
     f.write("k5 10 1\nk6,10,0\n")  # OGM-GE's copies of the split files use commas
 
 ave = os.path.join(root, "ave")
-for clip in ["a0", "a1", "a2", "a4"]:
+os.makedirs(os.path.join(ave, "audio_spec"), exist_ok=True)
+for clip, protocol in [("a0", 2), ("a1", None), ("a2", 3), ("a4", 5)]:
     frames(os.path.join(ave, "visual", clip), release_names(10))
-    spectrogram(os.path.join(ave, "audio_spec", clip + ".npy"), ord(clip[1]))
+    if protocol is None:  # the same array saved with np.save instead
+        spectrogram(os.path.join(ave, "audio_spec", clip + ".npy"), ord(clip[1]))
+    else:  # the release's audio_spec/<clip>.pkl: pickle.dump of the array
+        with open(os.path.join(ave, "audio_spec", clip + ".pkl"), "wb") as f:
+            pickle.dump(np.random.default_rng(ord(clip[1])).normal(size=(16, 20)), f, protocol=protocol)
+with open(os.path.join(root, "not_an_array.pkl"), "wb") as f:
+    pickle.dump({"spectrogram": np.zeros(3)}, f)
 frames(os.path.join(ave, "visual", "a3"), release_names(10))  # no spectrogram: dropped
 with open(os.path.join(ave, "stat.txt"), "w") as f:
     f.write("Church bell\nBark\nAcoustic guitar\n")
