@@ -30,10 +30,9 @@ at::Tensor decode(const std::vector<fs::path>& files, const ImageTransform& tran
   return out;
 }
 
-// kinetics_sounds and ave: the 3 frames the release opens by name (a name the folder lacks is an error).
-std::vector<fs::path> by_release(const fs::path& folder, const FramePick& pick, size_t images, std::mt19937_64& rng) {
-  int64_t count = static_cast<int64_t>(images);  // KSDataset counts the frames, OGM-GE's AVE every file
-  if (pick.preset == Preset::Ave) count = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
+// kinetics_sounds and ave: the 3 frames the release opens by name (a name the folder lacks is an error). count: the
+// frames for KSDataset, every file for OGM-GE's AVE.
+std::vector<fs::path> by_release(const fs::path& folder, const FramePick& pick, int64_t count, std::mt19937_64& rng) {
   std::vector<fs::path> picked;
   for (const std::string& name : preset_frame_names(pick.preset, count, pick.transform.train, rng)) {
     picked.push_back(folder / name);
@@ -47,14 +46,17 @@ std::vector<fs::path> by_release(const fs::path& folder, const FramePick& pick, 
 
 at::Tensor read_clip_frames(const fs::path& folder, const FramePick& pick, std::mt19937_64& rng) {
   std::vector<fs::path> files;
+  int64_t entries = 0;  // every file, frame or not (OGM-GE's AVE counts them all)
   for (const auto& f : fs::directory_iterator(folder)) {
+    ++entries;
     std::string ext = f.path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") files.push_back(f.path());
   }
   if (files.empty()) throw sdk::DataError(folder.string() + ": no JPEG or PNG frame");
   if (pick.preset == Preset::KineticsSounds || pick.preset == Preset::Ave)
-    return decode(by_release(folder, pick, files.size(), rng), pick.transform, rng);
+    return decode(by_release(folder, pick, pick.preset == Preset::Ave ? entries : static_cast<int64_t>(files.size()), rng),
+                  pick.transform, rng);
   std::sort(files.begin(), files.end());
   const int64_t T = pick.count, n = static_cast<int64_t>(files.size());
   const double segment = static_cast<double>(n) / T;

@@ -120,7 +120,7 @@ class ClipsDataset final : public sdk::Dataset, public sdk::EpochAware {
     entries_.clear();
     if (!r_.c.text.empty()) {
       if (!r_.c.text_ids) vocabulary_ = std::make_shared<Vocabulary>(vocab_file());
-      vocab_size_ = text_vocab_size();
+      vocab_size_ = r_.c.text_ids && r_.c.vocab_size > 0 ? r_.c.vocab_size : vocabulary_ ? vocabulary_->size() : text_vocab_size();
     }
     const Index index = read_split(split_);
     if (one_index()) require_split_column(index);

@@ -8,17 +8,10 @@
 namespace mmdebias::media_plugin {
 namespace {
 
-// [1, 3, H, W] float -> [1, 3, h, w]: bilinear with antialiasing, as torchvision's resize of tensors (antialias=True)
-// and close to PIL's bilinear resize. Antialiasing changes only a shrink: an enlargement (every crop of
-// RandomResizedCrop on frames no larger than the output) takes the plain kernel, equal within float rounding and
-// ~2x faster.
-at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
-  if (x.size(2) == h && x.size(3) == w) return x;
-  if (h >= x.size(2) && w >= x.size(3)) return at::upsample_bilinear2d(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
-  return at::_upsample_bilinear2d_aa(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
-}
-
-// resize() written into out ([1, 3, h, w], contiguous): the caller's slot in a clip's frames, with no copy after.
+// [1, 3, H, W] float -> out [1, 3, h, w] (contiguous: the caller's slot in a clip's frames, no copy after): bilinear
+// with antialiasing, as torchvision's resize of tensors (antialias=True) and close to PIL's bilinear resize.
+// Antialiasing changes only a shrink: an enlargement (every crop of RandomResizedCrop on frames no larger than the
+// output) takes the plain kernel, equal within float rounding and ~2x faster.
 void resize_into(const at::Tensor& x, at::Tensor& out) {
   const int64_t h = out.size(2), w = out.size(3);
   if (x.size(2) == h && x.size(3) == w) {
@@ -28,6 +21,14 @@ void resize_into(const at::Tensor& x, at::Tensor& out) {
   } else {
     at::_upsample_bilinear2d_aa_out(out, x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
   }
+}
+
+// resize_into() a new tensor (x itself when it has the size already).
+at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
+  if (x.size(2) == h && x.size(3) == w) return x;
+  at::Tensor out = at::empty({x.size(0), x.size(1), h, w}, x.options());
+  resize_into(x, out);
+  return out;
 }
 
 // uint8 [H, W, 3] -> float [1, 3, H, W], then ToTensor's 1/255 and Normalize in one affine pass per channel:
@@ -84,29 +85,26 @@ at::Tensor transform_image(const at::Tensor& rgb, const ImageTransform& t, const
 }
 
 void transform_image_into(const at::Tensor& rgb, const ImageTransform& t, const Draw& draw, at::Tensor out) {
-  at::Tensor x;
+  at::Tensor slot = out.unsqueeze(0);
   if (t.train) {
     // The crop first, so that only its pixels are converted and normalised; flipped while still uint8 (a bilinear
     // resize samples symmetrically, so flipping before it is flipping after it), then resized into out.
     at::Tensor crop = rgb.narrow(0, draw.top, draw.height).narrow(1, draw.left, draw.width);
     if (draw.flip) crop = crop.flip({1});
-    x = to_float(crop);
+    at::Tensor x = to_float(crop);
     normalise_(x, t);
-    at::Tensor slot = out.unsqueeze(0);
     resize_into(x, slot);
     return;
   }
   if (t.eval_center_crop) {
-    x = to_float(rgb);
+    const at::Tensor x = to_float(rgb);
     const int64_t short_side = t.size * 256 / 224, h = x.size(2), w = x.size(3);
     const int64_t nh = h <= w ? short_side : short_side * h / w, nw = h <= w ? short_side * w / h : short_side;
-    x = resize(x, nh, nw).narrow(2, (nh - t.size) / 2, t.size).narrow(3, (nw - t.size) / 2, t.size).contiguous();
-    normalise_(x, t);
+    slot.copy_(resize(x, nh, nw).narrow(2, (nh - t.size) / 2, t.size).narrow(3, (nw - t.size) / 2, t.size));
   } else {
-    x = resize(to_float(rgb), t.size, t.size).contiguous();
-    normalise_(x, t);
+    resize_into(to_float(rgb), slot);
   }
-  out.copy_(x.squeeze(0));
+  normalise_(slot, t);
 }
 
 }  // namespace mmdebias::media_plugin

@@ -14,6 +14,8 @@ namespace {
 const std::array<const char*, 4> kReservedOptionNames = {"type", "name", "lr", "weight_decay"};
 // Reserved in trained components only (since 1.4's host): a dataset or scorer may still call an option "init".
 const std::array<const char*, 3> kReservedTrainedNames = {"init", "trainable", "freeze"};
+// Reserved in datasets only: skipping bad samples is the host's.
+const std::array<const char*, 1> kReservedDatasetNames = {"on_bad_sample"};
 
 std::string owner_text(const std::shared_ptr<PluginLibrary>& plugin) {
   return plugin ? plugin->path().string() : std::string("<built in>");
@@ -72,9 +74,11 @@ void Registry::add(sdk::ComponentKind kind, sdk::ComponentDecl decl, AnyFactory 
   for (const char* reserved : kReservedOptionNames)
     if (decl.schema.find(reserved))
       throw InputError("component " + plugin_name + "." + decl.name + " declares an option named '" + reserved + "', which the manifest reserves");
-  if (kind == sdk::ComponentKind::Dataset && decl.schema.find("on_bad_sample"))
-    throw InputError("component " + plugin_name + "." + decl.name + " declares an option named 'on_bad_sample', which the "
-                     "manifest reserves in datasets (skipping bad samples is the host's)");
+  if (kind == sdk::ComponentKind::Dataset)
+    for (const char* reserved : kReservedDatasetNames)
+      if (decl.schema.find(reserved))
+        throw InputError("component " + plugin_name + "." + decl.name + " declares an option named '" + reserved +
+                         "', which the manifest reserves in datasets (skipping bad samples is the host's)");
   if (component_kind_is_trained(kind))
     for (const char* reserved : kReservedTrainedNames)
       if (decl.schema.find(reserved))

@@ -4,6 +4,7 @@
 #include <new>
 
 #include <ATen/ATen.h>
+#include <c10/util/accumulate.h>
 
 namespace mmdebias::core {
 
@@ -12,9 +13,7 @@ BufferPool::~BufferPool() {
 }
 
 at::Tensor BufferPool::empty(at::IntArrayRef shape, c10::ScalarType dtype) {
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
-  const size_t bytes = static_cast<size_t>(numel) * c10::elementSize(dtype);
+  const size_t bytes = static_cast<size_t>(c10::multiply_integers(shape)) * c10::elementSize(dtype);
   if (bytes < kMinBytes) return at::empty(shape, at::TensorOptions().dtype(dtype));
   void* data = nullptr;
   {
